@@ -1,0 +1,16 @@
+//! Decoder for InfluxDB 1.x storage files, straight from bytes.
+#![deny(unsafe_code)]
+
+pub mod block;
+pub mod cursor;
+pub mod encoding;
+mod error;
+pub mod format;
+pub mod limits;
+pub mod values;
+
+pub use error::{Error, ErrorKind, Result};
+pub use limits::Limits;
+pub use values::{FieldType, Strings, Value, Values};
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -1,0 +1,1 @@
+//! Encoders for every block section encoding, choosing the scheme InfluxDB would.
