@@ -2,12 +2,16 @@
 #![deny(unsafe_code)]
 
 pub mod block;
+pub mod cache;
 pub mod cursor;
 pub mod encoding;
 mod error;
 pub mod format;
 pub mod limits;
+pub mod rows;
+pub mod tombstone;
 pub mod values;
+pub mod wal;
 
 pub use error::{Error, ErrorKind, Result};
 pub use limits::Limits;

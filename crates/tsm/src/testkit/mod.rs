@@ -5,3 +5,5 @@
 //! shards whose truth is known.
 
 pub mod encode;
+pub mod tombstone;
+pub mod wal;

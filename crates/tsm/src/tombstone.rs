@@ -1,0 +1,1 @@
+//! Tombstone files: deletions that apply to the one TSM file with the same stem.

@@ -1,0 +1,1 @@
+//! WAL segments: snappy-compressed write, delete and delete-range entries.
