@@ -2,7 +2,9 @@
 //! shards, and each shard's TSM files, tombstones and WAL segments, in the order the
 //! engine would use them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
 
 /// A TSM file of a shard and its tombstone file, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,4 +36,226 @@ pub struct ShardLocation {
     pub tsm_files: Vec<TsmFileLocation>,
     /// Non-empty WAL segments in segment-id order.
     pub wal_segments: Vec<PathBuf>,
+}
+
+/// Everything found under a data directory (and its WAL directory).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// Shards in (database, retention policy, shard id) order.
+    pub shards: Vec<ShardLocation>,
+    /// Entries that look like they belong to the tree but were not used, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Parses a TSM file name `GGGGGGGGG-SSSSSSSSS.tsm` into (generation, sequence).
+///
+/// Like the engine, it splits the base name at the first `.` and the first `-` and accepts
+/// any number of digits.
+///
+/// ```
+/// assert_eq!(tsm::layout::parse_tsm_name("000000012-000000003.tsm"), Some((12, 3)));
+/// assert_eq!(tsm::layout::parse_tsm_name("000000012-000000003.tsm.tmp"), None);
+/// ```
+pub fn parse_tsm_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(".tsm")?;
+    let (generation, sequence) = stem.split_once('-')?;
+    if stem.contains('.') || !all_digits(generation) || !all_digits(sequence) {
+        return None;
+    }
+    Some((generation.parse().ok()?, sequence.parse().ok()?))
+}
+
+/// Parses a WAL segment name `_NNNNN.wal` into its id.
+///
+/// ```
+/// assert_eq!(tsm::layout::parse_wal_name("_00012.wal"), Some(12));
+/// assert_eq!(tsm::layout::parse_wal_name("_00012.wal.tmp"), None);
+/// ```
+pub fn parse_wal_name(name: &str) -> Option<u64> {
+    let id = name.strip_prefix('_')?.strip_suffix(".wal")?;
+    if !all_digits(id) {
+        return None;
+    }
+    id.parse().ok()
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Finds every shard under `data_dir` (`<db>/<rp>/<shard id>/`) and, when given,
+/// `wal_dir` (same layout), with their files in the order the engine uses them.
+///
+/// Skips, and lists in [`Layout::skipped`], what the engine ignores: `_series/` and
+/// `index/` folders, `fields.idx`, temporary (`*.tmp`), corrupt-marked (`*.bad`) and
+/// unknown files, shard folders whose name is not a number, and plain files where folders
+/// belong. Empty WAL segments are skipped silently, as the engine does.
+///
+/// # Errors
+/// When a directory that exists cannot be listed.
+pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Layout> {
+    let mut layout = Layout::default();
+    let mut shards: std::collections::BTreeMap<(String, String, u64), ShardLocation> =
+        Default::default();
+    for (db, db_path) in subdirs(data_dir, &mut layout.skipped)? {
+        for (rp, rp_path) in subdirs(&db_path, &mut layout.skipped)? {
+            if rp == "_series" {
+                continue;
+            }
+            for (name, shard_path) in subdirs(&rp_path, &mut layout.skipped)? {
+                let Ok(id) = name.parse::<u64>() else {
+                    layout.skipped.push((
+                        shard_path,
+                        "not a shard folder (name is not a number)".into(),
+                    ));
+                    continue;
+                };
+                let shard = new_shard(&db, &rp, id, &shard_path, &mut layout.skipped)?;
+                shards.insert((db.clone(), rp.clone(), id), shard);
+            }
+        }
+    }
+    if let Some(wal_dir) = wal_dir {
+        for (db, db_path) in subdirs(wal_dir, &mut layout.skipped)? {
+            for (rp, rp_path) in subdirs(&db_path, &mut layout.skipped)? {
+                for (name, wal_path) in subdirs(&rp_path, &mut layout.skipped)? {
+                    let Ok(id) = name.parse::<u64>() else {
+                        layout
+                            .skipped
+                            .push((wal_path, "not a shard WAL folder".into()));
+                        continue;
+                    };
+                    let segments = wal_segments(&wal_path, &mut layout.skipped)?;
+                    let shard = shards
+                        .entry((db.clone(), rp.clone(), id))
+                        .or_insert_with(|| ShardLocation {
+                            database: db.clone(),
+                            retention_policy: rp.clone(),
+                            id,
+                            data_dir: data_dir.join(&db).join(&rp).join(&name),
+                            wal_dir: None,
+                            tsm_files: Vec::new(),
+                            wal_segments: Vec::new(),
+                        });
+                    shard.wal_dir = Some(wal_path);
+                    shard.wal_segments = segments;
+                }
+            }
+        }
+    }
+    layout.shards = shards.into_values().collect();
+    Ok(layout)
+}
+
+/// Lists the folders in `dir` as (name, path), sorted by name; a missing `dir` is empty.
+fn subdirs(dir: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<(String, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::from(e).in_file(dir)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            skipped.push((path, "name is not UTF-8".into()));
+            continue;
+        };
+        // Follow symlinks: a copied tree may link shards to other disks.
+        if path.is_dir() {
+            out.push((name, path));
+        } else {
+            skipped.push((path, "not a folder".into()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn new_shard(
+    db: &str,
+    rp: &str,
+    id: u64,
+    shard_path: &Path,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<ShardLocation> {
+    let mut tsm_files = Vec::new();
+    let mut tombstones = std::collections::BTreeSet::new();
+    let entries = std::fs::read_dir(shard_path).map_err(|e| Error::from(e).in_file(shard_path))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::from(e).in_file(shard_path))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            skipped.push((path, "name is not UTF-8".into()));
+            continue;
+        };
+        if let Some((generation, sequence)) = parse_tsm_name(name) {
+            if path.is_file() {
+                tsm_files.push(TsmFileLocation {
+                    path,
+                    generation,
+                    sequence,
+                    tombstone: None,
+                });
+            } else {
+                skipped.push((path, "a .tsm name that is not a file".into()));
+            }
+        } else if let Some(stem) = name.strip_suffix(".tombstone") {
+            tombstones.insert(stem.to_owned());
+        } else if name == "fields.idx" || name == "fields.idxl" || name == "index" {
+            // Derived from the TSM keys and the WAL; the data itself is all there.
+        } else {
+            skipped.push((path, "not a TSM or tombstone file".into()));
+        }
+    }
+    tsm_files.sort_by_key(|f| (f.generation, f.sequence));
+    for file in &mut tsm_files {
+        let stem = file
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if tombstones.remove(&stem) {
+            file.tombstone = Some(shard_path.join(format!("{stem}.tombstone")));
+        }
+    }
+    for stem in tombstones {
+        skipped.push((
+            shard_path.join(format!("{stem}.tombstone")),
+            "tombstone without a TSM file".into(),
+        ));
+    }
+    Ok(ShardLocation {
+        database: db.to_owned(),
+        retention_policy: rp.to_owned(),
+        id,
+        data_dir: shard_path.to_path_buf(),
+        wal_dir: None,
+        tsm_files,
+        wal_segments: Vec::new(),
+    })
+}
+
+fn wal_segments(dir: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<PathBuf>> {
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::from(e).in_file(dir))? {
+        let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
+        let path = entry.path();
+        match entry.file_name().to_str().and_then(parse_wal_name) {
+            Some(id) => {
+                let meta = std::fs::metadata(&path).map_err(|e| Error::from(e).in_file(&path))?;
+                if meta.is_file() && meta.len() > 0 {
+                    segments.push((id, path));
+                } else if !meta.is_file() {
+                    skipped.push((path, "a .wal name that is not a file".into()));
+                }
+            }
+            None => skipped.push((path, "not a WAL segment".into())),
+        }
+    }
+    segments.sort();
+    Ok(segments.into_iter().map(|(_, p)| p).collect())
 }

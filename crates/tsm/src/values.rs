@@ -94,7 +94,10 @@ pub struct Strings {
 
 impl Default for Strings {
     fn default() -> Strings {
-        Strings { bytes: Vec::new(), offsets: vec![0] }
+        Strings {
+            bytes: Vec::new(),
+            offsets: vec![0],
+        }
     }
 }
 
@@ -151,6 +154,28 @@ impl Strings {
     /// Takes the buffers apart (for building an Arrow array).
     pub fn into_parts(self) -> (Vec<u8>, Vec<usize>) {
         (self.bytes, self.offsets)
+    }
+
+    /// Appends strings `range` of `other`.
+    pub fn extend_from(&mut self, other: &Strings, range: std::ops::Range<usize>) {
+        let (start, end) = (other.offsets[range.start], other.offsets[range.end]);
+        let shift = self.bytes.len() as isize - start as isize;
+        self.bytes.extend_from_slice(&other.bytes[start..end]);
+        self.offsets.extend(
+            other.offsets[range.start + 1..=range.end]
+                .iter()
+                .map(|&o| (o as isize + shift) as usize),
+        );
+    }
+
+    /// Removes the first `n` strings.
+    pub fn drain_front(&mut self, n: usize) {
+        let cut = self.offsets[n];
+        self.bytes.drain(..cut);
+        self.offsets.drain(..n);
+        for o in &mut self.offsets {
+            *o -= cut;
+        }
     }
 
     /// Keeps the first `len` strings.
@@ -283,6 +308,32 @@ impl Values {
         }
     }
 
+    /// Appends values `range` of `other`, which must have the same type.
+    ///
+    /// # Panics
+    /// When the types differ or `range` is out of bounds: both are bugs of the caller.
+    pub fn extend_from(&mut self, other: &Values, range: std::ops::Range<usize>) {
+        match (self, other) {
+            (Values::Float(a), Values::Float(b)) => a.extend_from_slice(&b[range]),
+            (Values::Integer(a), Values::Integer(b)) => a.extend_from_slice(&b[range]),
+            (Values::Unsigned(a), Values::Unsigned(b)) => a.extend_from_slice(&b[range]),
+            (Values::Boolean(a), Values::Boolean(b)) => a.extend_from_slice(&b[range]),
+            (Values::String(a), Values::String(b)) => a.extend_from(b, range),
+            (a, b) => panic!("extend_from {} into {}", b.field_type(), a.field_type()),
+        }
+    }
+
+    /// Removes the first `n` values.
+    pub fn drain_front(&mut self, n: usize) {
+        match self {
+            Values::Float(v) => drop(v.drain(..n)),
+            Values::Integer(v) => drop(v.drain(..n)),
+            Values::Unsigned(v) => drop(v.drain(..n)),
+            Values::Boolean(v) => drop(v.drain(..n)),
+            Values::String(v) => v.drain_front(n),
+        }
+    }
+
     /// Appends a default value (0, false, empty string): a placeholder under a null.
     pub fn push_default(&mut self) {
         match self {
@@ -353,6 +404,13 @@ mod tests {
         assert_eq!(s.get(2), Some(&b"xyz"[..]));
         assert_eq!(s.get(3), None);
         assert_eq!(s.as_parts(), (&b"abxyz"[..], &[0, 2, 2, 5][..]));
+        let mut t = Strings::new();
+        t.push(b"q");
+        t.extend_from(&s, 1..3);
+        assert_eq!(t.iter().collect::<Vec<_>>(), vec![&b"q"[..], b"", b"xyz"]);
+        t.drain_front(1);
+        assert_eq!(t.iter().collect::<Vec<_>>(), vec![&b""[..], b"xyz"]);
+        assert_eq!(t.as_parts(), (&b"xyz"[..], &[0, 0, 3][..]));
         s.truncate(1);
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![&b"ab"[..]]);
         s.clear();

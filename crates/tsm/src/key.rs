@@ -1,0 +1,173 @@
+//! Composite keys `measurement,tag=value,...#!~#field` and series keys.
+//!
+//! The series key keeps line-protocol escapes (`\,` `\ ` `\=`); the field key after the
+//! separator is stored raw. Splitting follows the engine exactly, including its quirks:
+//! the composite key splits at the *first* `#!~#`, and a backslash escapes only the one
+//! byte after it, so a tag value ending in a backslash is read the way InfluxDB reads it.
+
+use crate::format::FIELD_SEPARATOR;
+
+/// Splits a composite key into (series key, field key) at the first `#!~#`.
+///
+/// Returns `None` when there is no separator: such a key was not written by InfluxDB.
+///
+/// ```
+/// let (series, field) = tsm::key::split_composite(b"cpu,host=a#!~#usage").unwrap();
+/// assert_eq!((series, field), (&b"cpu,host=a"[..], &b"usage"[..]));
+/// ```
+pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = key
+        .windows(FIELD_SEPARATOR.len())
+        .position(|w| w == FIELD_SEPARATOR)?;
+    Some((&key[..at], &key[at + FIELD_SEPARATOR.len()..]))
+}
+
+/// A series key split into its measurement and tags, still escaped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesKey<'a> {
+    /// The escaped measurement.
+    pub measurement: &'a [u8],
+    /// Escaped (key, value) pairs in stored order (ascending by key).
+    pub tags: Vec<(&'a [u8], &'a [u8])>,
+}
+
+impl<'a> SeriesKey<'a> {
+    /// Parses a series key. Never fails: InfluxDB's own parser accepts any bytes, and so
+    /// do we, with the same results (a tag without `=` becomes a key with an empty value).
+    ///
+    /// ```
+    /// let k = tsm::key::SeriesKey::parse(br"air\ q,site=Qu\,1,dev=a\=b");
+    /// assert_eq!(k.measurement_unescaped(), b"air q");
+    /// assert_eq!(k.tags_unescaped(), vec![(b"site".to_vec(), b"Qu,1".to_vec()), (b"dev".to_vec(), b"a=b".to_vec())]);
+    /// ```
+    pub fn parse(key: &'a [u8]) -> SeriesKey<'a> {
+        let mut parts = split_unescaped(key, b',');
+        let measurement = parts.next().unwrap_or_default();
+        let tags = parts
+            .filter(|p| !p.is_empty())
+            .map(|pair| match find_unescaped(pair, b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            })
+            .collect();
+        SeriesKey { measurement, tags }
+    }
+
+    /// The measurement name without escapes (`\,` and `\ ` are the only escapes the
+    /// engine's key parser removes from measurements).
+    pub fn measurement_unescaped(&self) -> Vec<u8> {
+        unescape(self.measurement, b", ")
+    }
+
+    /// The tags without escapes (`\,` `\ ` `\=`).
+    pub fn tags_unescaped(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.tags
+            .iter()
+            .map(|(k, v)| (unescape(k, b", ="), unescape(v, b", =")))
+            .collect()
+    }
+}
+
+/// The escaped measurement of a series or composite key: the bytes before the first
+/// unescaped comma (or the whole series key).
+pub fn measurement_of(series_key: &[u8]) -> &[u8] {
+    match find_unescaped(series_key, b',') {
+        Some(at) => &series_key[..at],
+        None => series_key,
+    }
+}
+
+/// Position of the first `sep` not preceded by a backslash.
+fn find_unescaped(bytes: &[u8], sep: u8) -> Option<usize> {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b if b == sep => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn split_unescaped(bytes: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(bytes);
+    std::iter::from_fn(move || {
+        let cur = rest?;
+        match find_unescaped(cur, sep) {
+            Some(at) => {
+                rest = Some(&cur[at + 1..]);
+                Some(&cur[..at])
+            }
+            None => {
+                rest = None;
+                Some(cur)
+            }
+        }
+    })
+}
+
+/// Removes a backslash in front of any byte of `escaped`; other backslashes are literal.
+pub fn unescape(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| escaped.contains(b)) {
+            out.push(bytes[i + 1]);
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_at_first_separator() {
+        assert_eq!(
+            split_composite(b"m#!~#f#!~#g"),
+            Some((&b"m"[..], &b"f#!~#g"[..]))
+        );
+        assert_eq!(split_composite(b"m#!~#"), Some((&b"m"[..], &b""[..])));
+        assert_eq!(split_composite(b"no separator"), None);
+    }
+
+    #[test]
+    fn parses_escapes() {
+        let k = SeriesKey::parse(br"cpu\,x\ y,host\ name=a\,b\=c,z=\q");
+        assert_eq!(k.measurement, br"cpu\,x\ y");
+        assert_eq!(k.measurement_unescaped(), b"cpu,x y");
+        assert_eq!(
+            k.tags_unescaped(),
+            vec![
+                (b"host name".to_vec(), b"a,b=c".to_vec()),
+                (b"z".to_vec(), br"\q".to_vec())
+            ]
+        );
+        assert_eq!(measurement_of(br"cpu\,x\ y,host=a"), br"cpu\,x\ y");
+    }
+
+    #[test]
+    fn no_tags_and_odd_input() {
+        let k = SeriesKey::parse(b"cpu");
+        assert_eq!(k.measurement, b"cpu");
+        assert!(k.tags.is_empty());
+        let k = SeriesKey::parse(b"cpu,novalue,,a=1\\");
+        assert_eq!(
+            k.tags,
+            vec![(&b"novalue"[..], &b""[..]), (&b"a"[..], &b"1\\"[..])]
+        );
+        assert_eq!(SeriesKey::parse(b"").measurement, b"");
+    }
+
+    #[test]
+    fn unicode_tag_values() {
+        let k = SeriesKey::parse("air,province=Hải\\ Phòng".as_bytes());
+        assert_eq!(k.tags_unescaped()[0].1, "Hải Phòng".as_bytes());
+    }
+}
