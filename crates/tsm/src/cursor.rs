@@ -49,7 +49,11 @@ impl<'a> Cursor<'a> {
                 self.pos += n;
                 Ok(out)
             }
-            None => Err(Error::truncated(self.offset(), n as u64, self.remaining() as u64)),
+            None => Err(Error::truncated(
+                self.offset(),
+                n as u64,
+                self.remaining() as u64,
+            )),
         }
     }
 
@@ -60,7 +64,11 @@ impl<'a> Cursor<'a> {
                 self.pos += N;
                 Ok(out)
             }
-            None => Err(Error::truncated(self.offset(), N as u64, self.remaining() as u64)),
+            None => Err(Error::truncated(
+                self.offset(),
+                N as u64,
+                self.remaining() as u64,
+            )),
         }
     }
 
@@ -124,7 +132,13 @@ mod tests {
         c.u8().unwrap();
         let err = c.u64_be().unwrap_err();
         assert_eq!(err.offset(), Some(51));
-        assert!(matches!(err.kind(), ErrorKind::Truncated { needed: 8, available: 2 }));
+        assert!(matches!(
+            err.kind(),
+            ErrorKind::Truncated {
+                needed: 8,
+                available: 2
+            }
+        ));
         // A failed read consumes nothing.
         assert_eq!(c.bytes(2).unwrap(), &[2, 3]);
     }

@@ -86,7 +86,12 @@ pub enum ErrorKind {
 impl Error {
     /// Creates an error of `kind` with no location yet.
     pub fn new(kind: ErrorKind) -> Error {
-        Error(Box::new(Inner { kind, path: None, offset: None, key: None }))
+        Error(Box::new(Inner {
+            kind,
+            path: None,
+            offset: None,
+            key: None,
+        }))
     }
 
     /// A [`ErrorKind::Corrupt`] error at `offset`.
@@ -101,7 +106,12 @@ impl Error {
 
     /// A [`ErrorKind::LimitExceeded`] error at `offset`.
     pub fn limit(offset: u64, what: &'static str, claimed: u64, limit: u64) -> Error {
-        Error::new(ErrorKind::LimitExceeded { what, claimed, limit }).at(offset)
+        Error::new(ErrorKind::LimitExceeded {
+            what,
+            claimed,
+            limit,
+        })
+        .at(offset)
     }
 
     /// What went wrong.
@@ -173,13 +183,19 @@ impl fmt::Display for ErrorKind {
                 write!(f, "truncated: needed {needed} bytes, {available} left")
             }
             ErrorKind::BadMagic { found } => {
-                write!(f, "not a TSM file: magic {found:#010x}, expected 0x16d116d1")
+                write!(
+                    f,
+                    "not a TSM file: magic {found:#010x}, expected 0x16d116d1"
+                )
             }
             ErrorKind::UnsupportedVersion { found } => {
                 write!(f, "unsupported TSM version {found}, expected 1")
             }
             ErrorKind::ChecksumMismatch { stored, computed } => {
-                write!(f, "block checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "block checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
             ErrorKind::UnknownType { found } => write!(f, "unknown value type {found}"),
             ErrorKind::UnknownEncoding { stream, header } => {
@@ -188,7 +204,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::CountMismatch { timestamps, values } => {
                 write!(f, "block has {timestamps} timestamps but {values} values")
             }
-            ErrorKind::LimitExceeded { what, claimed, limit } => {
+            ErrorKind::LimitExceeded {
+                what,
+                claimed,
+                limit,
+            } => {
                 write!(f, "{what} of {claimed} exceeds the limit of {limit}")
             }
             ErrorKind::Corrupt(what) => write!(f, "corrupt: {what}"),

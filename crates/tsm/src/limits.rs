@@ -18,7 +18,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_block_values: 1 << 20, max_decompressed_bytes: 1 << 30 }
+        Limits {
+            max_block_values: 1 << 20,
+            max_decompressed_bytes: 1 << 30,
+        }
     }
 }
 

@@ -71,7 +71,10 @@ impl RowBatch {
             fields: schema
                 .fields
                 .iter()
-                .map(|f| FieldColumn { valid: Vec::new(), values: Values::new(f.field_type) })
+                .map(|f| FieldColumn {
+                    valid: Vec::new(),
+                    values: Values::new(f.field_type),
+                })
                 .collect(),
         }
     }
@@ -98,12 +101,19 @@ impl RowBatch {
 
     /// Number of present field values.
     pub fn value_count(&self) -> usize {
-        self.fields.iter().map(|f| f.valid.iter().filter(|v| **v).count()).sum()
+        self.fields
+            .iter()
+            .map(|f| f.valid.iter().filter(|v| **v).count())
+            .sum()
     }
 
     /// Approximate heap bytes held (for bounding batches by size).
     pub fn byte_len(&self) -> usize {
         self.time.len() * 8
-            + self.fields.iter().map(|f| f.valid.len() + f.values.byte_len()).sum::<usize>()
+            + self
+                .fields
+                .iter()
+                .map(|f| f.valid.len() + f.values.byte_len())
+                .sum::<usize>()
     }
 }

@@ -18,7 +18,10 @@ pub struct TimeRange {
 impl TimeRange {
     /// Every representable time (`i64::MIN` included, `i64::MAX` excluded; InfluxDB never
     /// stores either).
-    pub const ALL: TimeRange = TimeRange { start: i64::MIN, end: i64::MAX };
+    pub const ALL: TimeRange = TimeRange {
+        start: i64::MIN,
+        end: i64::MAX,
+    };
 }
 
 /// An opened shard.
