@@ -1,0 +1,186 @@
+//! The merged view of every fixture equals what the real server returned for it
+//! (`oracle_typed.jsonl`), value for value, type for type, floats bit for bit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tsm::layout::scan;
+use tsm::rows::RowBatch;
+use tsm::shard::{Shard, ShardOptions, TimeRange};
+use tsm::values::Value;
+
+/// A field value in a form that compares exactly (floats by bits).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Scalar {
+    Float(u64),
+    Integer(i64),
+    Unsigned(u64),
+    String(Vec<u8>),
+    Boolean(bool),
+}
+
+/// (db, rp, measurement, tags, time) -> field -> value.
+type Points = BTreeMap<(String, String, String, Vec<(String, String)>, i64), BTreeMap<String, Scalar>>;
+
+fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("fixtures folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("oracle_typed.jsonl").is_file())
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no fixtures with an oracle under {}", root.display());
+    out
+}
+
+fn oracle(path: &Path) -> Points {
+    let text = std::fs::read_to_string(path.join("oracle_typed.jsonl")).expect("oracle");
+    let mut points = Points::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("oracle line is JSON");
+        let s = |v: &serde_json::Value| v.as_str().expect("string").to_owned();
+        let tags = v["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|kv| (s(&kv[0]), s(&kv[1])))
+            .collect();
+        let key = (s(&v["db"]), s(&v["rp"]), s(&v["m"]), tags, v["time"].as_i64().expect("time"));
+        let mut fields = BTreeMap::new();
+        for f in v["fields"].as_array().expect("fields") {
+            let value = match f[1].as_str().expect("type") {
+                "float" => Scalar::Float(f[2].as_f64().expect("float").to_bits()),
+                "integer" => Scalar::Integer(f[2].as_i64().expect("integer")),
+                "unsigned" => Scalar::Unsigned(f[2].as_u64().expect("unsigned")),
+                "string" => Scalar::String(f[2].as_str().expect("str").as_bytes().to_vec()),
+                "boolean" => Scalar::Boolean(f[2].as_bool().expect("bool")),
+                other => panic!("unknown oracle type {other}"),
+            };
+            fields.insert(s(&f[0]), value);
+        }
+        assert!(points.insert(key, fields).is_none(), "oracle repeats a point: {line}");
+    }
+    points
+}
+
+fn utf8(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).expect("fixture names are UTF-8")
+}
+
+/// Every row of every shard, through the merged view.
+fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
+    let dir = path.join("influxdb");
+    let layout = scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
+    assert!(!layout.shards.is_empty());
+    let mut points = Points::new();
+    let mut values = 0;
+    for loc in &layout.shards {
+        let shard = Shard::open_with(loc, &ShardOptions::default().verify_crc(true)).expect("open");
+        for (m, schema) in shard.measurements().iter().enumerate() {
+            let mut rows = shard.rows(m, TimeRange::ALL);
+            let mut batch = RowBatch::new(schema);
+            while rows.next_batch(&mut batch, max_rows, usize::MAX).expect("rows") {
+                values += batch.value_count();
+                let mut row = 0;
+                for run in &batch.series {
+                    let tags: Vec<(String, String)> = schema
+                        .tag_keys
+                        .iter()
+                        .zip(&run.tags)
+                        .filter_map(|(k, v)| v.as_ref().map(|v| (utf8(k), utf8(v))))
+                        .collect();
+                    for r in row..row + run.rows {
+                        let key = (
+                            loc.database.clone(),
+                            loc.retention_policy.clone(),
+                            utf8(&schema.name),
+                            tags.clone(),
+                            batch.time[r],
+                        );
+                        let mut fields = BTreeMap::new();
+                        for (f, column) in schema.fields.iter().zip(&batch.fields) {
+                            if !column.valid[r] {
+                                continue;
+                            }
+                            let value = match column.values.get(r).expect("in range") {
+                                Value::Float(x) => Scalar::Float(x.to_bits()),
+                                Value::Integer(x) => Scalar::Integer(x),
+                                Value::Unsigned(x) => Scalar::Unsigned(x),
+                                Value::Boolean(x) => Scalar::Boolean(x),
+                                Value::String(x) => Scalar::String(x.to_vec()),
+                            };
+                            fields.insert(utf8(&f.key), value);
+                        }
+                        assert!(!fields.is_empty(), "row without fields at {key:?}");
+                        assert!(points.insert(key.clone(), fields).is_none(), "row twice: {key:?}");
+                    }
+                    row += run.rows;
+                }
+                assert_eq!(row, batch.len(), "series runs cover the batch");
+            }
+        }
+    }
+    (points, values)
+}
+
+fn assert_same(name: &str, expected: &Points, got: &Points) {
+    let mut problems = Vec::new();
+    for (k, v) in expected {
+        match got.get(k) {
+            None => problems.push(format!("missing point {k:?}")),
+            Some(g) if g != v => problems.push(format!("point {k:?}: oracle {v:?}, got {g:?}")),
+            _ => {}
+        }
+    }
+    for k in got.keys().filter(|k| !expected.contains_key(*k)) {
+        problems.push(format!("extra point {k:?}: {:?}", got[k]));
+    }
+    assert!(
+        problems.is_empty(),
+        "{name}: {} differences, first ones:\n{}",
+        problems.len(),
+        problems.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn merged_view_equals_oracle() {
+    for fixture in fixtures() {
+        let expected = oracle(&fixture);
+        let expected_values: usize = expected.values().map(BTreeMap::len).sum();
+        // Large batches, and tiny ones that split series across batches.
+        for max_rows in [100_000, 7] {
+            let (got, values) = merged_view(&fixture, max_rows);
+            let name = format!("{} (batches of {max_rows} rows)", fixture.display());
+            assert_same(&name, &expected, &got);
+            assert_eq!(values, expected_values, "{name}: value count");
+        }
+    }
+}
+
+#[test]
+fn time_range_filter_is_start_inclusive_end_exclusive() {
+    for fixture in fixtures() {
+        let all = oracle(&fixture);
+        let mut times: Vec<i64> = all.keys().map(|k| k.4).collect();
+        times.sort();
+        let (start, end) = (times[times.len() / 3], times[2 * times.len() / 3]);
+        let dir = fixture.join("influxdb");
+        let layout = scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
+        let mut got = 0;
+        for loc in &layout.shards {
+            let shard = Shard::open_with(loc, &ShardOptions::default()).expect("open");
+            for (m, schema) in shard.measurements().iter().enumerate() {
+                let mut rows = shard.rows(m, TimeRange { start, end });
+                let mut batch = RowBatch::new(schema);
+                while rows.next_batch(&mut batch, 1000, usize::MAX).expect("rows") {
+                    assert!(batch.time.iter().all(|&t| start <= t && t < end));
+                    got += batch.len();
+                }
+            }
+        }
+        let expected = all.keys().filter(|k| start <= k.4 && k.4 < end).count();
+        assert_eq!(got, expected, "{}", fixture.display());
+    }
+}
