@@ -1,10 +1,28 @@
 //! One shard opened: its TSM files mapped, tombstones read, WAL replayed; and its merged
-//! view by measurement.
+//! view, measurement by measurement, as rows.
+//!
+//! What [`Shard`] returns is what `SELECT * FROM <measurement> GROUP BY *` returns on the
+//! live server for this shard: every composite key's values merged across TSM files and
+//! the WAL ([`crate::merge`] has the rules), each file's tombstones applied, the fields
+//! of a series re-joined into rows.
+//!
+//! Memory: the shard's key list (one entry per composite key: the key bytes and where its
+//! index entries are) and the replayed WAL are held, as influxd holds its index and cache;
+//! block data is decoded while streaming, a few blocks per field in flight.
 
-use crate::error::Result;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cache::Cache;
+use crate::error::{Error, Result};
+use crate::file::TsmFile;
+use crate::key::{SeriesKey, measurement_of, split_composite, unescape};
 use crate::layout::ShardLocation;
 use crate::limits::Limits;
-use crate::rows::{MeasurementSchema, RowBatch};
+use crate::merge::{BlockSource, KeyMerger, covered};
+use crate::mmap::MappedFile;
+use crate::rows::{FieldSchema, MeasurementSchema, RowBatch, SeriesRun};
+use crate::tombstone::{TombstoneSet, decode_tombstones};
+use crate::values::{FieldType, Values};
 
 /// A time range: `start` inclusive, `end` exclusive, nanoseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,51 +34,661 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
-    /// Every representable time (`i64::MIN` included, `i64::MAX` excluded; InfluxDB never
-    /// stores either).
+    /// Every time InfluxDB can store (`i64::MAX` excluded; InfluxDB never stores it).
     pub const ALL: TimeRange = TimeRange {
         start: i64::MIN,
         end: i64::MAX,
     };
+
+    /// Whether `t` lies in the range.
+    pub fn contains(&self, t: i64) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// How to open a shard.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct ShardOptions {
+    /// Caps on sizes read from the files.
+    pub limits: Limits,
+    /// Check every block's CRC-32 before decoding it (the server's query path does not).
+    pub verify_crc: bool,
+    /// Skip a damaged TSM file (with its tombstones), recording a [`Problem`], instead of
+    /// failing to open the shard.
+    pub skip_corrupt: bool,
+}
+
+impl ShardOptions {
+    /// Sets [`ShardOptions::verify_crc`].
+    pub fn verify_crc(mut self, yes: bool) -> ShardOptions {
+        self.verify_crc = yes;
+        self
+    }
+
+    /// Sets [`ShardOptions::skip_corrupt`].
+    pub fn skip_corrupt(mut self, yes: bool) -> ShardOptions {
+        self.skip_corrupt = yes;
+        self
+    }
+
+    /// Sets [`ShardOptions::limits`].
+    pub fn limits(mut self, limits: Limits) -> ShardOptions {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Something found while opening a shard that did not stop it.
+#[derive(Debug)]
+pub struct Problem {
+    /// What happened, with the file and offset it names.
+    pub error: Error,
+    /// Whether data was left out because of it (a torn WAL tail is not data loss when
+    /// influxd would drop it too, but it is reported so).
+    pub data_skipped: bool,
+}
+
+struct OpenTsm {
+    map: MappedFile,
+    tombstones: TombstoneSet,
+}
+
+impl OpenTsm {
+    fn file(&self) -> TsmFile<'_> {
+        TsmFile::parse(self.map.bytes()).expect("checked when opened")
+    }
+}
+
+/// Where a composite key's data is.
+struct KeyInfo {
+    key: Box<[u8]>,
+    field_type: FieldType,
+    /// (file index, absolute offset of the key's index entry), oldest file first.
+    sources: Vec<(usize, u64)>,
+}
+
+struct SeriesInfo {
+    key: Vec<u8>,
+    tags: Vec<Option<Vec<u8>>>,
+    /// (index into the schema's fields, index into `Shard::keys`).
+    fields: Vec<(usize, usize)>,
 }
 
 /// An opened shard.
 pub struct Shard {
-    _private: (),
+    location: ShardLocation,
+    options: ShardOptions,
+    files: Vec<OpenTsm>,
+    cache: Cache,
+    keys: Vec<KeyInfo>,
+    measurements: Vec<MeasurementSchema>,
+    series: Vec<Vec<SeriesInfo>>,
+    problems: Vec<Problem>,
 }
 
 impl Shard {
-    /// Opens the shard's files.
-    pub fn open(_location: &ShardLocation, _limits: &Limits) -> Result<Shard> {
-        Err(crate::Error::corrupt(0, "Shard::open not written yet"))
+    /// Opens the shard's files with default options.
+    pub fn open(location: &ShardLocation, limits: &Limits) -> Result<Shard> {
+        Shard::open_with(location, &ShardOptions::default().limits(*limits))
+    }
+
+    /// Opens the shard's files: maps every TSM file and walks its index, reads its
+    /// tombstones, replays the WAL.
+    ///
+    /// # Errors
+    /// When a file cannot be read, or is damaged and `skip_corrupt` is off. A torn WAL
+    /// tail is never an error (influxd drops it too); see [`Shard::problems`].
+    pub fn open_with(location: &ShardLocation, options: &ShardOptions) -> Result<Shard> {
+        let mut problems = Vec::new();
+        let mut files = Vec::new();
+        for tsm in &location.tsm_files {
+            match open_tsm(&tsm.path, tsm.tombstone.as_deref(), &options.limits) {
+                Ok(file) => files.push(file),
+                Err(err) if options.skip_corrupt && err.is_corruption() => problems.push(Problem {
+                    error: err,
+                    data_skipped: true,
+                }),
+                Err(err) => return Err(err),
+            }
+        }
+        let mut maps = Vec::new();
+        for path in &location.wal_segments {
+            maps.push(MappedFile::open(path)?);
+        }
+        let (cache, replay_problems) =
+            Cache::replay(maps.iter().map(MappedFile::bytes), &options.limits);
+        problems.extend(replay_problems.into_iter().map(|p| {
+            let path = maps[p.segment].path().to_path_buf();
+            Problem {
+                error: p.into_error().in_file(&path),
+                data_skipped: true,
+            }
+        }));
+        // The cache owns its values; the segment maps can go.
+        drop(maps);
+        let mut shard = Shard {
+            location: location.clone(),
+            options: *options,
+            files,
+            cache,
+            keys: Vec::new(),
+            measurements: Vec::new(),
+            series: Vec::new(),
+            problems,
+        };
+        shard.build_keys()?;
+        shard.build_measurements();
+        Ok(shard)
+    }
+
+    /// Collects every composite key from the TSM indexes and the WAL, in byte order, with
+    /// where its data is; drops keys whose data is entirely deleted.
+    fn build_keys(&mut self) -> Result<()> {
+        let mut entries: Vec<(&[u8], usize, u64, FieldType)> = Vec::new();
+        let mut bad_files = BTreeSet::new();
+        for (i, open) in self.files.iter().enumerate() {
+            for entry in open.file().index() {
+                match entry {
+                    Ok(e) => entries.push((e.key, i, e.offset, e.field_type)),
+                    Err(err) => {
+                        let err = err.in_file(open.map.path());
+                        if !self.options.skip_corrupt {
+                            return Err(err);
+                        }
+                        // Keys before the damage were read intact and stay.
+                        bad_files.insert(i);
+                        self.problems.push(Problem {
+                            error: err,
+                            data_skipped: true,
+                        });
+                    }
+                }
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+        let mut cache_keys = self.cache.keys().peekable();
+        let mut keys: Vec<KeyInfo> = Vec::new();
+        let mut i = 0;
+        loop {
+            let next_tsm = entries.get(i).map(|e| e.0);
+            let next_cache = cache_keys.peek().copied();
+            let key: &[u8] = match (next_tsm, next_cache) {
+                (None, None) => break,
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+            };
+            let mut sources = Vec::new();
+            while let Some(e) = entries.get(i).filter(|e| e.0 == key) {
+                sources.push((e.1, e.2, e.3));
+                i += 1;
+            }
+            let cached = self.cache.get(key);
+            if next_cache == Some(key) {
+                cache_keys.next();
+            }
+            let cache_type = cached.map(|c| c.values.field_type());
+            if let Some(info) = key_info(&self.files, &mut self.problems, key, sources, cache_type)
+            {
+                keys.push(info);
+            }
+        }
+        self.keys = keys;
+        Ok(())
+    }
+
+    /// Groups the keys by measurement and series, and derives each measurement's schema.
+    fn build_measurements(&mut self) {
+        struct Builder {
+            tag_keys: BTreeSet<Vec<u8>>,
+            fields: BTreeMap<Vec<u8>, FieldType>,
+            series: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<(Vec<u8>, usize)>)>,
+        }
+        let mut by_name: BTreeMap<Vec<u8>, Builder> = BTreeMap::new();
+        for (k, info) in self.keys.iter().enumerate() {
+            let Some((series_key, field)) = split_composite(&info.key) else {
+                self.problems.push(Problem {
+                    error: Error::corrupt(0, "key without the #!~# field separator is left out")
+                        .for_key(&info.key)
+                        .in_file(&self.location.data_dir),
+                    data_skipped: true,
+                });
+                continue;
+            };
+            let name = unescape(measurement_of(series_key), b", ");
+            let b = by_name.entry(name).or_insert_with(|| Builder {
+                tag_keys: BTreeSet::new(),
+                fields: BTreeMap::new(),
+                series: Vec::new(),
+            });
+            let declared = *b.fields.entry(field.to_vec()).or_insert(info.field_type);
+            if declared != info.field_type {
+                self.problems.push(Problem {
+                    error: Error::corrupt(
+                        0,
+                        format!(
+                            "field has type {declared} in other series of the measurement but {} here; left out",
+                            info.field_type
+                        ),
+                    )
+                    .for_key(&info.key)
+                    .in_file(&self.location.data_dir),
+                    data_skipped: true,
+                });
+                continue;
+            }
+            if b.series.last().is_none_or(|s| s.0 != series_key) {
+                let tags = SeriesKey::parse(series_key).tags_unescaped();
+                b.tag_keys.extend(tags.iter().map(|(k, _)| k.clone()));
+                b.series.push((series_key.to_vec(), tags, Vec::new()));
+            }
+            if let Some(last) = b.series.last_mut() {
+                last.2.push((field.to_vec(), k));
+            }
+        }
+        for (name, b) in by_name {
+            let tag_keys: Vec<Vec<u8>> = b.tag_keys.into_iter().collect();
+            let fields: Vec<FieldSchema> = b
+                .fields
+                .into_iter()
+                .map(|(key, field_type)| FieldSchema { key, field_type })
+                .collect();
+            let series = b
+                .series
+                .into_iter()
+                .map(|(key, tags, series_fields)| {
+                    let mut aligned = vec![None; tag_keys.len()];
+                    for (k, v) in tags {
+                        if let Ok(i) = tag_keys.binary_search(&k) {
+                            aligned[i] = Some(v);
+                        }
+                    }
+                    let fields = series_fields
+                        .into_iter()
+                        .filter_map(|(f, key_idx)| {
+                            fields
+                                .binary_search_by(|s| s.key.as_slice().cmp(&f))
+                                .ok()
+                                .map(|i| (i, key_idx))
+                        })
+                        .collect();
+                    SeriesInfo {
+                        key,
+                        tags: aligned,
+                        fields,
+                    }
+                })
+                .collect();
+            self.measurements.push(MeasurementSchema {
+                name,
+                tag_keys,
+                fields,
+            });
+            self.series.push(series);
+        }
+    }
+
+    /// Where the shard's files are.
+    pub fn location(&self) -> &ShardLocation {
+        &self.location
     }
 
     /// The measurements of the shard, sorted by name.
     pub fn measurements(&self) -> &[MeasurementSchema] {
-        &[]
+        &self.measurements
+    }
+
+    /// Number of series of measurement `index`.
+    pub fn series_count(&self, index: usize) -> usize {
+        self.series.get(index).map_or(0, Vec::len)
+    }
+
+    /// What went wrong without stopping the open: torn WAL tails, skipped damaged files,
+    /// type conflicts.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// The replayed WAL.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Number of composite keys with data.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Streams the merged values of the composite key `key` in `range`.
+    pub fn key_values(&self, key: &[u8], range: TimeRange) -> Result<Option<KeyMerger<'_>>> {
+        match self.keys.binary_search_by(|k| k.key.as_ref().cmp(key)) {
+            Ok(i) => self.merger(i, range).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn merger(&self, key_index: usize, range: TimeRange) -> Result<KeyMerger<'_>> {
+        let info = &self.keys[key_index];
+        let mut blocks = Vec::new();
+        for &(file_index, offset) in &info.sources {
+            let open = &self.files[file_index];
+            let file = open.file();
+            let entry = file
+                .index_entry_at(offset)
+                .map_err(|e| e.in_file(open.map.path()))?;
+            let tombstones = open.tombstones.ranges(&info.key);
+            for (b, block) in entry.blocks().enumerate() {
+                blocks.push(BlockSource {
+                    file,
+                    entry: block,
+                    priority: ((file_index as u64) << 32) | b as u64,
+                    tombstones,
+                });
+            }
+        }
+        let cache = self
+            .cache
+            .get(&info.key)
+            .map(|c| (c.timestamps.as_slice(), &c.values));
+        Ok(KeyMerger::new(
+            info.field_type,
+            blocks,
+            cache,
+            range,
+            self.options.limits,
+            self.options.verify_crc,
+        ))
     }
 
     /// Streams the rows of measurement `index` (into [`Shard::measurements`]) in `range`.
-    pub fn rows(&self, _index: usize, _range: TimeRange) -> MeasurementRows<'_> {
-        MeasurementRows { _shard: self }
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn rows(&self, index: usize, range: TimeRange) -> MeasurementRows<'_> {
+        assert!(
+            index < self.measurements.len(),
+            "measurement index out of range"
+        );
+        MeasurementRows {
+            shard: self,
+            measurement: index,
+            range,
+            next_series: 0,
+            join: None,
+        }
+    }
+
+    /// Total bytes of the shard's TSM, tombstone and WAL files.
+    pub fn file_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.map.len()).sum::<u64>()
+            + self
+                .location
+                .wal_segments
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum::<u64>()
     }
 }
 
-/// The rows of one measurement of a shard, in batches.
+/// Decides a key's type and drops sources that are entirely deleted or of another
+/// type. `None` when nothing of the key is left.
+fn key_info(
+    files: &[OpenTsm],
+    problems: &mut Vec<Problem>,
+    key: &[u8],
+    sources: Vec<(usize, u64, FieldType)>,
+    cache_type: Option<FieldType>,
+) -> Option<KeyInfo> {
+    let live: Vec<(usize, u64, FieldType)> = sources
+        .into_iter()
+        .filter(|&(file, offset, _)| {
+            let open = &files[file];
+            let ranges = open.tombstones.ranges(key);
+            ranges.is_empty()
+                || open.file().index_entry_at(offset).is_ok_and(|e| {
+                    let (min, max) = e.time_range();
+                    !covered(ranges, min, max)
+                })
+        })
+        .collect();
+    let field_type = cache_type.or_else(|| live.last().map(|s| s.2))?;
+    let mut kept = Vec::with_capacity(live.len());
+    for (file, offset, ty) in live {
+        if ty == field_type {
+            kept.push((file, offset));
+        } else {
+            let path = files[file].map.path();
+            problems.push(Problem {
+                error: Error::corrupt(
+                    offset,
+                    format!("key holds {ty} values here but {field_type} in newer data; the {ty} values are left out"),
+                )
+                .for_key(key)
+                .in_file(path),
+                data_skipped: true,
+            });
+        }
+    }
+    Some(KeyInfo {
+        key: key.into(),
+        field_type,
+        sources: kept,
+    })
+}
+
+fn open_tsm(
+    path: &std::path::Path,
+    tombstone: Option<&std::path::Path>,
+    limits: &Limits,
+) -> Result<OpenTsm> {
+    let map = MappedFile::open(path)?;
+    TsmFile::parse(map.bytes()).map_err(|e| e.in_file(path))?;
+    let tombstones = match tombstone {
+        Some(t) => {
+            let bytes = std::fs::read(t).map_err(|e| Error::from(e).in_file(t))?;
+            TombstoneSet::new(decode_tombstones(&bytes, limits).map_err(|e| e.in_file(t))?)
+        }
+        None => TombstoneSet::default(),
+    };
+    Ok(OpenTsm { map, tombstones })
+}
+
+/// The rows of one measurement of a shard, in batches; see [`Shard::rows`].
 pub struct MeasurementRows<'a> {
-    _shard: &'a Shard,
+    shard: &'a Shard,
+    measurement: usize,
+    range: TimeRange,
+    next_series: usize,
+    join: Option<SeriesJoin<'a>>,
 }
 
 impl MeasurementRows<'_> {
-    /// Clears `batch` and fills it with the next rows, stopping after the series that takes
-    /// it past `max_rows` rows or `max_bytes` bytes (a single series may be split across
-    /// batches). Returns `false` when no rows are left.
+    /// Clears `batch` and fills it with the next rows, stopping once it holds `max_rows`
+    /// rows or `max_bytes` bytes (a series may be split across batches). Returns `false`
+    /// when no rows are left.
+    ///
+    /// `batch` must have been made for this measurement's schema ([`RowBatch::new`]).
     pub fn next_batch(
         &mut self,
-        _batch: &mut RowBatch,
-        _max_rows: usize,
-        _max_bytes: usize,
+        batch: &mut RowBatch,
+        max_rows: usize,
+        max_bytes: usize,
     ) -> Result<bool> {
-        Ok(false)
+        batch.clear();
+        let max_rows = max_rows.max(1);
+        let series = &self.shard.series[self.measurement];
+        let mut run_series = None;
+        loop {
+            if batch.len() >= max_rows || batch.byte_len() >= max_bytes {
+                return Ok(true);
+            }
+            if self.join.is_none() {
+                let Some(info) = series.get(self.next_series) else {
+                    return Ok(!batch.is_empty());
+                };
+                let mut fields = Vec::with_capacity(info.fields.len());
+                for &(schema_index, key_index) in &info.fields {
+                    let merger = self.shard.merger(key_index, self.range)?;
+                    fields.push(FieldCursor::new(
+                        schema_index,
+                        merger,
+                        self.shard.keys[key_index].field_type,
+                    ));
+                }
+                self.join = Some(SeriesJoin { fields });
+            }
+            let join = self.join.as_mut().expect("set above");
+            let budget = (max_rows - batch.len()).min(8192);
+            let before = batch.len();
+            let finished = join.append(batch, budget).map_err(|e| {
+                let info = &series[self.next_series];
+                e.for_key(&info.key)
+            })?;
+            let added = batch.len() - before;
+            if added > 0 {
+                if run_series == Some(self.next_series) {
+                    if let Some(run) = batch.series.last_mut() {
+                        run.rows += added;
+                    }
+                } else {
+                    let info = &series[self.next_series];
+                    batch.series.push(SeriesRun {
+                        key: info.key.clone(),
+                        tags: info.tags.clone(),
+                        rows: added,
+                    });
+                    run_series = Some(self.next_series);
+                }
+            }
+            if finished {
+                self.join = None;
+                self.next_series += 1;
+            }
+        }
+    }
+}
+
+struct FieldCursor<'a> {
+    schema_index: usize,
+    merger: KeyMerger<'a>,
+    ts: Vec<i64>,
+    values: Values,
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> FieldCursor<'a> {
+    fn new(schema_index: usize, merger: KeyMerger<'a>, ty: FieldType) -> FieldCursor<'a> {
+        FieldCursor {
+            schema_index,
+            merger,
+            ts: Vec::new(),
+            values: Values::new(ty),
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// Makes sure a value is buffered unless the key is exhausted.
+    fn refill(&mut self) -> Result<()> {
+        while !self.done && self.pos == self.ts.len() {
+            self.pos = 0;
+            if !self.merger.next_chunk(&mut self.ts, &mut self.values)? {
+                self.done = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn remaining(&self) -> &[i64] {
+        &self.ts[self.pos..]
+    }
+}
+
+/// Joins the fields of one series on time.
+struct SeriesJoin<'a> {
+    fields: Vec<FieldCursor<'a>>,
+}
+
+impl SeriesJoin<'_> {
+    /// Appends up to `budget` rows; returns whether the series is finished.
+    fn append(&mut self, batch: &mut RowBatch, budget: usize) -> Result<bool> {
+        let mut added = 0;
+        while added < budget {
+            for f in &mut self.fields {
+                f.refill()?;
+            }
+            let active: Vec<usize> = (0..self.fields.len())
+                .filter(|&i| !self.fields[i].remaining().is_empty())
+                .collect();
+            let Some(&first) = active.first() else {
+                return Ok(true);
+            };
+            // Rows up to `bound` are final: every field's next chunk starts after it.
+            let bound = active
+                .iter()
+                .map(|&i| *self.fields[i].remaining().last().expect("non-empty"))
+                .min()
+                .expect("non-empty");
+            // Fast path: all fields have values at the same timestamps (the usual case).
+            let lead = self.fields[first].remaining();
+            let n = lead.partition_point(|&t| t <= bound).min(budget - added);
+            let aligned = active
+                .iter()
+                .all(|&i| self.fields[i].remaining().get(..n) == Some(&lead[..n]));
+            if aligned && n > 0 {
+                batch.time.extend_from_slice(&lead[..n]);
+                let mut present = vec![false; batch.fields.len()];
+                for f in &mut self.fields {
+                    let column = &mut batch.fields[f.schema_index];
+                    column.values.extend_from(&f.values, f.pos..f.pos + n);
+                    column.valid.extend(std::iter::repeat_n(true, n));
+                    present[f.schema_index] = true;
+                    f.pos += n;
+                }
+                for (column, _) in batch.fields.iter_mut().zip(&present).filter(|(_, p)| !**p) {
+                    for _ in 0..n {
+                        column.values.push_default();
+                    }
+                    column.valid.extend(std::iter::repeat_n(false, n));
+                }
+                added += n;
+                continue;
+            }
+            // General path: one row at a time, the smallest pending timestamp first.
+            while added < budget {
+                let t = self
+                    .fields
+                    .iter()
+                    .filter_map(|f| f.remaining().first().copied())
+                    .min();
+                let Some(t) = t.filter(|&t| t <= bound) else {
+                    break;
+                };
+                batch.time.push(t);
+                let mut present = vec![false; batch.fields.len()];
+                for f in &mut self.fields {
+                    if f.remaining().first() == Some(&t) {
+                        let column = &mut batch.fields[f.schema_index];
+                        column.values.push_from(&f.values, f.pos);
+                        column.valid.push(true);
+                        present[f.schema_index] = true;
+                        f.pos += 1;
+                    }
+                }
+                for (column, _) in batch.fields.iter_mut().zip(&present).filter(|(_, p)| !**p) {
+                    column.values.push_default();
+                    column.valid.push(false);
+                }
+                added += 1;
+            }
+        }
+        // Budget used up: finished only if nothing is left anywhere.
+        for f in &mut self.fields {
+            f.refill()?;
+        }
+        Ok(self.fields.iter().all(|f| f.remaining().is_empty()))
     }
 }

@@ -49,8 +49,15 @@ fn every_block_of_every_tsm_file_decodes() {
                 }
             }
         }
-        assert!(files > 0 && blocks >= files && values >= blocks, "{}", dir.display());
-        eprintln!("{}: {files} TSM files, {blocks} blocks, {values} values", dir.display());
+        assert!(
+            files > 0 && blocks >= files && values >= blocks,
+            "{}",
+            dir.display()
+        );
+        eprintln!(
+            "{}: {files} TSM files, {blocks} blocks, {values} values",
+            dir.display()
+        );
     }
 }
 
@@ -60,7 +67,11 @@ fn layout_of_small_a() {
     let layout = scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
     // Counts from the fixture's README (../shared/realdata/README.md).
     let count = |db: &str, rp: &str| {
-        layout.shards.iter().filter(|s| s.database == db && s.retention_policy == rp).count()
+        layout
+            .shards
+            .iter()
+            .filter(|s| s.database == db && s.retention_policy == rp)
+            .count()
     };
     assert_eq!(count("airq", "autogen"), 21);
     assert_eq!(count("airq", "hourly"), 3);
@@ -75,10 +86,27 @@ fn layout_of_small_a() {
     let wal: usize = layout.shards.iter().map(|s| s.wal_segments.len()).sum();
     assert_eq!((tsm, tombstones, wal), (42 + 7 + 8, 26 + 7, 25));
     for shard in &layout.shards {
-        let order: Vec<_> = shard.tsm_files.iter().map(|f| (f.generation, f.sequence)).collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "TSM files oldest first");
+        let order: Vec<_> = shard
+            .tsm_files
+            .iter()
+            .map(|f| (f.generation, f.sequence))
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "TSM files oldest first"
+        );
     }
     // fields.idx is known and silently ignored; _series is never a retention policy.
-    assert!(layout.skipped.iter().all(|(p, _)| !p.ends_with("fields.idx")));
-    assert!(layout.shards.iter().all(|s| s.retention_policy != "_series"));
+    assert!(
+        layout
+            .skipped
+            .iter()
+            .all(|(p, _)| !p.ends_with("fields.idx"))
+    );
+    assert!(
+        layout
+            .shards
+            .iter()
+            .all(|s| s.retention_policy != "_series")
+    );
 }

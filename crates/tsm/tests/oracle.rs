@@ -20,7 +20,8 @@ enum Scalar {
 }
 
 /// (db, rp, measurement, tags, time) -> field -> value.
-type Points = BTreeMap<(String, String, String, Vec<(String, String)>, i64), BTreeMap<String, Scalar>>;
+type Points =
+    BTreeMap<(String, String, String, Vec<(String, String)>, i64), BTreeMap<String, Scalar>>;
 
 fn fixtures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
@@ -30,7 +31,11 @@ fn fixtures() -> Vec<PathBuf> {
         .filter(|p| p.join("oracle_typed.jsonl").is_file())
         .collect();
     out.sort();
-    assert!(!out.is_empty(), "no fixtures with an oracle under {}", root.display());
+    assert!(
+        !out.is_empty(),
+        "no fixtures with an oracle under {}",
+        root.display()
+    );
     out
 }
 
@@ -46,7 +51,13 @@ fn oracle(path: &Path) -> Points {
             .iter()
             .map(|kv| (s(&kv[0]), s(&kv[1])))
             .collect();
-        let key = (s(&v["db"]), s(&v["rp"]), s(&v["m"]), tags, v["time"].as_i64().expect("time"));
+        let key = (
+            s(&v["db"]),
+            s(&v["rp"]),
+            s(&v["m"]),
+            tags,
+            v["time"].as_i64().expect("time"),
+        );
         let mut fields = BTreeMap::new();
         for f in v["fields"].as_array().expect("fields") {
             let value = match f[1].as_str().expect("type") {
@@ -59,7 +70,10 @@ fn oracle(path: &Path) -> Points {
             };
             fields.insert(s(&f[0]), value);
         }
-        assert!(points.insert(key, fields).is_none(), "oracle repeats a point: {line}");
+        assert!(
+            points.insert(key, fields).is_none(),
+            "oracle repeats a point: {line}"
+        );
     }
     points
 }
@@ -80,7 +94,10 @@ fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
         for (m, schema) in shard.measurements().iter().enumerate() {
             let mut rows = shard.rows(m, TimeRange::ALL);
             let mut batch = RowBatch::new(schema);
-            while rows.next_batch(&mut batch, max_rows, usize::MAX).expect("rows") {
+            while rows
+                .next_batch(&mut batch, max_rows, usize::MAX)
+                .expect("rows")
+            {
                 values += batch.value_count();
                 let mut row = 0;
                 for run in &batch.series {
@@ -113,7 +130,10 @@ fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
                             fields.insert(utf8(&f.key), value);
                         }
                         assert!(!fields.is_empty(), "row without fields at {key:?}");
-                        assert!(points.insert(key.clone(), fields).is_none(), "row twice: {key:?}");
+                        assert!(
+                            points.insert(key.clone(), fields).is_none(),
+                            "row twice: {key:?}"
+                        );
                     }
                     row += run.rows;
                 }
@@ -140,7 +160,12 @@ fn assert_same(name: &str, expected: &Points, got: &Points) {
         problems.is_empty(),
         "{name}: {} differences, first ones:\n{}",
         problems.len(),
-        problems.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
