@@ -1,0 +1,274 @@
+//! Command-line arguments, as clap parses them. [`crate::config`] validates them further.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Offline exporter of InfluxDB 1.x storage (TSM and WAL files) to typed Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "influx-tsm", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export shards to Parquet files.
+    ///
+    /// One file per (database, retention policy, measurement, shard):
+    /// OUT/<db>/<rp>/<measurement>/<shard>.parquet, typed as stored in the shard.
+    Export(ExportArgs),
+}
+
+/// `influx-tsm export`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Exit status: 0 success; 1 error (a damaged file names the file and byte offset); \
+2 finished with --skip-corrupt but skipped damaged data; 64 bad arguments.
+
+Path components are percent-encoded: letters, digits, `-_.,+=@()[]`, space and non-ASCII \
+UTF-8 stay; other bytes become %XX; a leading `.` becomes %2E; names longer than 200 bytes \
+are cut and end in `~` and a hash. The exact names are in each file's key-value metadata.")]
+pub struct ExportArgs {
+    /// The InfluxDB directory: the one holding `data/` and, optionally, `wal/`.
+    #[arg(value_name = "INFLUXDB_DIR", required_unless_present = "data_dir")]
+    pub influxdb_dir: Option<PathBuf>,
+
+    /// The data directory (`<db>/<rp>/<shard>/*.tsm`), instead of INFLUXDB_DIR/data.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The WAL directory, instead of INFLUXDB_DIR/wal.
+    #[arg(long, value_name = "DIR")]
+    pub wal_dir: Option<PathBuf>,
+
+    /// Where to write the Parquet files. Must be empty or absent, unless --resume or
+    /// --overwrite; must not be inside the input.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Shards exported at once, one per thread [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+
+    /// Only this database (repeatable).
+    #[arg(long = "database", value_name = "NAME")]
+    pub databases: Vec<String>,
+
+    /// Only this retention policy (repeatable).
+    #[arg(long = "retention-policy", value_name = "NAME")]
+    pub retention_policies: Vec<String>,
+
+    /// Only measurements matching this glob (repeatable; `*`, `?`, `[a-z]`, `{a,b}`).
+    #[arg(long = "measurement", value_name = "GLOB", value_parser = parse_glob)]
+    pub measurements: Vec<String>,
+
+    /// Leave out measurements matching this glob (repeatable).
+    #[arg(long = "exclude-measurement", value_name = "GLOB", value_parser = parse_glob)]
+    pub exclude_measurements: Vec<String>,
+
+    /// Only points at or after this time: RFC 3339 with an offset
+    /// (2024-03-04T00:00:00Z, 2024-03-04T07:00:00+07:00) or integer nanoseconds.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
+    pub start: Option<i64>,
+
+    /// Only points before this time (exclusive); same forms as --start.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
+    pub end: Option<i64>,
+
+    /// Only this shard id (repeatable).
+    #[arg(long = "shard", value_name = "ID")]
+    pub shards: Vec<u64>,
+
+    /// Parquet compression: zstd, zstd(LEVEL) with LEVEL 1-22, snappy, lz4 (LZ4_RAW) or
+    /// none.
+    #[arg(long, value_name = "CODEC", default_value = "zstd(1)", value_parser = parse_compression)]
+    pub compression: Compression,
+
+    /// Most rows in one Parquet row group.
+    #[arg(long, value_name = "ROWS", default_value = "1048576")]
+    pub row_group_size: NonZeroUsize,
+
+    /// Most bytes of decoded rows held per batch (and per thread) while converting;
+    /// accepts K, M, G suffixes (powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
+    pub batch_bytes: usize,
+
+    /// Export everything readable: skip damaged shards and measurements, list them, and
+    /// exit with status 2.
+    #[arg(long)]
+    pub skip_corrupt: bool,
+
+    /// Continue an earlier export into OUT made with the same options: finished shards are
+    /// kept, the rest are exported again.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+
+    /// Delete an earlier export in OUT (only a folder influx-tsm wrote) and start over.
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Print the plan (shards, measurements, files, bytes) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// No progress bar and no summary on stderr (errors and warnings still show).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Print the summary (or the --dry-run plan) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A Parquet compression codec with its level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Zstandard at a level 1..=22.
+    Zstd(i32),
+    /// Snappy.
+    Snappy,
+    /// LZ4 (the LZ4_RAW codec).
+    Lz4,
+    /// No compression.
+    None,
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Compression::Zstd(level) => write!(f, "zstd({level})"),
+            Compression::Snappy => f.write_str("snappy"),
+            Compression::Lz4 => f.write_str("lz4"),
+            Compression::None => f.write_str("none"),
+        }
+    }
+}
+
+/// Parses `zstd`, `zstd(N)`, `snappy`, `lz4` or `none`.
+pub fn parse_compression(s: &str) -> Result<Compression, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    match lower.as_str() {
+        "zstd" => return Ok(Compression::Zstd(1)),
+        "snappy" => return Ok(Compression::Snappy),
+        "lz4" | "lz4_raw" => return Ok(Compression::Lz4),
+        "none" | "uncompressed" => return Ok(Compression::None),
+        _ => {}
+    }
+    if let Some(level) = lower
+        .strip_prefix("zstd(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        return match level.trim().parse::<i32>() {
+            Ok(n) if (1..=22).contains(&n) => Ok(Compression::Zstd(n)),
+            _ => Err(format!("zstd level must be 1 to 22, not {level:?}")),
+        };
+    }
+    Err("expected zstd, zstd(LEVEL), snappy, lz4 or none".to_string())
+}
+
+/// Parses RFC 3339 with an offset, or integer nanoseconds since the epoch.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(ns) = s.parse::<i64>() {
+        return Ok(ns);
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(s).map_err(|err| {
+        format!("{err}: expected RFC 3339 with an offset (2024-03-04T00:00:00Z) or nanoseconds")
+    })?;
+    time.timestamp_nanos_opt()
+        .ok_or_else(|| "out of the range of nanosecond timestamps (1677 to 2262)".to_string())
+}
+
+/// Parses a byte count with an optional K, M or G suffix (powers of 1024).
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim().to_ascii_uppercase();
+    let t = t
+        .strip_suffix("IB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(&t);
+    let (digits, shift) = match t.as_bytes().last() {
+        Some(b'K') => (&t[..t.len() - 1], 10),
+        Some(b'M') => (&t[..t.len() - 1], 20),
+        Some(b'G') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let n: usize = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a byte count: {s:?}"))?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or("too large")?;
+    if bytes < 1024 {
+        return Err("at least 1K".to_string());
+    }
+    Ok(bytes)
+}
+
+/// Checks that `s` is a glob.
+pub fn parse_glob(s: &str) -> Result<String, String> {
+    globset::Glob::new(s)
+        .map(|_| s.to_string())
+        .map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression() {
+        assert_eq!(parse_compression("zstd"), Ok(Compression::Zstd(1)));
+        assert_eq!(parse_compression("ZSTD(9)"), Ok(Compression::Zstd(9)));
+        assert_eq!(parse_compression("snappy"), Ok(Compression::Snappy));
+        assert_eq!(parse_compression("lz4"), Ok(Compression::Lz4));
+        assert_eq!(parse_compression("none"), Ok(Compression::None));
+        assert!(parse_compression("zstd(0)").is_err());
+        assert!(parse_compression("gzip").is_err());
+        for c in [
+            Compression::Zstd(3),
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::None,
+        ] {
+            assert_eq!(parse_compression(&c.to_string()), Ok(c));
+        }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("0"), Ok(0));
+        assert_eq!(parse_time("-5"), Ok(-5));
+        assert_eq!(
+            parse_time("2024-03-04T00:00:00Z"),
+            Ok(1_709_510_400_000_000_000)
+        );
+        assert_eq!(
+            parse_time("2024-03-04T07:00:00+07:00"),
+            Ok(1_709_510_400_000_000_000)
+        );
+        assert_eq!(
+            parse_time("2024-03-04T00:00:00.000000001Z"),
+            Ok(1_709_510_400_000_000_001)
+        );
+        assert!(parse_time("2024-03-04").is_err());
+        assert!(parse_time("2024-03-04T00:00:00").is_err());
+        assert!(parse_time("3000-01-01T00:00:00Z").is_err());
+    }
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(parse_bytes("64M"), Ok(64 << 20));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("2k"), Ok(2048));
+        assert_eq!(parse_bytes("5000"), Ok(5000));
+        assert!(parse_bytes("12").is_err());
+        assert!(parse_bytes("x").is_err());
+    }
+}

@@ -1,0 +1,327 @@
+//! The export: shards in parallel (one per rayon worker), each measurement streamed batch
+//! by batch into its Parquet file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, anyhow};
+use arrow_build::Columns;
+use rayon::prelude::*;
+use tsm::Limits;
+use tsm::layout::ShardLocation;
+use tsm::rows::{MeasurementSchema, RowBatch};
+use tsm::shard::Shard;
+
+use crate::config::Config;
+use crate::output::{PendingFile, relative_path, sync_dir, writer_properties};
+use crate::plan::{Plan, PlannedShard, path_string};
+use crate::progress::Progress;
+use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
+
+/// One shard's outcome.
+#[derive(Debug)]
+pub struct ShardResult {
+    /// What the shard produced (read back from the earlier run when `resumed`).
+    pub manifest: Manifest,
+    /// Finished by an earlier run.
+    pub resumed: bool,
+}
+
+struct Shared<'a> {
+    config: &'a Config,
+    out: &'a OutDir,
+    progress: &'a Progress,
+    cancel: AtomicBool,
+    first_error: Mutex<Option<anyhow::Error>>,
+}
+
+/// Why a measurement stopped.
+enum Failure {
+    /// Damaged or unreadable input.
+    Data(tsm::Error),
+    /// Anything else (output I/O, a bug).
+    Other(anyhow::Error),
+    /// Another worker failed.
+    Cancelled,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(err: anyhow::Error) -> Failure {
+        Failure::Other(err)
+    }
+}
+
+/// Exports every planned shard with `config.threads` workers, biggest shards first.
+///
+/// # Errors
+/// The first error of any worker (the others stop at their next batch); shards finished
+/// before it keep their files and manifests, so `--resume` continues from there.
+pub fn export(
+    config: &Config,
+    plan: &Plan,
+    out: &OutDir,
+    progress: &Progress,
+) -> Result<Vec<ShardResult>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .thread_name(|i| format!("influx-tsm-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
+    let ctx = Shared {
+        config,
+        out,
+        progress,
+        cancel: AtomicBool::new(false),
+        first_error: Mutex::new(None),
+    };
+    let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
+    order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    let results: Vec<Option<ShardResult>> = pool.install(|| {
+        order
+            .par_iter()
+            .with_max_len(1)
+            .map(|planned| match export_shard(&ctx, planned) {
+                Ok(result) => result,
+                Err(err) => {
+                    ctx.cancel.store(true, Ordering::Relaxed);
+                    let mut first = ctx.first_error.lock().unwrap_or_else(|e| e.into_inner());
+                    first.get_or_insert(err);
+                    None
+                }
+            })
+            .collect()
+    });
+    if let Some(err) = ctx
+        .first_error
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
+        return Err(err);
+    }
+    let mut results: Vec<ShardResult> = results.into_iter().flatten().collect();
+    results.sort_by(|a, b| {
+        let key = |r: &ShardResult| {
+            (
+                r.manifest.database.clone(),
+                r.manifest.retention_policy.clone(),
+                r.manifest.shard,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(results)
+}
+
+fn shard_name(loc: &ShardLocation) -> String {
+    format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
+}
+
+/// Exports one shard; `None` when cancelled.
+fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
+    let loc = &planned.location;
+    if let Some(manifest) = ctx.out.done(loc) {
+        ctx.progress.shard_done(planned.bytes);
+        return Ok(Some(ShardResult {
+            manifest: manifest.clone(),
+            resumed: true,
+        }));
+    }
+    if ctx.cancel.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    if ctx.out.is_resume() {
+        ctx.out.remove_shard_files(loc)?;
+    }
+    let mut manifest = Manifest::new(loc, planned.bytes);
+    let shard = match Shard::open(loc, &Limits::default()) {
+        Ok(shard) => Some(shard),
+        Err(err) if ctx.config.skip_corrupt && err.is_corruption() => {
+            manifest.skipped.push(skip_record(loc, None, &err));
+            None
+        }
+        Err(err) => {
+            return Err(anyhow!(err).context(format!("shard {}", shard_name(loc))));
+        }
+    };
+    let mut dirs = BTreeSet::new();
+    if let Some(shard) = &shard {
+        for (index, schema) in shard.measurements().iter().enumerate() {
+            if !ctx.config.filter.measurement(&schema.name) {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&schema.name).into_owned();
+            match export_measurement(ctx, shard, loc, index, schema, &mut manifest) {
+                Ok(Some(dir)) => {
+                    dirs.insert(dir);
+                }
+                Ok(None) => {}
+                Err(Failure::Cancelled) => return Ok(None),
+                Err(Failure::Data(err)) if ctx.config.skip_corrupt && err.is_corruption() => {
+                    manifest.skipped.push(skip_record(loc, Some(name), &err));
+                }
+                Err(Failure::Data(err)) => {
+                    return Err(anyhow!(err)
+                        .context(format!("shard {}, measurement {name:?}", shard_name(loc))));
+                }
+                Err(Failure::Other(err)) => {
+                    return Err(
+                        err.context(format!("shard {}, measurement {name:?}", shard_name(loc)))
+                    );
+                }
+            }
+        }
+    }
+    sync_tree(ctx.out.root(), &dirs)?;
+    ctx.out.write_manifest(&manifest)?;
+    ctx.progress.shard_done(planned.bytes);
+    Ok(Some(ShardResult {
+        manifest,
+        resumed: false,
+    }))
+}
+
+fn skip_record(loc: &ShardLocation, measurement: Option<String>, err: &tsm::Error) -> SkipRecord {
+    SkipRecord {
+        database: loc.database.clone(),
+        retention_policy: loc.retention_policy.clone(),
+        shard: loc.id,
+        measurement,
+        path: err.path().map(Path::to_path_buf),
+        offset: err.offset(),
+        error: err.to_string(),
+    }
+}
+
+/// Exports one measurement of a shard; returns the folder of the file written, if any
+/// (none when no point falls in the time range).
+fn export_measurement(
+    ctx: &Shared<'_>,
+    shard: &Shard,
+    loc: &ShardLocation,
+    index: usize,
+    schema: &MeasurementSchema,
+    manifest: &mut Manifest,
+) -> Result<Option<PathBuf>, Failure> {
+    let mut file = None;
+    let result = write_measurement(ctx, shard, loc, index, schema, &mut file);
+    let (rows, values, stats) = match result {
+        Ok(counts) => counts,
+        Err(failure) => {
+            if let Some(file) = file {
+                file.abort();
+            }
+            return Err(failure);
+        }
+    };
+    let Some(file) = file else { return Ok(None) };
+    let relative = relative_path(&loc.database, &loc.retention_policy, &schema.name, loc.id);
+    let bytes = file.commit()?;
+    let measurement = String::from_utf8_lossy(&schema.name).into_owned();
+    manifest.files.push(FileRecord {
+        measurement: measurement.clone(),
+        path: path_string(&relative),
+        rows,
+        values,
+        bytes,
+    });
+    manifest
+        .fields
+        .extend(schema.fields.iter().map(|f| FieldRecord {
+            measurement: measurement.clone(),
+            field: String::from_utf8_lossy(&f.key).into_owned(),
+            field_type: f.field_type.name().to_string(),
+        }));
+    manifest.replaced_field_values += stats.replaced_field_values;
+    manifest.replaced_tag_values += stats.replaced_tag_values;
+    Ok(ctx
+        .out
+        .root()
+        .join(relative)
+        .parent()
+        .map(Path::to_path_buf))
+}
+
+/// Streams the measurement's batches into `file` (created at the first row); returns the
+/// rows, values and lossy replacements written.
+fn write_measurement(
+    ctx: &Shared<'_>,
+    shard: &Shard,
+    loc: &ShardLocation,
+    index: usize,
+    schema: &MeasurementSchema,
+    file: &mut Option<PendingFile>,
+) -> Result<(u64, u64, arrow_build::Stats), Failure> {
+    let config = ctx.config;
+    let columns = Columns::new(schema);
+    let mut rows = shard.rows(index, config.range);
+    let mut batch = RowBatch::new(schema);
+    let mut stats = arrow_build::Stats::default();
+    let (mut row_count, mut value_count) = (0u64, 0u64);
+    loop {
+        if ctx.cancel.load(Ordering::Relaxed) {
+            return Err(Failure::Cancelled);
+        }
+        if !rows
+            .next_batch(&mut batch, config.batch_rows, config.batch_bytes)
+            .map_err(Failure::Data)?
+        {
+            break;
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let record_batch = arrow_build::record_batch_counted(&columns, &batch, &mut stats)
+            .map_err(|err| Failure::Other(anyhow!(err)))?;
+        if file.is_none() {
+            let dest = ctx.out.root().join(relative_path(
+                &loc.database,
+                &loc.retention_policy,
+                &schema.name,
+                loc.id,
+            ));
+            let properties = writer_properties(
+                config.compression,
+                config.row_group_size,
+                &loc.database,
+                &loc.retention_policy,
+                &schema.name,
+                loc.id,
+            )?;
+            *file = Some(PendingFile::create(
+                dest,
+                columns.schema().clone(),
+                properties,
+            )?);
+        }
+        if let Some(file) = file.as_mut() {
+            file.write(&record_batch)?;
+        }
+        let values = batch.value_count() as u64;
+        row_count += batch.len() as u64;
+        value_count += values;
+        ctx.progress.add_values(values);
+    }
+    Ok((row_count, value_count, stats))
+}
+
+/// Syncs each folder in `dirs` and its ancestors up to `root`, so renamed files and new
+/// folders survive a crash before the shard's manifest is written.
+fn sync_tree(root: &Path, dirs: &BTreeSet<PathBuf>) -> Result<()> {
+    let mut all = BTreeSet::new();
+    for dir in dirs {
+        let mut d = dir.as_path();
+        while d.starts_with(root) {
+            all.insert(d.to_path_buf());
+            match d.parent() {
+                Some(parent) if d != root => d = parent,
+                _ => break,
+            }
+        }
+    }
+    for dir in all {
+        sync_dir(&dir).with_context(|| format!("cannot sync {}", dir.display()))?;
+    }
+    Ok(())
+}

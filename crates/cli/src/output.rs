@@ -1,0 +1,235 @@
+//! Output files: where they go, how they are named, Parquet writer settings, and
+//! temp-file-then-rename so each file appears whole or not at all.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::ZstdLevel;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::args::Compression;
+use crate::naming;
+
+/// Parquet key-value metadata: the database.
+pub const META_DATABASE: &str = "influxdb.database";
+/// Parquet key-value metadata: the retention policy.
+pub const META_RETENTION_POLICY: &str = "influxdb.retention_policy";
+/// Parquet key-value metadata: the measurement (lossy when not UTF-8).
+pub const META_MEASUREMENT: &str = "influxdb.measurement";
+/// Parquet key-value metadata, only for a measurement name that is not UTF-8: its bytes
+/// in lowercase hex.
+pub const META_MEASUREMENT_HEX: &str = "influxdb.measurement_hex";
+/// Parquet key-value metadata: the shard id.
+pub const META_SHARD: &str = "influxdb.shard";
+/// Parquet key-value metadata: the version of influx-tsm that wrote the file.
+pub const META_VERSION: &str = "influx-tsm.version";
+
+/// The file of one (database, retention policy, measurement, shard), relative to the
+/// output directory: `<db>/<rp>/<measurement>/<shard>.parquet`, each name encoded by
+/// [`naming::encode`].
+pub fn relative_path(
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    shard: u64,
+) -> PathBuf {
+    let mut path = PathBuf::from(naming::encode(database.as_bytes()));
+    path.push(naming::encode(retention_policy.as_bytes()));
+    path.push(naming::encode(measurement));
+    path.push(format!("{shard}.parquet"));
+    path
+}
+
+/// The hidden name a file is written under until it is complete.
+pub fn temp_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Whether `name` is one of our temporary names (hidden, ending in `.tmp`).
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writer settings for one file.
+pub fn writer_properties(
+    compression: Compression,
+    row_group_size: usize,
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    shard: u64,
+) -> Result<WriterProperties> {
+    let codec = match compression {
+        Compression::Zstd(level) => parquet::basic::Compression::ZSTD(ZstdLevel::try_new(level)?),
+        Compression::Snappy => parquet::basic::Compression::SNAPPY,
+        Compression::Lz4 => parquet::basic::Compression::LZ4_RAW,
+        Compression::None => parquet::basic::Compression::UNCOMPRESSED,
+    };
+    let mut metadata = vec![
+        KeyValue::new(META_DATABASE.to_string(), database.to_string()),
+        KeyValue::new(
+            META_RETENTION_POLICY.to_string(),
+            retention_policy.to_string(),
+        ),
+        KeyValue::new(
+            META_MEASUREMENT.to_string(),
+            String::from_utf8_lossy(measurement).into_owned(),
+        ),
+        KeyValue::new(META_SHARD.to_string(), shard.to_string()),
+        KeyValue::new(
+            META_VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ];
+    if std::str::from_utf8(measurement).is_err() {
+        metadata.push(KeyValue::new(
+            META_MEASUREMENT_HEX.to_string(),
+            hex(measurement),
+        ));
+    }
+    Ok(WriterProperties::builder()
+        .set_compression(codec)
+        .set_max_row_group_row_count(Some(row_group_size))
+        .set_key_value_metadata(Some(metadata))
+        .build())
+}
+
+/// A Parquet file being written under its temporary name.
+pub struct PendingFile {
+    temp: PathBuf,
+    dest: PathBuf,
+    writer: ArrowWriter<File>,
+}
+
+impl PendingFile {
+    /// Creates the folders and the temporary file for `dest`.
+    pub fn create(dest: PathBuf, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
+        let parent = dest.parent().context("output path has no folder")?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let temp = temp_path(&dest);
+        let file =
+            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(properties))
+            .with_context(|| format!("cannot start {}", temp.display()))?;
+        Ok(PendingFile { temp, dest, writer })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .with_context(|| format!("cannot write {}", self.temp.display()))
+    }
+
+    /// Finishes the file, flushes it to disk and gives it its final name; returns its size.
+    /// Refuses to replace an existing file (two names that a case-insensitive file system
+    /// takes for one).
+    pub fn commit(mut self) -> Result<u64> {
+        let result = self.finish();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        result
+    }
+
+    fn finish(&mut self) -> Result<u64> {
+        self.writer
+            .finish()
+            .with_context(|| format!("cannot finish {}", self.temp.display()))?;
+        let file = self.writer.inner();
+        file.sync_all()
+            .with_context(|| format!("cannot sync {}", self.temp.display()))?;
+        let bytes = file.metadata()?.len();
+        if self.dest.try_exists()? {
+            bail!(
+                "{} exists already: two measurements map to one file name \
+                 (a case-insensitive file system?)",
+                self.dest.display()
+            );
+        }
+        std::fs::rename(&self.temp, &self.dest).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.temp.display(),
+                self.dest.display()
+            )
+        })?;
+        Ok(bytes)
+    }
+
+    /// Gives up: deletes the temporary file.
+    pub fn abort(self) {
+        let temp = self.temp.clone();
+        drop(self);
+        let _ = std::fs::remove_file(temp);
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: temporary name, fsync, rename, fsync of
+/// the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = path.parent().context("path has no folder")?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let temp = temp_path(path);
+    let result = (|| -> std::io::Result<()> {
+        let mut file = File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        sync_dir(parent)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Flushes a folder's entries (new and renamed files) to disk. A no-op where folders
+/// cannot be opened as files.
+pub fn sync_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(path)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            relative_path("db", "autogen", b"cpu/load", 12),
+            Path::new("db/autogen/cpu%2Fload/12.parquet")
+        );
+        assert_eq!(
+            temp_path(Path::new("a/12.parquet")),
+            Path::new("a/.12.parquet.tmp")
+        );
+        assert!(is_temp_name(".12.parquet.tmp"));
+        assert!(!is_temp_name("12.parquet"));
+    }
+}

@@ -1,0 +1,227 @@
+//! The plan: which shards to export, how big they are, and (for `--dry-run`) which
+//! measurements and files each gives.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+use tsm::Limits;
+use tsm::layout::ShardLocation;
+use tsm::shard::Shard;
+
+use crate::config::Config;
+use crate::output::relative_path;
+use crate::state::OutDir;
+
+/// A shard to export.
+#[derive(Debug)]
+pub struct PlannedShard {
+    /// Where its files are.
+    pub location: ShardLocation,
+    /// Bytes of its TSM, tombstone and WAL files.
+    pub bytes: u64,
+}
+
+/// The shards to export.
+#[derive(Debug)]
+pub struct Plan {
+    /// Selected shards, in (database, retention policy, id) order.
+    pub shards: Vec<PlannedShard>,
+    /// What the directory scan passed over, with the reason.
+    pub ignored: Vec<(PathBuf, String)>,
+}
+
+impl Plan {
+    /// Scans the input and applies the shard filters.
+    ///
+    /// # Errors
+    /// When a folder cannot be listed or a file's size read.
+    pub fn new(config: &Config) -> Result<Plan> {
+        let layout = tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref())
+            .with_context(|| format!("cannot scan {}", config.data_dir.display()))?;
+        let mut shards = Vec::new();
+        for location in layout.shards {
+            if !config.filter.shard(&location) {
+                continue;
+            }
+            let bytes = shard_bytes(&location)?;
+            shards.push(PlannedShard { location, bytes });
+        }
+        Ok(Plan {
+            shards,
+            ignored: layout.skipped,
+        })
+    }
+
+    /// Total bytes of the selected shards' files.
+    pub fn bytes(&self) -> u64 {
+        self.shards.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// Bytes of a shard's files.
+fn shard_bytes(location: &ShardLocation) -> Result<u64> {
+    let mut total = 0;
+    let paths = location
+        .tsm_files
+        .iter()
+        .flat_map(|f| std::iter::once(&f.path).chain(f.tombstone.as_ref()))
+        .chain(&location.wal_segments);
+    for path in paths {
+        total += std::fs::metadata(path)
+            .with_context(|| format!("cannot read the size of {}", path.display()))?
+            .len();
+    }
+    Ok(total)
+}
+
+/// One shard in a `--dry-run` plan.
+#[derive(Debug, Serialize)]
+pub struct DryRunShard {
+    /// The database.
+    pub database: String,
+    /// The retention policy.
+    pub retention_policy: String,
+    /// The shard id.
+    pub shard: u64,
+    /// Bytes of input.
+    pub bytes: u64,
+    /// Finished by an earlier run (`--resume`): kept as is.
+    pub done: bool,
+    /// Selected measurements (lossy names).
+    pub measurements: Vec<String>,
+    /// Files that would be written (relative; a measurement with no points in the time
+    /// range gives none).
+    pub files: Vec<String>,
+    /// Why the shard could not be opened (`--skip-corrupt`).
+    pub unreadable: Option<String>,
+}
+
+/// A `--dry-run` plan.
+#[derive(Debug, Serialize)]
+pub struct DryRun {
+    /// The output directory.
+    pub out: PathBuf,
+    /// Shards.
+    pub shards: Vec<DryRunShard>,
+    /// Total shards.
+    pub shard_count: usize,
+    /// Total measurements over all shards.
+    pub measurement_count: usize,
+    /// Total files.
+    pub file_count: usize,
+    /// Total input bytes.
+    pub bytes: u64,
+}
+
+impl DryRun {
+    /// Opens every planned shard (in parallel) to list its measurements.
+    ///
+    /// # Errors
+    /// When a shard cannot be opened (and `--skip-corrupt` does not apply).
+    pub fn new(config: &Config, plan: &Plan, out: &OutDir) -> Result<DryRun> {
+        let shards = plan
+            .shards
+            .par_iter()
+            .with_max_len(1)
+            .map(|planned| describe(config, planned, out))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DryRun {
+            out: config.out.clone(),
+            shard_count: shards.len(),
+            measurement_count: shards.iter().map(|s| s.measurements.len()).sum(),
+            file_count: shards.iter().map(|s| s.files.len()).sum(),
+            bytes: plan.bytes(),
+            shards,
+        })
+    }
+
+    /// Writes the plan as text.
+    pub fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
+        for s in &self.shards {
+            let state = match (&s.unreadable, s.done) {
+                (Some(err), _) => format!("  UNREADABLE, skipped: {err}"),
+                (None, true) => "  done earlier, kept".to_string(),
+                (None, false) => String::new(),
+            };
+            writeln!(
+                w,
+                "shard {}/{}/{}: {} measurements, {} input{state}",
+                s.database,
+                s.retention_policy,
+                s.shard,
+                s.measurements.len(),
+                crate::summary::human_bytes(s.bytes),
+            )?;
+            for file in &s.files {
+                writeln!(w, "  {file}")?;
+            }
+        }
+        writeln!(
+            w,
+            "plan: {} shards, {} measurements, up to {} files, {} input, into {}",
+            self.shard_count,
+            self.measurement_count,
+            self.file_count,
+            crate::summary::human_bytes(self.bytes),
+            self.out.display()
+        )
+    }
+}
+
+fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<DryRunShard> {
+    let loc = &planned.location;
+    let mut shard = DryRunShard {
+        database: loc.database.clone(),
+        retention_policy: loc.retention_policy.clone(),
+        shard: loc.id,
+        bytes: planned.bytes,
+        done: false,
+        measurements: Vec::new(),
+        files: Vec::new(),
+        unreadable: None,
+    };
+    if let Some(manifest) = out.done(loc) {
+        shard.done = true;
+        shard.files = manifest.files.iter().map(|f| f.path.clone()).collect();
+        shard.measurements = manifest
+            .files
+            .iter()
+            .map(|f| f.measurement.clone())
+            .collect();
+        return Ok(shard);
+    }
+    let opened = match Shard::open(loc, &Limits::default()) {
+        Ok(opened) => opened,
+        Err(err) if config.skip_corrupt && err.is_corruption() => {
+            shard.unreadable = Some(err.to_string());
+            return Ok(shard);
+        }
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!("shard {}/{}/{}", loc.database, loc.retention_policy, loc.id)
+            });
+        }
+    };
+    for m in opened.measurements() {
+        if !config.filter.measurement(&m.name) {
+            continue;
+        }
+        shard
+            .measurements
+            .push(String::from_utf8_lossy(&m.name).into_owned());
+        let path = relative_path(&loc.database, &loc.retention_policy, &m.name, loc.id);
+        shard.files.push(path_string(&path));
+    }
+    Ok(shard)
+}
+
+/// A relative path with `/` separators.
+pub fn path_string(path: &std::path::Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}

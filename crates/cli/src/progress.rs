@@ -1,0 +1,81 @@
+//! The progress bar on stderr: shards done of total, values per second, bytes read of
+//! total, ETA. Hidden unless stderr is a terminal and `--quiet` is off.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Shared by the workers; cheap to update.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    start: Instant,
+    shards_total: usize,
+    shards_done: AtomicUsize,
+    values: AtomicU64,
+}
+
+impl Progress {
+    /// A bar over `bytes_total` input bytes in `shards_total` shards, drawn when `visible`.
+    pub fn new(visible: bool, shards_total: usize, bytes_total: u64) -> Progress {
+        let bar = visible.then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(bytes_total),
+                ProgressDrawTarget::stderr_with_hz(4),
+            );
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
+                     ETA {eta} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        let progress = Progress {
+            bar,
+            start: Instant::now(),
+            shards_total,
+            shards_done: AtomicUsize::new(0),
+            values: AtomicU64::new(0),
+        };
+        progress.update_message();
+        progress
+    }
+
+    /// Counts values written.
+    pub fn add_values(&self, n: u64) {
+        self.values.fetch_add(n, Ordering::Relaxed);
+        self.update_message();
+    }
+
+    /// Counts a finished shard of `bytes` input bytes.
+    pub fn shard_done(&self, bytes: u64) {
+        self.shards_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+        self.update_message();
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn update_message(&self) {
+        let Some(bar) = &self.bar else { return };
+        let seconds = self.start.elapsed().as_secs_f64().max(1e-3);
+        let rate = self.values.load(Ordering::Relaxed) as f64 / seconds;
+        bar.set_message(format!(
+            "shards {}/{}, {} values/s",
+            self.shards_done.load(Ordering::Relaxed),
+            self.shards_total,
+            crate::summary::human_count(rate),
+        ));
+    }
+}

@@ -1,0 +1,371 @@
+//! The output directory's own state, for `--resume` and `--overwrite`.
+//!
+//! ```text
+//! OUT/.influx-tsm/options.json                  the options that decide the contents
+//! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   one manifest per finished shard
+//! ```
+//!
+//! `options.json` is written before any Parquet file. A shard's manifest is written (whole,
+//! by rename) only after every file of the shard has been renamed into place and the
+//! folders synced, so a manifest means the shard is finished. `--resume` checks that the
+//! options are the same, deletes stale temporary files, keeps the shards with a manifest,
+//! deletes whatever files the unfinished shards had left, and exports those again: the
+//! result has the same files as an uninterrupted run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tsm::layout::ShardLocation;
+
+use crate::config::{Config, OutMode, UsageError};
+use crate::naming;
+use crate::output::{is_temp_name, write_atomic};
+
+/// The state folder inside the output directory.
+pub const STATE_DIR: &str = ".influx-tsm";
+const OPTIONS_FILE: &str = "options.json";
+const DONE_DIR: &str = "done";
+
+/// One Parquet file written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The measurement (lossy when not UTF-8).
+    pub measurement: String,
+    /// The path relative to the output directory, `/`-separated.
+    pub path: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Non-null field values written.
+    pub values: u64,
+    /// File size.
+    pub bytes: u64,
+}
+
+/// Data left out under `--skip-corrupt`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SkipRecord {
+    /// The database.
+    pub database: String,
+    /// The retention policy.
+    pub retention_policy: String,
+    /// The shard id.
+    pub shard: u64,
+    /// The measurement, when only it was skipped (else the whole shard).
+    pub measurement: Option<String>,
+    /// The damaged file, when known.
+    pub path: Option<PathBuf>,
+    /// The byte offset in it, when known.
+    pub offset: Option<u64>,
+    /// The whole message.
+    pub error: String,
+}
+
+/// A field's type in an exported measurement of a shard, for finding type conflicts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FieldRecord {
+    /// The measurement (lossy).
+    pub measurement: String,
+    /// The field key (lossy).
+    pub field: String,
+    /// `float`, `integer`, `unsigned`, `string` or `boolean`.
+    #[serde(rename = "type")]
+    pub field_type: String,
+}
+
+/// What one shard's export produced; written as its completion marker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The database.
+    pub database: String,
+    /// The retention policy.
+    pub retention_policy: String,
+    /// The shard id.
+    pub shard: u64,
+    /// Bytes of the shard's input files.
+    pub bytes_in: u64,
+    /// Files written.
+    pub files: Vec<FileRecord>,
+    /// Field types of the exported measurements.
+    pub fields: Vec<FieldRecord>,
+    /// What was skipped.
+    pub skipped: Vec<SkipRecord>,
+    /// String field values whose bytes were not UTF-8, replaced lossily.
+    pub replaced_field_values: u64,
+    /// Tag cells whose bytes were not UTF-8, replaced lossily.
+    pub replaced_tag_values: u64,
+}
+
+impl Manifest {
+    /// An empty manifest for `shard`.
+    pub fn new(shard: &ShardLocation, bytes_in: u64) -> Manifest {
+        Manifest {
+            database: shard.database.clone(),
+            retention_policy: shard.retention_policy.clone(),
+            shard: shard.id,
+            bytes_in,
+            files: Vec::new(),
+            fields: Vec::new(),
+            skipped: Vec::new(),
+            replaced_field_values: 0,
+            replaced_tag_values: 0,
+        }
+    }
+}
+
+type ShardKey = (String, String, u64);
+
+/// The output directory, prepared for this run.
+#[derive(Debug)]
+pub struct OutDir {
+    root: PathBuf,
+    resume: bool,
+    done: HashMap<ShardKey, Manifest>,
+}
+
+impl OutDir {
+    /// Checks the output directory against the mode and, unless `config.dry_run`, makes it
+    /// ready: creates it, deletes an earlier export (`--overwrite`) or stale temporary files
+    /// (`--resume`), writes `options.json`.
+    ///
+    /// # Errors
+    /// A [`UsageError`] when the directory is not empty and the mode does not allow that,
+    /// or `--resume` meets different options; I/O errors.
+    pub fn prepare(config: &Config) -> Result<OutDir> {
+        let root = config.out.clone();
+        let write = !config.dry_run;
+        let mut out = OutDir {
+            root: root.clone(),
+            resume: false,
+            done: HashMap::new(),
+        };
+        let state = root.join(STATE_DIR);
+        let options_path = state.join(OPTIONS_FILE);
+        let fingerprint = config.fingerprint();
+        let empty = match std::fs::read_dir(&root) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => true,
+            Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(UsageError(format!("--out {} is not a folder", root.display())).into());
+            }
+            Err(err) => return Err(err).context(format!("cannot list {}", root.display())),
+        };
+        if !empty {
+            let ours = options_path.is_file();
+            match config.mode {
+                OutMode::Fresh => {
+                    return Err(UsageError(format!(
+                        "--out {} is not empty; pass --resume to continue an earlier export \
+                         into it, or --overwrite to replace it",
+                        root.display()
+                    ))
+                    .into());
+                }
+                OutMode::Overwrite if !ours => {
+                    return Err(UsageError(format!(
+                        "--out {} is not empty and was not written by influx-tsm \
+                         (no {STATE_DIR}/{OPTIONS_FILE}); refusing to delete it",
+                        root.display()
+                    ))
+                    .into());
+                }
+                OutMode::Resume if !ours => {
+                    return Err(UsageError(format!(
+                        "--out {} is not empty and holds no earlier export to resume \
+                         (no {STATE_DIR}/{OPTIONS_FILE})",
+                        root.display()
+                    ))
+                    .into());
+                }
+                OutMode::Overwrite => {
+                    if write {
+                        clear_dir(&root)?;
+                    }
+                }
+                OutMode::Resume => {
+                    let text = std::fs::read_to_string(&options_path)
+                        .with_context(|| format!("cannot read {}", options_path.display()))?;
+                    let earlier: serde_json::Value = serde_json::from_str(&text)
+                        .with_context(|| format!("cannot parse {}", options_path.display()))?;
+                    let differences = differences(&earlier, &fingerprint);
+                    if !differences.is_empty() {
+                        return Err(UsageError(format!(
+                            "--resume: the earlier export into {} used other options ({}); \
+                             use the same options, or --overwrite",
+                            root.display(),
+                            differences.join("; ")
+                        ))
+                        .into());
+                    }
+                    out.resume = true;
+                    out.done = read_manifests(&state.join(DONE_DIR))?;
+                    if write {
+                        remove_temp_files(&root)?;
+                    }
+                    return Ok(out);
+                }
+            }
+        }
+        if write {
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("cannot create {}", root.display()))?;
+            let text = serde_json::to_string_pretty(&fingerprint)? + "\n";
+            write_atomic(&options_path, text.as_bytes())?;
+        }
+        Ok(out)
+    }
+
+    /// The output directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The manifest of `shard` if an earlier run finished it.
+    pub fn done(&self, shard: &ShardLocation) -> Option<&Manifest> {
+        self.done.get(&(
+            shard.database.clone(),
+            shard.retention_policy.clone(),
+            shard.id,
+        ))
+    }
+
+    /// Whether this run continues an earlier one.
+    pub fn is_resume(&self) -> bool {
+        self.resume
+    }
+
+    /// Marks `manifest`'s shard finished.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let path = manifest_path(
+            &self.root,
+            &manifest.database,
+            &manifest.retention_policy,
+            manifest.shard,
+        );
+        let text = serde_json::to_string_pretty(manifest)? + "\n";
+        write_atomic(&path, text.as_bytes())
+    }
+
+    /// Deletes the files an unfinished earlier run left for `shard`
+    /// (`<db>/<rp>/*/<shard>.parquet`).
+    pub fn remove_shard_files(&self, shard: &ShardLocation) -> Result<()> {
+        let rp_dir = self
+            .root
+            .join(naming::encode(shard.database.as_bytes()))
+            .join(naming::encode(shard.retention_policy.as_bytes()));
+        let entries = match std::fs::read_dir(&rp_dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err).context(format!("cannot list {}", rp_dir.display())),
+        };
+        let name = format!("{}.parquet", shard.id);
+        for entry in entries {
+            let file = entry?.path().join(&name);
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err).context(format!("cannot delete {}", file.display())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the manifest of a shard goes.
+fn manifest_path(root: &Path, database: &str, retention_policy: &str, shard: u64) -> PathBuf {
+    root.join(STATE_DIR)
+        .join(DONE_DIR)
+        .join(naming::encode(database.as_bytes()))
+        .join(naming::encode(retention_policy.as_bytes()))
+        .join(format!("{shard}.json"))
+}
+
+/// The options that differ, as `name: earlier -> now`.
+fn differences(earlier: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let a = earlier.as_object().unwrap_or(&empty);
+    let b = now.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let show = |v: Option<&serde_json::Value>| v.map_or("-".to_string(), |v| v.to_string());
+            format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k)))
+        })
+        .collect()
+}
+
+fn read_manifests(dir: &Path) -> Result<HashMap<ShardKey, Manifest>> {
+    let mut out = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err).context(format!("cannot list {}", dir.display())),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "json")
+                && !is_temp_name(&entry.file_name().to_string_lossy())
+            {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let manifest: Manifest = serde_json::from_str(&text)
+                    .with_context(|| format!("cannot parse {}", path.display()))?;
+                out.insert(
+                    (
+                        manifest.database.clone(),
+                        manifest.retention_policy.clone(),
+                        manifest.shard,
+                    ),
+                    manifest,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes every temporary file of ours under `root`.
+fn remove_temp_files(root: &Path) -> Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() && is_temp_name(&entry.file_name().to_string_lossy()) {
+                std::fs::remove_file(entry.path())
+                    .with_context(|| format!("cannot delete {}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes everything inside `root`.
+fn clear_dir(root: &Path) -> Result<()> {
+    for entry in
+        std::fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?
+    {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        }
+        .with_context(|| format!("cannot delete {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The end-of-run summary: a paragraph on stderr, or JSON on stdout with `--json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::export::ShardResult;
+use crate::plan::Plan;
+use crate::state::SkipRecord;
+
+/// A field stored with different types in different shards. Each file keeps its shard's
+/// type; this lists where each type is.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Conflict {
+    /// The database.
+    pub database: String,
+    /// The retention policy.
+    pub retention_policy: String,
+    /// The measurement.
+    pub measurement: String,
+    /// The field key.
+    pub field: String,
+    /// Each type, with the shards that hold it.
+    pub types: BTreeMap<String, Vec<u64>>,
+}
+
+/// A path of the input tree that is not shard data.
+#[derive(Debug, Serialize)]
+pub struct Ignored {
+    /// The path.
+    pub path: PathBuf,
+    /// Why it was passed over.
+    pub reason: String,
+}
+
+/// What the run did.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// The tool's version.
+    pub version: &'static str,
+    /// The output directory.
+    pub out: PathBuf,
+    /// Shards selected.
+    pub shards: usize,
+    /// Shards exported by this run.
+    pub shards_exported: usize,
+    /// Shards an earlier run had finished (`--resume`).
+    pub shards_resumed: usize,
+    /// Parquet files in the output.
+    pub files: usize,
+    /// Rows in the output.
+    pub rows: u64,
+    /// Non-null field values in the output.
+    pub values: u64,
+    /// Bytes of input files of the selected shards.
+    pub bytes_in: u64,
+    /// Bytes of Parquet written.
+    pub bytes_out: u64,
+    /// Wall-clock seconds of this run.
+    pub seconds: f64,
+    /// Values exported by this run per second.
+    pub values_per_second: f64,
+    /// String field values that were not UTF-8 and were replaced lossily.
+    pub replaced_field_values: u64,
+    /// Tag cells that were not UTF-8 and were replaced lossily.
+    pub replaced_tag_values: u64,
+    /// Data skipped with `--skip-corrupt`.
+    pub skipped: Vec<SkipRecord>,
+    /// Fields whose type differs between shards.
+    pub conflicts: Vec<Conflict>,
+    /// Paths of the input tree passed over.
+    pub ignored: Vec<Ignored>,
+    /// The exit status.
+    pub exit_code: u8,
+}
+
+impl Summary {
+    /// Adds up the shard results.
+    pub fn new(out: PathBuf, plan: &Plan, results: &[ShardResult], seconds: f64) -> Summary {
+        let manifests = || results.iter().map(|r| &r.manifest);
+        let files = || manifests().flat_map(|m| &m.files);
+        let fresh_values: u64 = results
+            .iter()
+            .filter(|r| !r.resumed)
+            .flat_map(|r| &r.manifest.files)
+            .map(|f| f.values)
+            .sum();
+        let skipped: Vec<SkipRecord> = manifests()
+            .flat_map(|m| m.skipped.iter().cloned())
+            .collect();
+        Summary {
+            version: env!("CARGO_PKG_VERSION"),
+            out,
+            shards: plan.shards.len(),
+            shards_exported: results.iter().filter(|r| !r.resumed).count(),
+            shards_resumed: results.iter().filter(|r| r.resumed).count(),
+            files: files().count(),
+            rows: files().map(|f| f.rows).sum(),
+            values: files().map(|f| f.values).sum(),
+            bytes_in: plan.bytes(),
+            bytes_out: files().map(|f| f.bytes).sum(),
+            seconds,
+            values_per_second: fresh_values as f64 / seconds.max(1e-9),
+            replaced_field_values: manifests().map(|m| m.replaced_field_values).sum(),
+            replaced_tag_values: manifests().map(|m| m.replaced_tag_values).sum(),
+            exit_code: if skipped.is_empty() { 0 } else { 2 },
+            skipped,
+            conflicts: conflicts(results),
+            ignored: plan
+                .ignored
+                .iter()
+                .map(|(path, reason)| Ignored {
+                    path: path.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes the paragraph, then one line per conflict and per skipped item.
+    pub fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let resumed = if self.shards_resumed > 0 {
+            format!(" ({} kept from an earlier run)", self.shards_resumed)
+        } else {
+            String::new()
+        };
+        write!(
+            w,
+            "influx-tsm: exported {} of {} shards{resumed} into {} files under {}: {} rows, \
+             {} values; read {}, wrote {} in {:.2} s ({} values/s).",
+            self.shards_exported + self.shards_resumed,
+            self.shards,
+            self.files,
+            self.out.display(),
+            group(self.rows),
+            group(self.values),
+            human_bytes(self.bytes_in),
+            human_bytes(self.bytes_out),
+            self.seconds,
+            human_count(self.values_per_second),
+        )?;
+        if self.replaced_field_values + self.replaced_tag_values > 0 {
+            write!(
+                w,
+                " Bytes that were not UTF-8 were replaced with U+FFFD in {} string values and \
+                 {} tag cells.",
+                group(self.replaced_field_values),
+                group(self.replaced_tag_values)
+            )?;
+        }
+        if !self.conflicts.is_empty() {
+            write!(
+                w,
+                " {} fields have different types in different shards; each file keeps its \
+                 shard's type.",
+                self.conflicts.len()
+            )?;
+        }
+        if !self.skipped.is_empty() {
+            write!(
+                w,
+                " Skipped {} damaged items (exit status 2).",
+                self.skipped.len()
+            )?;
+        }
+        if !self.ignored.is_empty() {
+            write!(
+                w,
+                " Passed over {} paths of the input that are not shard data (listed by --json).",
+                self.ignored.len()
+            )?;
+        }
+        writeln!(w)
+    }
+
+    /// Writes one line per type conflict and per skipped item.
+    pub fn write_details(&self, w: &mut impl Write) -> std::io::Result<()> {
+        for s in &self.skipped {
+            let what = match &s.measurement {
+                Some(m) => format!("measurement {m:?} of shard"),
+                None => "shard".to_string(),
+            };
+            writeln!(
+                w,
+                "influx-tsm: skipped {what} {}/{}/{}: {}",
+                s.database, s.retention_policy, s.shard, s.error
+            )?;
+        }
+        for c in &self.conflicts {
+            let types: Vec<String> = c
+                .types
+                .iter()
+                .map(|(ty, shards)| {
+                    let ids: Vec<String> = shards.iter().map(u64::to_string).collect();
+                    format!("{ty} in shards {}", ids.join(", "))
+                })
+                .collect();
+            writeln!(
+                w,
+                "influx-tsm: type conflict: {}/{} measurement {:?} field {:?}: {}",
+                c.database,
+                c.retention_policy,
+                c.measurement,
+                c.field,
+                types.join("; ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Every field with more than one type across the exported shards.
+pub fn conflicts(results: &[ShardResult]) -> Vec<Conflict> {
+    type Key = (String, String, String, String);
+    let mut types: BTreeMap<Key, BTreeMap<String, BTreeSet<u64>>> = BTreeMap::new();
+    for r in results {
+        let m = &r.manifest;
+        for f in &m.fields {
+            let key = (
+                m.database.clone(),
+                m.retention_policy.clone(),
+                f.measurement.clone(),
+                f.field.clone(),
+            );
+            types
+                .entry(key)
+                .or_default()
+                .entry(f.field_type.clone())
+                .or_default()
+                .insert(m.shard);
+        }
+    }
+    types
+        .into_iter()
+        .filter(|(_, t)| t.len() > 1)
+        .map(
+            |((database, retention_policy, measurement, field), t)| Conflict {
+                database,
+                retention_policy,
+                measurement,
+                field,
+                types: t
+                    .into_iter()
+                    .map(|(ty, shards)| (ty, shards.into_iter().collect()))
+                    .collect(),
+            },
+        )
+        .collect()
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes with a binary unit: `1.5 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A rate with a decimal unit: `1.2M`.
+pub fn human_count(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.1}G", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(human_bytes(10), "10 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(human_count(1_234_567.0), "1.2M");
+        assert_eq!(human_count(12.0), "12");
+    }
+}

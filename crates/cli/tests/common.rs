@@ -1,0 +1,102 @@
+//! Helpers shared by the tests: running the binary, building input trees, hashing them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The small-a fixture's InfluxDB directory (data/, wal/, meta/).
+pub fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/small-a/influxdb")
+}
+
+/// The small-a fixture's typed oracle.
+pub fn oracle_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/small-a/oracle_typed.jsonl")
+}
+
+/// Runs `influx-tsm` with `args`, no stdin.
+pub fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_influx-tsm"))
+        .args(args.iter().map(|a| a.as_ref()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run influx-tsm")
+}
+
+/// The exit code, stdout and stderr, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Asserts the exit code.
+#[track_caller]
+pub fn assert_code(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", describe(output));
+}
+
+/// An InfluxDB directory with an empty `data/` (and `wal/`).
+pub fn empty_influxdb(parent: &Path) -> PathBuf {
+    let root = parent.join("influxdb");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::create_dir_all(root.join("wal")).unwrap();
+    root
+}
+
+/// Copies `from` to `to` recursively, leaving out `_series` folders (sparse and unused).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "_series" {
+                copy_tree(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file and folder under `root` with its contents (folders: empty), for comparing
+/// trees before and after.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap().to_path_buf();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                out.insert(relative, Vec::new());
+                stack.push(path);
+            } else {
+                // Sparse series files are big and all zero: record their size only.
+                let meta = entry.metadata().unwrap();
+                let contents = if meta.len() > (1 << 20) {
+                    meta.len().to_le_bytes().to_vec()
+                } else {
+                    std::fs::read(&path).unwrap()
+                };
+                out.insert(relative, contents);
+            }
+        }
+    }
+    out
+}
+
+/// Every file under `root`, relative, `/`-separated.
+pub fn files(root: &Path) -> Vec<String> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(p, _)| root.join(p).is_file())
+        .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
+        .collect()
+}
