@@ -103,6 +103,11 @@ pub struct ExportArgs {
     #[arg(long)]
     pub skip_corrupt: bool,
 
+    /// Do not check each block's CRC-32 before decoding it (InfluxDB's own query path does
+    /// not; checking finds damaged blocks instead of decoding garbage).
+    #[arg(long)]
+    pub no_verify_crc: bool,
+
     /// Continue an earlier export into OUT made with the same options: finished shards are
     /// kept, the rest are exported again.
     #[arg(long, conflicts_with = "overwrite")]

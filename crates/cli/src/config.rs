@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::json;
 use tsm::layout::ShardLocation;
-use tsm::shard::TimeRange;
+use tsm::shard::{ShardOptions, TimeRange};
 
 use crate::args::{Compression, ExportArgs};
 
@@ -105,6 +105,8 @@ pub struct Config {
     pub batch_bytes: usize,
     /// Skip damaged data instead of stopping.
     pub skip_corrupt: bool,
+    /// Check block CRCs.
+    pub verify_crc: bool,
     /// What to do with a non-empty output directory.
     pub mode: OutMode,
     /// Plan only.
@@ -122,6 +124,12 @@ pub struct Config {
 const BATCH_ROWS: usize = 64 * 1024;
 
 impl Config {
+    /// How to open shards: damaged files stop the open (the exporter reopens with
+    /// `skip_corrupt` itself under `--skip-corrupt`, to know what was skipped).
+    pub fn shard_options(&self) -> ShardOptions {
+        ShardOptions::default().verify_crc(self.verify_crc)
+    }
+
     /// Checks the arguments and resolves the input and output paths.
     ///
     /// # Errors
@@ -228,6 +236,7 @@ impl Config {
             batch_rows: BATCH_ROWS.min(args.row_group_size.into()),
             batch_bytes: args.batch_bytes,
             skip_corrupt: args.skip_corrupt,
+            verify_crc: !args.no_verify_crc,
             mode,
             dry_run: args.dry_run,
             progress: stderr_is_terminal && !args.quiet && !args.dry_run,

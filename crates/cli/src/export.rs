@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, anyhow};
 use arrow_build::Columns;
 use rayon::prelude::*;
-use tsm::Limits;
 use tsm::layout::ShardLocation;
 use tsm::rows::{MeasurementSchema, RowBatch};
 use tsm::shard::Shard;
@@ -82,7 +81,7 @@ pub fn export(
         order
             .par_iter()
             .with_max_len(1)
-            .map(|planned| match export_shard(&ctx, planned) {
+            .map(|planned| match export_shard_guarded(&ctx, planned) {
                 Ok(result) => result,
                 Err(err) => {
                     ctx.cancel.store(true, Ordering::Relaxed);
@@ -118,6 +117,23 @@ fn shard_name(loc: &ShardLocation) -> String {
     format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
 }
 
+/// [`export_shard`], turning a panic (a bug in a decoder, say) into an error naming the
+/// shard, so the other workers stop cleanly and the exit status is 1.
+fn export_shard_guarded(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| export_shard(ctx, planned)))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(anyhow!(
+                "internal error while exporting shard {}: {message} (please report this bug)",
+                shard_name(&planned.location)
+            ))
+        })
+}
+
 /// Exports one shard; `None` when cancelled.
 fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
     let loc = &planned.location;
@@ -135,16 +151,11 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
         ctx.out.remove_shard_files(loc)?;
     }
     let mut manifest = Manifest::new(loc, planned.bytes);
-    let shard = match Shard::open(loc, &Limits::default()) {
-        Ok(shard) => Some(shard),
-        Err(err) if ctx.config.skip_corrupt && err.is_corruption() => {
-            manifest.skipped.push(skip_record(loc, None, &err));
-            None
-        }
-        Err(err) => {
-            return Err(anyhow!(err).context(format!("shard {}", shard_name(loc))));
-        }
-    };
+    let opened = open_shard(ctx.config, loc)
+        .map_err(|err| anyhow!(err).context(format!("shard {}", shard_name(loc))))?;
+    manifest.skipped = opened.skipped;
+    manifest.warnings = opened.warnings;
+    let shard = opened.shard;
     let mut dirs = BTreeSet::new();
     if let Some(shard) = &shard {
         for (index, schema) in shard.measurements().iter().enumerate() {
@@ -159,7 +170,9 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
                 Ok(None) => {}
                 Err(Failure::Cancelled) => return Ok(None),
                 Err(Failure::Data(err)) if ctx.config.skip_corrupt && err.is_corruption() => {
-                    manifest.skipped.push(skip_record(loc, Some(name), &err));
+                    manifest
+                        .skipped
+                        .push(SkipRecord::new(loc, Some(name), &err));
                 }
                 Err(Failure::Data(err)) => {
                     return Err(anyhow!(err)
@@ -182,15 +195,62 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
     }))
 }
 
-fn skip_record(loc: &ShardLocation, measurement: Option<String>, err: &tsm::Error) -> SkipRecord {
-    SkipRecord {
-        database: loc.database.clone(),
-        retention_policy: loc.retention_policy.clone(),
-        shard: loc.id,
-        measurement,
-        path: err.path().map(Path::to_path_buf),
-        offset: err.offset(),
-        error: err.to_string(),
+/// A shard opened for export, with what it leaves out.
+pub struct OpenedShard {
+    /// The shard, unless it could not be opened at all (`--skip-corrupt`).
+    pub shard: Option<Shard>,
+    /// Damaged data left out (`--skip-corrupt`).
+    pub skipped: Vec<SkipRecord>,
+    /// Data left out as InfluxDB would leave it out.
+    pub warnings: Vec<SkipRecord>,
+}
+
+/// Opens a shard. A damaged file stops it, unless `--skip-corrupt`: then the shard is
+/// opened again skipping damaged files, and what that leaves out is recorded.
+///
+/// # Errors
+/// I/O errors, and damage without `--skip-corrupt`.
+pub fn open_shard(config: &Config, loc: &ShardLocation) -> Result<OpenedShard, tsm::Error> {
+    let record = |p: &tsm::shard::Problem| SkipRecord::new(loc, None, &p.error);
+    match Shard::open_with(loc, &config.shard_options()) {
+        Ok(shard) => {
+            let warnings = shard.problems().iter().map(record).collect();
+            Ok(OpenedShard {
+                shard: Some(shard),
+                skipped: Vec::new(),
+                warnings,
+            })
+        }
+        Err(err) if config.skip_corrupt && err.is_corruption() => {
+            let mut skipped = vec![SkipRecord::new(loc, None, &err)];
+            match Shard::open_with(loc, &config.shard_options().skip_corrupt(true)) {
+                Ok(shard) => {
+                    for problem in shard.problems() {
+                        let r = record(problem);
+                        if !skipped.iter().any(|s| s.error == r.error) {
+                            skipped.push(r);
+                        }
+                    }
+                    Ok(OpenedShard {
+                        shard: Some(shard),
+                        skipped,
+                        warnings: Vec::new(),
+                    })
+                }
+                Err(again) if again.is_corruption() => {
+                    if again.to_string() != err.to_string() {
+                        skipped.push(SkipRecord::new(loc, None, &again));
+                    }
+                    Ok(OpenedShard {
+                        shard: None,
+                        skipped,
+                        warnings: Vec::new(),
+                    })
+                }
+                Err(again) => Err(again),
+            }
+        }
+        Err(err) => Err(err),
     }
 }
 

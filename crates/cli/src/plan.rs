@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
-use tsm::Limits;
 use tsm::layout::ShardLocation;
-use tsm::shard::Shard;
 
 use crate::config::Config;
 use crate::output::relative_path;
@@ -95,8 +93,8 @@ pub struct DryRunShard {
     /// Files that would be written (relative; a measurement with no points in the time
     /// range gives none).
     pub files: Vec<String>,
-    /// Why the shard could not be opened (`--skip-corrupt`).
-    pub unreadable: Option<String>,
+    /// Damaged data that would be skipped (`--skip-corrupt`).
+    pub skipped: Vec<String>,
 }
 
 /// A `--dry-run` plan.
@@ -141,11 +139,7 @@ impl DryRun {
     /// Writes the plan as text.
     pub fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
         for s in &self.shards {
-            let state = match (&s.unreadable, s.done) {
-                (Some(err), _) => format!("  UNREADABLE, skipped: {err}"),
-                (None, true) => "  done earlier, kept".to_string(),
-                (None, false) => String::new(),
-            };
+            let state = if s.done { "; done earlier, kept" } else { "" };
             writeln!(
                 w,
                 "shard {}/{}/{}: {} measurements, {} input{state}",
@@ -157,6 +151,9 @@ impl DryRun {
             )?;
             for file in &s.files {
                 writeln!(w, "  {file}")?;
+            }
+            for error in &s.skipped {
+                writeln!(w, "  would skip: {error}")?;
             }
         }
         writeln!(
@@ -181,7 +178,7 @@ fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<Dry
         done: false,
         measurements: Vec::new(),
         files: Vec::new(),
-        unreadable: None,
+        skipped: Vec::new(),
     };
     if let Some(manifest) = out.done(loc) {
         shard.done = true;
@@ -193,17 +190,11 @@ fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<Dry
             .collect();
         return Ok(shard);
     }
-    let opened = match Shard::open(loc, &Limits::default()) {
-        Ok(opened) => opened,
-        Err(err) if config.skip_corrupt && err.is_corruption() => {
-            shard.unreadable = Some(err.to_string());
-            return Ok(shard);
-        }
-        Err(err) => {
-            return Err(err).with_context(|| {
-                format!("shard {}/{}/{}", loc.database, loc.retention_policy, loc.id)
-            });
-        }
+    let opened = crate::export::open_shard(config, loc)
+        .with_context(|| format!("shard {}/{}/{}", loc.database, loc.retention_policy, loc.id))?;
+    shard.skipped = opened.skipped.into_iter().map(|s| s.error).collect();
+    let Some(opened) = opened.shard else {
+        return Ok(shard);
     };
     for m in opened.measurements() {
         if !config.filter.measurement(&m.name) {

@@ -43,7 +43,7 @@ pub struct FileRecord {
     pub bytes: u64,
 }
 
-/// Data left out under `--skip-corrupt`.
+/// Data left out: under `--skip-corrupt`, or as a warning.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SkipRecord {
     /// The database.
@@ -60,6 +60,21 @@ pub struct SkipRecord {
     pub offset: Option<u64>,
     /// The whole message.
     pub error: String,
+}
+
+impl SkipRecord {
+    /// A record of `error` in `shard` (and `measurement`, when only it is affected).
+    pub fn new(shard: &ShardLocation, measurement: Option<String>, error: &tsm::Error) -> Self {
+        SkipRecord {
+            database: shard.database.clone(),
+            retention_policy: shard.retention_policy.clone(),
+            shard: shard.id,
+            measurement,
+            path: error.path().map(Path::to_path_buf),
+            offset: error.offset(),
+            error: error.to_string(),
+        }
+    }
 }
 
 /// A field's type in an exported measurement of a shard, for finding type conflicts.
@@ -89,8 +104,12 @@ pub struct Manifest {
     pub files: Vec<FileRecord>,
     /// Field types of the exported measurements.
     pub fields: Vec<FieldRecord>,
-    /// What was skipped.
+    /// Data left out under `--skip-corrupt` (the exit status becomes 2).
     pub skipped: Vec<SkipRecord>,
+    /// Data left out as InfluxDB itself leaves it out (a torn WAL tail, values of a
+    /// type the field no longer has in the shard): reported, not an error.
+    #[serde(default)]
+    pub warnings: Vec<SkipRecord>,
     /// String field values whose bytes were not UTF-8, replaced lossily.
     pub replaced_field_values: u64,
     /// Tag cells whose bytes were not UTF-8, replaced lossily.
@@ -108,6 +127,7 @@ impl Manifest {
             files: Vec::new(),
             fields: Vec::new(),
             skipped: Vec::new(),
+            warnings: Vec::new(),
             replaced_field_values: 0,
             replaced_tag_values: 0,
         }

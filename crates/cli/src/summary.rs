@@ -68,6 +68,8 @@ pub struct Summary {
     pub replaced_tag_values: u64,
     /// Data skipped with `--skip-corrupt`.
     pub skipped: Vec<SkipRecord>,
+    /// Data left out as InfluxDB would leave it out (torn WAL tails and the like).
+    pub warnings: Vec<SkipRecord>,
     /// Fields whose type differs between shards.
     pub conflicts: Vec<Conflict>,
     /// Paths of the input tree passed over.
@@ -107,6 +109,9 @@ impl Summary {
             replaced_tag_values: manifests().map(|m| m.replaced_tag_values).sum(),
             exit_code: if skipped.is_empty() { 0 } else { 2 },
             skipped,
+            warnings: manifests()
+                .flat_map(|m| m.warnings.iter().cloned())
+                .collect(),
             conflicts: conflicts(results),
             ignored: plan
                 .ignored
@@ -165,6 +170,13 @@ impl Summary {
                 self.skipped.len()
             )?;
         }
+        if !self.warnings.is_empty() {
+            write!(
+                w,
+                " {} warnings about data InfluxDB itself leaves out (listed below).",
+                self.warnings.len()
+            )?;
+        }
         if !self.ignored.is_empty() {
             write!(
                 w,
@@ -177,6 +189,13 @@ impl Summary {
 
     /// Writes one line per type conflict and per skipped item.
     pub fn write_details(&self, w: &mut impl Write) -> std::io::Result<()> {
+        for s in &self.warnings {
+            writeln!(
+                w,
+                "influx-tsm: warning: shard {}/{}/{}: {}",
+                s.database, s.retention_policy, s.shard, s.error
+            )?;
+        }
         for s in &self.skipped {
             let what = match &s.measurement {
                 Some(m) => format!("measurement {m:?} of shard"),
@@ -294,6 +313,54 @@ pub fn human_count(n: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::state::{FieldRecord, Manifest};
+
+    fn result(shard: u64, fields: &[(&str, &str, &str)]) -> ShardResult {
+        let mut manifest = Manifest::new(
+            &tsm::layout::ShardLocation {
+                database: "db".into(),
+                retention_policy: "rp".into(),
+                id: shard,
+                data_dir: PathBuf::new(),
+                wal_dir: None,
+                tsm_files: Vec::new(),
+                wal_segments: Vec::new(),
+            },
+            0,
+        );
+        manifest.fields = fields
+            .iter()
+            .map(|(m, f, t)| FieldRecord {
+                measurement: m.to_string(),
+                field: f.to_string(),
+                field_type: t.to_string(),
+            })
+            .collect();
+        ShardResult {
+            manifest,
+            resumed: false,
+        }
+    }
+
+    #[test]
+    fn conflicts_list_every_type_with_its_shards() {
+        let results = [
+            result(1, &[("cpu", "v", "integer"), ("cpu", "w", "float")]),
+            result(2, &[("cpu", "v", "float"), ("cpu", "w", "float")]),
+            result(3, &[("cpu", "v", "integer"), ("mem", "v", "string")]),
+        ];
+        let found = conflicts(&results);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].measurement, "cpu");
+        assert_eq!(found[0].field, "v");
+        let types: Vec<(&str, &[u64])> = found[0]
+            .types
+            .iter()
+            .map(|(t, s)| (t.as_str(), s.as_slice()))
+            .collect();
+        assert_eq!(types, [("float", &[2][..]), ("integer", &[1, 3][..])]);
+    }
 
     #[test]
     fn numbers() {
