@@ -20,7 +20,7 @@ pub enum Command {
     /// Export shards to Parquet files.
     ///
     /// One file per (database, retention policy, measurement, shard):
-    /// OUT/<db>/<rp>/<measurement>/<shard>.parquet, typed as stored in the shard.
+    /// OUT/DB/RP/MEASUREMENT/SHARD.parquet, typed as stored in the shard.
     Export(ExportArgs),
 }
 

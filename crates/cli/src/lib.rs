@@ -9,6 +9,28 @@
 //! Output files are named by [`naming`] (percent-encoding, reversible and injective) and
 //! written by [`output`] under a hidden temporary name, synced and renamed, so a file is
 //! there whole or not at all; [`state`] records finished shards for `--resume`.
+//!
+//! # Output
+//!
+//! ```text
+//! OUT/<db>/<rp>/<measurement>/<shard>.parquet   one file per measurement of each shard
+//! OUT/.influx-tsm/options.json                  the options that decide the contents
+//! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   written once a shard is finished
+//! ```
+//!
+//! Columns: `time` (timestamp, ns, UTC), one dictionary-encoded string column per tag
+//! key, one column per field typed as stored in the shard; clashing names get `_1`,
+//! `_2`... and every column says its role and original key in Arrow field metadata (see
+//! [`arrow_build`]). Tag values and strings that are not UTF-8 are replaced lossily
+//! (U+FFFD) and counted in the summary. File key-value metadata: `influxdb.database`,
+//! `influxdb.retention_policy`, `influxdb.measurement`, `influxdb.shard`,
+//! `influx-tsm.version`.
+//!
+//! # Exit status
+//!
+//! 0 success; 1 error (a damaged file is named with the byte offset and what is wrong);
+//! 2 finished under `--skip-corrupt` but skipped damaged data; 64 bad arguments or an
+//! output directory that may not be used. A closed stdout (broken pipe) exits 0.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
