@@ -3,5 +3,6 @@
 mod common;
 
 mod cli;
+mod duckdb;
 mod end_to_end;
 mod naming;
