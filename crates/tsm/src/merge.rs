@@ -38,6 +38,8 @@ pub struct BlockSource<'a> {
     pub priority: u64,
     /// The file's tombstone ranges for this key: sorted, inclusive.
     pub tombstones: &'a [(i64, i64)],
+    /// The file's path, for error messages.
+    pub path: &'a std::path::Path,
 }
 
 /// Streams the merged values of one key in ascending time, in chunks.
@@ -172,15 +174,20 @@ impl<'a> KeyMerger<'a> {
     fn decode_next_block(&mut self) -> Result<()> {
         let source = self.blocks[self.next_block];
         self.next_block += 1;
-        let bytes = source.file.block(&source.entry, self.verify_crc)?;
         let offset = source.entry.offset + crate::format::BLOCK_CRC_LEN as u64;
-        decode_block(
-            bytes,
-            offset,
-            &self.limits,
-            &mut self.block_ts,
-            &mut self.block_values,
-        )?;
+        source
+            .file
+            .block(&source.entry, self.verify_crc)
+            .and_then(|bytes| {
+                decode_block(
+                    bytes,
+                    offset,
+                    &self.limits,
+                    &mut self.block_ts,
+                    &mut self.block_values,
+                )
+            })
+            .map_err(|e| e.in_file(source.path))?;
         if self.block_values.field_type() != self.pending_values.field_type() {
             return Err(crate::Error::corrupt(
                 source.entry.offset,
@@ -189,7 +196,8 @@ impl<'a> KeyMerger<'a> {
                     self.block_values.field_type(),
                     self.pending_values.field_type()
                 ),
-            ));
+            )
+            .in_file(source.path));
         }
         normalize(
             &mut self.block_ts,

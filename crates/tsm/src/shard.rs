@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, ReplayProblemKind};
 use crate::error::{Error, Result};
 use crate::file::TsmFile;
 use crate::key::{SeriesKey, measurement_of, split_composite, unescape};
@@ -84,9 +84,21 @@ impl ShardOptions {
 pub struct Problem {
     /// What happened, with the file and offset it names.
     pub error: Error,
-    /// Whether data was left out because of it (a torn WAL tail is not data loss when
-    /// influxd would drop it too, but it is reported so).
-    pub data_skipped: bool,
+    /// What kind of problem it is.
+    pub kind: ProblemKind,
+}
+
+/// The kinds of [`Problem`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// Damaged data was left out because [`ShardOptions::skip_corrupt`] is set.
+    Skipped,
+    /// Data influxd itself drops at start-up was left out: a torn WAL tail.
+    DroppedByInfluxd,
+    /// Conflicting data was left out where influxd would refuse to open the shard or
+    /// hide it: a key or field with values of two types, a key without a field.
+    Conflict,
 }
 
 struct OpenTsm {
@@ -99,6 +111,9 @@ impl OpenTsm {
         TsmFile::parse(self.map.bytes()).expect("checked when opened")
     }
 }
+
+/// A key's index entry in one file: (key, file index, entry offset, type).
+type IndexRef<'a> = (&'a [u8], usize, u64, FieldType);
 
 /// Where a composite key's data is.
 struct KeyInfo {
@@ -147,7 +162,7 @@ impl Shard {
                 Ok(file) => files.push(file),
                 Err(err) if options.skip_corrupt && err.is_corruption() => problems.push(Problem {
                     error: err,
-                    data_skipped: true,
+                    kind: ProblemKind::Skipped,
                 }),
                 Err(err) => return Err(err),
             }
@@ -160,9 +175,13 @@ impl Shard {
             Cache::replay(maps.iter().map(MappedFile::bytes), &options.limits);
         problems.extend(replay_problems.into_iter().map(|p| {
             let path = maps[p.segment].path().to_path_buf();
+            let kind = match p.kind {
+                ReplayProblemKind::Unreadable(_) => ProblemKind::DroppedByInfluxd,
+                _ => ProblemKind::Conflict,
+            };
             Problem {
                 error: p.into_error().in_file(&path),
-                data_skipped: true,
+                kind,
             }
         }));
         // The cache owns its values; the segment maps can go.
@@ -185,8 +204,7 @@ impl Shard {
     /// Collects every composite key from the TSM indexes and the WAL, in byte order, with
     /// where its data is; drops keys whose data is entirely deleted.
     fn build_keys(&mut self) -> Result<()> {
-        let mut entries: Vec<(&[u8], usize, u64, FieldType)> = Vec::new();
-        let mut bad_files = BTreeSet::new();
+        let mut entries: Vec<IndexRef<'_>> = Vec::new();
         for (i, open) in self.files.iter().enumerate() {
             for entry in open.file().index() {
                 match entry {
@@ -197,10 +215,9 @@ impl Shard {
                             return Err(err);
                         }
                         // Keys before the damage were read intact and stay.
-                        bad_files.insert(i);
                         self.problems.push(Problem {
                             error: err,
-                            data_skipped: true,
+                            kind: ProblemKind::Skipped,
                         });
                     }
                 }
@@ -243,7 +260,13 @@ impl Shard {
         struct Builder {
             tag_keys: BTreeSet<Vec<u8>>,
             fields: BTreeMap<Vec<u8>, FieldType>,
-            series: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<(Vec<u8>, usize)>)>,
+            series: Vec<SeriesBuilder>,
+        }
+        struct SeriesBuilder {
+            key: Vec<u8>,
+            tags: Vec<(Vec<u8>, Vec<u8>)>,
+            /// (field key, index into `Shard::keys`)
+            fields: Vec<(Vec<u8>, usize)>,
         }
         let mut by_name: BTreeMap<Vec<u8>, Builder> = BTreeMap::new();
         for (k, info) in self.keys.iter().enumerate() {
@@ -252,7 +275,7 @@ impl Shard {
                     error: Error::corrupt(0, "key without the #!~# field separator is left out")
                         .for_key(&info.key)
                         .in_file(&self.location.data_dir),
-                    data_skipped: true,
+                    kind: ProblemKind::Conflict,
                 });
                 continue;
             };
@@ -274,17 +297,21 @@ impl Shard {
                     )
                     .for_key(&info.key)
                     .in_file(&self.location.data_dir),
-                    data_skipped: true,
+                    kind: ProblemKind::Conflict,
                 });
                 continue;
             }
-            if b.series.last().is_none_or(|s| s.0 != series_key) {
+            if b.series.last().is_none_or(|s| s.key != series_key) {
                 let tags = SeriesKey::parse(series_key).tags_unescaped();
                 b.tag_keys.extend(tags.iter().map(|(k, _)| k.clone()));
-                b.series.push((series_key.to_vec(), tags, Vec::new()));
+                b.series.push(SeriesBuilder {
+                    key: series_key.to_vec(),
+                    tags,
+                    fields: Vec::new(),
+                });
             }
             if let Some(last) = b.series.last_mut() {
-                last.2.push((field.to_vec(), k));
+                last.fields.push((field.to_vec(), k));
             }
         }
         for (name, b) in by_name {
@@ -297,14 +324,15 @@ impl Shard {
             let series = b
                 .series
                 .into_iter()
-                .map(|(key, tags, series_fields)| {
+                .map(|series| {
                     let mut aligned = vec![None; tag_keys.len()];
-                    for (k, v) in tags {
+                    for (k, v) in series.tags {
                         if let Ok(i) = tag_keys.binary_search(&k) {
                             aligned[i] = Some(v);
                         }
                     }
-                    let fields = series_fields
+                    let fields = series
+                        .fields
                         .into_iter()
                         .filter_map(|(f, key_idx)| {
                             fields
@@ -314,7 +342,7 @@ impl Shard {
                         })
                         .collect();
                     SeriesInfo {
-                        key,
+                        key: series.key,
                         tags: aligned,
                         fields,
                     }
@@ -384,6 +412,7 @@ impl Shard {
                     entry: block,
                     priority: ((file_index as u64) << 32) | b as u64,
                     tombstones,
+                    path: open.map.path(),
                 });
             }
         }
@@ -467,7 +496,7 @@ fn key_info(
                 )
                 .for_key(key)
                 .in_file(path),
-                data_skipped: true,
+                kind: ProblemKind::Conflict,
             });
         }
     }
@@ -641,7 +670,8 @@ impl SeriesJoin<'_> {
             if aligned && n > 0 {
                 batch.time.extend_from_slice(&lead[..n]);
                 let mut present = vec![false; batch.fields.len()];
-                for f in &mut self.fields {
+                for &i in &active {
+                    let f = &mut self.fields[i];
                     let column = &mut batch.fields[f.schema_index];
                     column.values.extend_from(&f.values, f.pos..f.pos + n);
                     column.valid.extend(std::iter::repeat_n(true, n));
