@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod block;
+pub mod block_info;
 pub mod cache;
 pub mod cursor;
 pub mod encoding;
@@ -17,6 +18,7 @@ pub mod rows;
 pub mod shard;
 pub mod tombstone;
 pub mod values;
+pub mod verify;
 pub mod wal;
 
 pub use error::{Error, ErrorKind, Result};
