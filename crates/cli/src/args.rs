@@ -3,9 +3,10 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Offline exporter of InfluxDB 1.x storage (TSM and WAL files) to typed Parquet.
+/// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
+/// line protocol, inspect, verify, dump.
 #[derive(Debug, Parser)]
 #[command(name = "influx-tsm", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -20,8 +21,97 @@ pub enum Command {
     /// Export shards to Parquet files.
     ///
     /// One file per (database, retention policy, measurement, shard):
-    /// OUT/DB/RP/MEASUREMENT/SHARD.parquet, typed as stored in the shard.
-    Export(ExportArgs),
+    /// OUT/DB/RP/MEASUREMENT/SHARD.parquet, typed as stored in the shard. With --format lp,
+    /// line protocol: one file per shard, OUT/DB/RP/SHARD.lp[.gz], or all on stdout.
+    Export(Box<ExportArgs>),
+    /// Summarise a storage directory from its indexes: databases, retention policies,
+    /// shards, files, measurements, series, fields and their types, value counts, time
+    /// ranges, type conflicts.
+    Inspect(InspectArgs),
+    /// Check every TSM block's CRC and the index, every tombstone and WAL entry; exit 1 if
+    /// anything is damaged.
+    Verify(VerifyArgs),
+    /// Print a TSM file (index, blocks, values), a WAL segment or a tombstone file.
+    Dump(DumpArgs),
+}
+
+/// What `export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Typed Parquet, one file per measurement of each shard.
+    Parquet,
+    /// Line protocol, one file per shard (or stdout), for `influx -import` or `/write`.
+    Lp,
+}
+
+/// `influx-tsm inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The InfluxDB directory (holding `data/` and `wal/`), or a data directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// The WAL directory, instead of DIR/wal.
+    #[arg(long, value_name = "DIR")]
+    pub wal_dir: Option<PathBuf>,
+
+    /// Only this database (repeatable).
+    #[arg(long = "database", value_name = "NAME")]
+    pub databases: Vec<String>,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `influx-tsm verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 nothing damaged (warnings allowed); 1 damage found \
+or a file could not be read; 64 bad arguments."
+)]
+pub struct VerifyArgs {
+    /// An InfluxDB directory, a data or WAL directory, a shard folder, or one .tsm,
+    /// .tombstone or .wal file.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Check CRCs, headers and the index only; do not decode block values.
+    #[arg(long)]
+    pub no_decode: bool,
+
+    /// Files checked at once [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+
+    /// Print only problems and the final line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `influx-tsm dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// A .tsm file, a WAL segment (_NNNNN.wal) or a .tombstone file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// TSM: also print each block's header (offset, size, CRC, type, encodings, count).
+    #[arg(long)]
+    pub blocks: bool,
+
+    /// TSM: also print the decoded values of each block (implies --blocks); WAL: print
+    /// every point.
+    #[arg(long)]
+    pub values: bool,
+
+    /// TSM: only keys containing this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter_key: Option<String>,
 }
 
 /// `influx-tsm export`.
@@ -46,10 +136,25 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub wal_dir: Option<PathBuf>,
 
-    /// Where to write the Parquet files. Must be empty or absent, unless --resume or
-    /// --overwrite; must not be inside the input.
+    /// Where to write the files. Must be empty or absent, unless --resume or
+    /// --overwrite; must not be inside the input. With --format lp, `-` writes everything
+    /// to stdout, shard after shard in (database, retention policy, id) order.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+
+    /// Output format: parquet, or lp (line protocol).
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: Format,
+
+    /// Line protocol only: gzip or gzip(LEVEL) with LEVEL 0-9 (default 6), or none.
+    #[arg(long, value_name = "CODEC", value_parser = parse_gzip)]
+    pub compress: Option<LpCompression>,
+
+    /// Line protocol only: start each file (or the stream) with the `# DDL` section that
+    /// creates the databases and retention policies, and `# CONTEXT-DATABASE:` /
+    /// `# CONTEXT-RETENTION-POLICY:` lines, as `influx -import` needs.
+    #[arg(long)]
+    pub with_ddl: bool,
 
     /// Shards exported at once, one per thread [default: all cores].
     #[arg(long, short = 'j', value_name = "N")]
@@ -85,9 +190,9 @@ pub struct ExportArgs {
     pub shards: Vec<u64>,
 
     /// Parquet compression: zstd, zstd(LEVEL) with LEVEL 1-22, snappy, lz4 (LZ4_RAW) or
-    /// none.
-    #[arg(long, value_name = "CODEC", default_value = "zstd(1)", value_parser = parse_compression)]
-    pub compression: Compression,
+    /// none [default: zstd(1)].
+    #[arg(long, value_name = "CODEC", value_parser = parse_compression)]
+    pub compression: Option<Compression>,
 
     /// Most rows in one Parquet row group.
     #[arg(long, value_name = "ROWS", default_value = "1048576")]
@@ -176,6 +281,39 @@ pub fn parse_compression(s: &str) -> Result<Compression, String> {
     Err("expected zstd, zstd(LEVEL), snappy, lz4 or none".to_string())
 }
 
+/// Compression of line-protocol output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LpCompression(pub Option<u32>);
+
+impl std::fmt::Display for LpCompression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(level) => write!(f, "gzip({level})"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// Parses `gzip`, `gzip(LEVEL)` (0-9) or `none`.
+pub fn parse_gzip(s: &str) -> Result<LpCompression, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    match lower.as_str() {
+        "gzip" => return Ok(LpCompression(Some(6))),
+        "none" => return Ok(LpCompression(None)),
+        _ => {}
+    }
+    if let Some(level) = lower
+        .strip_prefix("gzip(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        return match level.trim().parse::<u32>() {
+            Ok(n) if n <= 9 => Ok(LpCompression(Some(n))),
+            _ => Err(format!("gzip level must be 0 to 9, not {level:?}")),
+        };
+    }
+    Err("expected gzip, gzip(LEVEL) or none".to_string())
+}
+
 /// Parses RFC 3339 with an offset, or integer nanoseconds since the epoch.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let s = s.trim();
@@ -244,6 +382,15 @@ mod tests {
         ] {
             assert_eq!(parse_compression(&c.to_string()), Ok(c));
         }
+    }
+
+    #[test]
+    fn gzip_levels() {
+        assert_eq!(parse_gzip("gzip"), Ok(LpCompression(Some(6))));
+        assert_eq!(parse_gzip("GZIP(1)"), Ok(LpCompression(Some(1))));
+        assert_eq!(parse_gzip("none"), Ok(LpCompression(None)));
+        assert!(parse_gzip("gzip(10)").is_err());
+        assert!(parse_gzip("zstd").is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::json;
 use tsm::layout::ShardLocation;
 use tsm::shard::{ShardOptions, TimeRange};
 
-use crate::args::{Compression, ExportArgs};
+use crate::args::{Compression, ExportArgs, Format};
 
 /// A problem with the arguments found after parsing (exit status 64).
 #[derive(Debug)]
@@ -87,8 +87,16 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The WAL directory, if any.
     pub wal_dir: Option<PathBuf>,
-    /// The output directory.
+    /// The output directory (`-` with [`Config::stdout`]).
     pub out: PathBuf,
+    /// What to write.
+    pub format: Format,
+    /// Line protocol to stdout (`--out -`), not into files.
+    pub stdout: bool,
+    /// Line protocol: gzip level, or uncompressed.
+    pub gzip: Option<u32>,
+    /// Line protocol: write the `# DDL` section and context lines.
+    pub with_ddl: bool,
     /// Worker threads.
     pub threads: usize,
     /// Shard and measurement selection.
@@ -170,6 +178,28 @@ impl Config {
             _ => None,
         };
 
+        let stdout = args.out.as_os_str() == "-";
+        if stdout && args.format != Format::Lp {
+            return Err(usage("--out - (stdout) needs --format lp"));
+        }
+        if stdout && (args.resume || args.overwrite || args.dry_run) {
+            return Err(usage(
+                "--resume, --overwrite and --dry-run need an output folder, not --out -",
+            ));
+        }
+        if stdout && args.json {
+            return Err(usage(
+                "--json prints to stdout, which --out - uses for the data",
+            ));
+        }
+        if args.format == Format::Lp && args.compression.is_some() {
+            return Err(usage(
+                "--compression is for Parquet; line protocol takes --compress gzip",
+            ));
+        }
+        if args.format == Format::Parquet && (args.compress.is_some() || args.with_ddl) {
+            return Err(usage("--compress and --with-ddl need --format lp"));
+        }
         let out_resolved = resolve(&args.out).map_err(|err| {
             usage(format!(
                 "cannot resolve --out {}: {err}",
@@ -179,7 +209,7 @@ impl Config {
         let mut inputs = vec![data_dir.clone()];
         inputs.extend(wal_dir.clone());
         inputs.extend(args.influxdb_dir.clone());
-        for input in &inputs {
+        for input in inputs.iter().filter(|_| !stdout) {
             let input_resolved = resolve(input)
                 .map_err(|err| usage(format!("cannot resolve {}: {err}", input.display())))?;
             if out_resolved.starts_with(&input_resolved) {
@@ -228,10 +258,14 @@ impl Config {
             data_dir,
             wal_dir,
             out: args.out,
+            format: args.format,
+            stdout,
+            gzip: args.compress.and_then(|c| c.0),
+            with_ddl: args.with_ddl,
             threads,
             filter,
             range,
-            compression: args.compression,
+            compression: args.compression.unwrap_or(Compression::Zstd(1)),
             row_group_size: args.row_group_size.into(),
             batch_rows: BATCH_ROWS.min(args.row_group_size.into()),
             batch_bytes: args.batch_bytes,
@@ -248,7 +282,7 @@ impl Config {
     /// The options that decide the output's contents, for `--resume` to compare.
     pub fn fingerprint(&self) -> serde_json::Value {
         let canonical = |p: &Path| resolve(p).unwrap_or_else(|_| p.to_path_buf());
-        json!({
+        let mut fingerprint = json!({
             "tool": "influx-tsm",
             "version": env!("CARGO_PKG_VERSION"),
             "data_dir": canonical(&self.data_dir),
@@ -262,7 +296,16 @@ impl Config {
             "end": self.range.end,
             "compression": self.compression.to_string(),
             "row_group_size": self.row_group_size,
-        })
+        });
+        // Parquet exports keep the fingerprint they had before line protocol existed.
+        if self.format == Format::Lp {
+            fingerprint["format"] = json!("lp");
+            fingerprint["gzip"] = json!(self.gzip);
+            fingerprint["with_ddl"] = json!(self.with_ddl);
+            fingerprint["compression"] = json!(null);
+            fingerprint["row_group_size"] = json!(null);
+        }
+        fingerprint
     }
 }
 

@@ -1,5 +1,6 @@
 //! The export: shards in parallel (one per rayon worker), each measurement streamed batch
-//! by batch into its Parquet file.
+//! by batch into its Parquet file, or each shard into its line-protocol file
+//! ([`crate::lp_export`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use tsm::layout::ShardLocation;
 use tsm::rows::{MeasurementSchema, RowBatch};
 use tsm::shard::Shard;
 
+use crate::args::Format;
 use crate::config::Config;
-use crate::output::{PendingFile, relative_path, sync_dir, writer_properties};
+use crate::output::{PendingFile, lp_relative_path, relative_path, sync_dir, writer_properties};
 use crate::plan::{Plan, PlannedShard, path_string};
 use crate::progress::Progress;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
@@ -113,7 +115,8 @@ pub fn export(
     Ok(results)
 }
 
-fn shard_name(loc: &ShardLocation) -> String {
+/// `db/rp/id`, for messages.
+pub(crate) fn shard_name(loc: &ShardLocation) -> String {
     format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
 }
 
@@ -148,7 +151,15 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
         return Ok(None);
     }
     if ctx.out.is_resume() {
-        ctx.out.remove_shard_files(loc)?;
+        let lp_file = (ctx.config.format == Format::Lp).then(|| {
+            lp_relative_path(
+                &loc.database,
+                &loc.retention_policy,
+                loc.id,
+                ctx.config.gzip.is_some(),
+            )
+        });
+        ctx.out.remove_shard_files(loc, lp_file.as_deref())?;
     }
     let mut manifest = Manifest::new(loc, planned.bytes);
     let opened = open_shard(ctx.config, loc)
@@ -157,7 +168,19 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
     manifest.warnings = opened.warnings;
     let shard = opened.shard;
     let mut dirs = BTreeSet::new();
-    if let Some(shard) = &shard {
+    if let Some(shard) = shard.as_ref().filter(|_| ctx.config.format == Format::Lp) {
+        match crate::lp_export::export_shard_file(
+            ctx.config,
+            &ctx.cancel,
+            ctx.progress,
+            ctx.out.root(),
+            shard,
+            &mut manifest,
+        )? {
+            None => return Ok(None),
+            Some(dir) => dirs.extend(dir),
+        }
+    } else if let Some(shard) = &shard {
         for (index, schema) in shard.measurements().iter().enumerate() {
             if !ctx.config.filter.measurement(&schema.name) {
                 continue;

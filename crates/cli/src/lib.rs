@@ -36,10 +36,16 @@
 
 pub mod args;
 pub mod config;
+pub mod dump;
 pub mod export;
+pub mod inspect;
+pub mod lp;
+pub mod lp_export;
+pub mod lp_sink;
 pub mod naming;
 pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod state;
 pub mod summary;
+pub mod verify;

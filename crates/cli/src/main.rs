@@ -9,6 +9,7 @@ use clap::Parser;
 use influx_tsm::args::{Cli, Command};
 use influx_tsm::config::{Config, UsageError};
 use influx_tsm::export::export;
+use influx_tsm::lp_export::export_stdout;
 use influx_tsm::plan::{DryRun, Plan};
 use influx_tsm::progress::Progress;
 use influx_tsm::state::OutDir;
@@ -41,11 +42,33 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
     };
-    let Command::Export(args) = cli.command;
+    let args = match cli.command {
+        Command::Export(args) => *args,
+        Command::Inspect(args) => return Ok(ExitCode::from(influx_tsm::inspect::run(&args)?)),
+        Command::Verify(args) => return Ok(ExitCode::from(influx_tsm::verify::run(&args)?)),
+        Command::Dump(args) => return Ok(ExitCode::from(influx_tsm::dump::run(&args)?)),
+    };
     let config = Config::from_args(args, std::io::stderr().is_terminal())?;
     let start = Instant::now();
 
     let plan = Plan::new(&config)?;
+    if config.stdout {
+        let progress = Progress::new(config.progress, plan.shards.len(), plan.bytes());
+        let results = export_stdout(&config, &plan, &progress, &mut std::io::stdout().lock());
+        progress.finish();
+        let summary = Summary::new(
+            config.out.clone(),
+            &plan,
+            &results?,
+            start.elapsed().as_secs_f64(),
+        );
+        let mut stderr = std::io::stderr().lock();
+        if config.summary {
+            summary.write_text(&mut stderr)?;
+        }
+        summary.write_details(&mut stderr)?;
+        return Ok(ExitCode::from(summary.exit_code));
+    }
     let out = OutDir::prepare(&config)?;
 
     if config.dry_run {

@@ -46,6 +46,16 @@ pub fn relative_path(
     path
 }
 
+/// The line-protocol file of one (database, retention policy, shard), relative to the
+/// output directory: `<db>/<rp>/<shard>.lp` (`.lp.gz` when compressed), names encoded by
+/// [`naming::encode`].
+pub fn lp_relative_path(database: &str, retention_policy: &str, shard: u64, gzip: bool) -> PathBuf {
+    let mut path = PathBuf::from(naming::encode(database.as_bytes()));
+    path.push(naming::encode(retention_policy.as_bytes()));
+    path.push(format!("{shard}.lp{}", if gzip { ".gz" } else { "" }));
+    path
+}
+
 /// The hidden name a file is written under until it is complete.
 pub fn temp_path(dest: &Path) -> PathBuf {
     let name = dest
@@ -224,6 +234,10 @@ mod tests {
         assert_eq!(
             relative_path("db", "autogen", b"cpu/load", 12),
             Path::new("db/autogen/cpu%2Fload/12.parquet")
+        );
+        assert_eq!(
+            lp_relative_path("db", "a/b", 7, true),
+            Path::new("db/a%2Fb/7.lp.gz")
         );
         assert_eq!(
             temp_path(Path::new("a/12.parquet")),

@@ -203,7 +203,18 @@ fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<Dry
         shard
             .measurements
             .push(String::from_utf8_lossy(&m.name).into_owned());
-        let path = relative_path(&loc.database, &loc.retention_policy, &m.name, loc.id);
+        if config.format == crate::args::Format::Parquet {
+            let path = relative_path(&loc.database, &loc.retention_policy, &m.name, loc.id);
+            shard.files.push(path_string(&path));
+        }
+    }
+    if config.format == crate::args::Format::Lp && !shard.measurements.is_empty() {
+        let path = crate::output::lp_relative_path(
+            &loc.database,
+            &loc.retention_policy,
+            loc.id,
+            config.gzip.is_some(),
+        );
         shard.files.push(path_string(&path));
     }
     Ok(shard)

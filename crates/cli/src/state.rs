@@ -268,8 +268,16 @@ impl OutDir {
     }
 
     /// Deletes the files an unfinished earlier run left for `shard`
-    /// (`<db>/<rp>/*/<shard>.parquet`).
-    pub fn remove_shard_files(&self, shard: &ShardLocation) -> Result<()> {
+    /// (`<db>/<rp>/*/<shard>.parquet`, or the one line-protocol file `lp_file`, relative).
+    pub fn remove_shard_files(&self, shard: &ShardLocation, lp_file: Option<&Path>) -> Result<()> {
+        if let Some(relative) = lp_file {
+            let file = self.root.join(relative);
+            return match std::fs::remove_file(&file) {
+                Ok(()) => Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err).context(format!("cannot delete {}", file.display())),
+            };
+        }
         let rp_dir = self
             .root
             .join(naming::encode(shard.database.as_bytes()))

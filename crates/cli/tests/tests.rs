@@ -5,4 +5,6 @@ mod common;
 mod cli;
 mod duckdb;
 mod end_to_end;
+mod lp;
 mod naming;
+mod verify;
