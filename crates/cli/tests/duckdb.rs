@@ -79,7 +79,6 @@ fn expected(path: &Path) -> serde_json::Value {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn duckdb_reads_the_export() {
     let Some(python) = std::env::var_os("INFLUX_TSM_PYTHON") else {
         eprintln!("INFLUX_TSM_PYTHON is not set: not checking the export with DuckDB");

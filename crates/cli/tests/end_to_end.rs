@@ -245,7 +245,6 @@ fn export_fixture(out: &Path, extra: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn export_matches_oracle() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -280,7 +279,6 @@ fn export_matches_oracle() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn threads_1_and_4_give_identical_files() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one");
@@ -303,7 +301,6 @@ fn threads_1_and_4_give_identical_files() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn compression_codecs_give_the_same_contents() {
     let dir = tempfile::tempdir().unwrap();
     let expected = oracle();
@@ -315,7 +312,6 @@ fn compression_codecs_give_the_same_contents() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn dry_run_lists_the_files_an_export_writes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -353,7 +349,6 @@ fn dry_run_lists_the_files_an_export_writes() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn resume_after_interruption_gives_the_same_files() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
@@ -409,7 +404,6 @@ fn resume_after_interruption_gives_the_same_files() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn time_range_is_start_inclusive_end_exclusive() {
     let dir = tempfile::tempdir().unwrap();
     let all = oracle();
@@ -442,7 +436,6 @@ fn time_range_is_start_inclusive_end_exclusive() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn filters_select_databases_policies_measurements_and_shards() {
     let dir = tempfile::tempdir().unwrap();
     let all = oracle();
@@ -490,7 +483,6 @@ fn filters_select_databases_policies_measurements_and_shards() {
 }
 
 #[test]
-#[ignore = "needs merged view"]
 fn a_damaged_file_stops_the_export_or_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("influxdb");
