@@ -6,4 +6,5 @@
 
 pub mod encode;
 pub mod tombstone;
+pub mod tsm;
 pub mod wal;

@@ -24,7 +24,10 @@ impl TsmWriter {
     pub fn new() -> TsmWriter {
         let mut buf = TSM_MAGIC.to_be_bytes().to_vec();
         buf.push(TSM_VERSION);
-        TsmWriter { buf, index: Vec::new() }
+        TsmWriter {
+            buf,
+            index: Vec::new(),
+        }
     }
 
     /// Encodes and appends one block of `key`. `timestamps` must be sorted and as long as
@@ -40,10 +43,15 @@ impl TsmWriter {
     /// times: for building damaged files.
     pub fn write_raw_block(&mut self, key: &[u8], ty: FieldType, min: i64, max: i64, block: &[u8]) {
         let offset = self.buf.len() as u64;
-        self.buf.extend_from_slice(&crc32fast::hash(block).to_be_bytes());
+        self.buf
+            .extend_from_slice(&crc32fast::hash(block).to_be_bytes());
         self.buf.extend_from_slice(block);
-        let entry =
-            BlockEntry { min_time: min, max_time: max, offset, size: (block.len() + 4) as u32 };
+        let entry = BlockEntry {
+            min_time: min,
+            max_time: max,
+            offset,
+            size: (block.len() + 4) as u32,
+        };
         match self.index.last_mut() {
             Some((k, _, blocks)) if k.as_slice() == key => blocks.push(entry),
             _ => {
@@ -60,10 +68,12 @@ impl TsmWriter {
     pub fn finish(mut self) -> Vec<u8> {
         let index_start = self.buf.len() as u64;
         for (key, ty, blocks) in &self.index {
-            self.buf.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            self.buf
+                .extend_from_slice(&(key.len() as u16).to_be_bytes());
             self.buf.extend_from_slice(key);
             self.buf.push(ty.block_type());
-            self.buf.extend_from_slice(&(blocks.len() as u16).to_be_bytes());
+            self.buf
+                .extend_from_slice(&(blocks.len() as u16).to_be_bytes());
             for b in blocks {
                 self.buf.extend_from_slice(&b.min_time.to_be_bytes());
                 self.buf.extend_from_slice(&b.max_time.to_be_bytes());
