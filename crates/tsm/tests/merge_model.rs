@@ -57,7 +57,10 @@ fn tsm_spec() -> impl Strategy<Value = TsmSpec> {
         .prop_map(|(points, block_size, t)| TsmSpec {
             points,
             block_size,
-            tombstones: t.into_iter().map(|(k, lo, len)| (k, lo, lo + len)).collect(),
+            tombstones: t
+                .into_iter()
+                .map(|(k, lo, len)| (k, lo, lo + len))
+                .collect(),
         })
 }
 
@@ -84,8 +87,10 @@ fn model(files: &[TsmSpec], segments: &[Vec<WalOp>]) -> Model {
     for f in files {
         for (k, points) in f.points.iter().enumerate() {
             for (t, v) in dedup(points) {
-                let deleted =
-                    f.tombstones.iter().any(|&(tk, lo, hi)| tk == k && lo <= t && t <= hi);
+                let deleted = f
+                    .tombstones
+                    .iter()
+                    .any(|&(tk, lo, hi)| tk == k && lo <= t && t <= hi);
                 if !deleted {
                     out.insert((k, t), v);
                 }
@@ -142,7 +147,11 @@ fn build(dir: &std::path::Path, files: &[TsmSpec], segments: &[Vec<WalOp>]) {
             let t: Vec<Tombstone> = f
                 .tombstones
                 .iter()
-                .map(|&(k, lo, hi)| Tombstone { key: KEYS[k].to_vec(), min_time: lo, max_time: hi })
+                .map(|&(k, lo, hi)| Tombstone {
+                    key: KEYS[k].to_vec(),
+                    min_time: lo,
+                    max_time: hi,
+                })
                 .collect();
             std::fs::write(shard_dir.join(format!("{stem}.tombstone")), write_v4(&[&t])).unwrap();
         }
@@ -155,7 +164,11 @@ fn build(dir: &std::path::Path, files: &[TsmSpec], segments: &[Vec<WalOp>]) {
                     let timestamps = p.iter().map(|x| x.0).collect();
                     let v: Vec<i64> = p.iter().map(|x| x.1).collect();
                     let values = values_of(*k, &v);
-                    w.write(&[WalWrite { key: KEYS[*k].to_vec(), timestamps, values }]);
+                    w.write(&[WalWrite {
+                        key: KEYS[*k].to_vec(),
+                        timestamps,
+                        values,
+                    }]);
                 }
                 WalOp::DeleteRange(keys, lo, hi) => {
                     let keys: Vec<&[u8]> = keys.iter().map(|&k| KEYS[k]).collect();
