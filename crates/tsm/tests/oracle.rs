@@ -36,6 +36,11 @@ fn fixtures() -> Vec<PathBuf> {
         "no fixtures with an oracle under {}",
         root.display()
     );
+    // More fixture folders (e.g. fresh random-seed ones made with fixtures/make_fixture.sh
+    // --random-seed --out DIR) are checked too, without committing them.
+    if let Some(extra) = std::env::var_os("TSM_EXTRA_FIXTURES") {
+        out.extend(std::env::split_paths(&extra));
+    }
     out
 }
 
