@@ -55,7 +55,8 @@ pub struct InspectArgs {
     #[arg(long, value_name = "DIR")]
     pub wal_dir: Option<PathBuf>,
 
-    /// Only this database (repeatable).
+    /// Only this database (repeatable). Without it, every database but `_internal`
+    /// (the server's self-monitoring) is exported.
     #[arg(long = "database", value_name = "NAME")]
     pub databases: Vec<String>,
 
@@ -160,7 +161,8 @@ pub struct ExportArgs {
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<NonZeroUsize>,
 
-    /// Only this database (repeatable).
+    /// Only this database (repeatable). Without it, every database but `_internal`
+    /// (the server's self-monitoring) is exported.
     #[arg(long = "database", value_name = "NAME")]
     pub databases: Vec<String>,
 

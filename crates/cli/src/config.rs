@@ -37,6 +37,9 @@ pub enum OutMode {
     Overwrite,
 }
 
+/// InfluxDB's self-monitoring database.
+pub const INTERNAL_DATABASE: &str = "_internal";
+
 /// Which shards and measurements to export.
 #[derive(Debug)]
 pub struct Filter {
@@ -51,8 +54,17 @@ pub struct Filter {
 
 impl Filter {
     /// Whether the shard's database, retention policy and id are selected.
+    ///
+    /// Without `--database`, InfluxDB's self-monitoring database `_internal` is left out:
+    /// it is the server's statistics about itself, not the user's data, and `SELECT`s
+    /// over the user's databases never see it. `--database _internal` exports it.
     pub fn shard(&self, shard: &ShardLocation) -> bool {
-        (self.databases.is_empty() || self.databases.contains(&shard.database))
+        let database = if self.databases.is_empty() {
+            shard.database != INTERNAL_DATABASE
+        } else {
+            self.databases.contains(&shard.database)
+        };
+        database
             && (self.retention_policies.is_empty()
                 || self.retention_policies.contains(&shard.retention_policy))
             && (self.shards.is_empty() || self.shards.contains(&shard.id))

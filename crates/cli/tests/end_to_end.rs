@@ -535,3 +535,40 @@ fn a_damaged_file_stops_the_export_or_is_skipped() {
     assert_same_points(&got, &airq);
     assert_eq!(snapshot(&input), before);
 }
+
+#[test]
+fn internal_monitoring_database_only_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("influxdb");
+    copy_tree(&fixture(), &input);
+    // A copy of a real shard posing as the server's self-monitoring database.
+    copy_tree(
+        &input.join("data/fleet_ops/autogen/17"),
+        &input.join("data/_internal/monitor/99"),
+    );
+
+    let out = dir.path().join("default");
+    let output = run(&[&"export", &input, &"--out", &out, &"--quiet", &"--json"]);
+    assert_code(&output, 0);
+    assert_same_points(&exported(&out), &oracle());
+    assert!(!out.join("_internal").exists());
+
+    let out = dir.path().join("internal");
+    let output = run(&[
+        &"export",
+        &input,
+        &"--out",
+        &out,
+        &"--quiet",
+        &"--database",
+        &"_internal",
+    ]);
+    assert_code(&output, 0);
+    let points = exported(&out);
+    assert!(!points.is_empty());
+    assert!(
+        points
+            .keys()
+            .all(|k| k.0 == "_internal" && k.1 == "monitor")
+    );
+}
