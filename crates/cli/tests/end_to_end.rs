@@ -16,7 +16,7 @@ use crate::common::{assert_code, copy_tree, describe, files, fixture, oracle_pat
 
 /// A field value, comparable exactly (floats by bits).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Value {
+pub(crate) enum Value {
     Float(u64),
     Integer(i64),
     Unsigned(u64),
@@ -37,13 +37,18 @@ impl Value {
 }
 
 /// (database, retention policy, measurement, sorted tags, time).
-type PointKey = (String, String, String, Vec<(String, String)>, i64);
+pub(crate) type PointKey = (String, String, String, Vec<(String, String)>, i64);
 /// Field key -> value.
-type Fields = BTreeMap<String, Value>;
-type Points = BTreeMap<PointKey, Fields>;
+pub(crate) type Fields = BTreeMap<String, Value>;
+pub(crate) type Points = BTreeMap<PointKey, Fields>;
 
 fn oracle() -> Points {
-    let text = std::fs::read_to_string(oracle_path()).unwrap();
+    oracle_at(&oracle_path())
+}
+
+/// The points of an `oracle_typed.jsonl` file.
+pub(crate) fn oracle_at(path: &Path) -> Points {
+    let text = std::fs::read_to_string(path).unwrap();
     let mut points = Points::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -83,12 +88,12 @@ fn oracle() -> Points {
 }
 
 /// Key-value metadata, Arrow schema metadata and batches of one Parquet file.
-struct ParquetFile {
-    kv: BTreeMap<String, String>,
+pub(crate) struct ParquetFile {
+    pub(crate) kv: BTreeMap<String, String>,
     batches: Vec<RecordBatch>,
 }
 
-fn read_parquet(path: &Path) -> ParquetFile {
+pub(crate) fn read_parquet(path: &Path) -> ParquetFile {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     let kv = builder
         .metadata()
@@ -109,7 +114,7 @@ fn read_parquet(path: &Path) -> ParquetFile {
     ParquetFile { kv, batches }
 }
 
-fn parquet_files(out: &Path) -> Vec<PathBuf> {
+pub(crate) fn parquet_files(out: &Path) -> Vec<PathBuf> {
     files(out)
         .into_iter()
         .filter(|f| f.ends_with(".parquet") && !f.starts_with(".influx-tsm"))
@@ -146,7 +151,7 @@ fn tag_at(column: &ArrayRef, row: usize) -> Option<String> {
 
 /// Every point of every Parquet file under `out`, checking file metadata and schemas on
 /// the way.
-fn exported(out: &Path) -> Points {
+pub(crate) fn exported(out: &Path) -> Points {
     let mut points = Points::new();
     for path in parquet_files(out) {
         let file = read_parquet(&path);
@@ -206,7 +211,7 @@ fn exported(out: &Path) -> Points {
 
 /// Asserts equal point sets, listing the first differences.
 #[track_caller]
-fn assert_same_points(actual: &Points, expected: &Points) {
+pub(crate) fn assert_same_points(actual: &Points, expected: &Points) {
     let mut problems = Vec::new();
     for (key, fields) in expected {
         match actual.get(key) {

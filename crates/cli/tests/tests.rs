@@ -5,6 +5,7 @@ mod common;
 mod cli;
 mod duckdb;
 mod end_to_end;
+mod hostile;
 mod lp;
 mod naming;
 mod verify;
