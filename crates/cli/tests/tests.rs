@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod damaged;
 mod duckdb;
 mod end_to_end;
 mod hostile;
