@@ -90,7 +90,7 @@ pub(crate) fn oracle_at(path: &Path) -> Points {
 /// Key-value metadata, Arrow schema metadata and batches of one Parquet file.
 pub(crate) struct ParquetFile {
     pub(crate) kv: BTreeMap<String, String>,
-    batches: Vec<RecordBatch>,
+    pub(crate) batches: Vec<RecordBatch>,
 }
 
 pub(crate) fn read_parquet(path: &Path) -> ParquetFile {

@@ -7,6 +7,7 @@ mod damaged;
 mod duckdb;
 mod end_to_end;
 mod hostile;
+mod interrupt;
 mod lp;
 mod naming;
 mod verify;
