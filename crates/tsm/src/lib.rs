@@ -78,6 +78,7 @@ pub mod key;
 pub mod layout;
 pub mod limits;
 pub mod merge;
+pub mod meta;
 pub mod mmap;
 pub mod rows;
 pub mod shard;

@@ -205,8 +205,20 @@ impl<'a> KeyMerger<'a> {
             self.range,
             source.tombstones,
         );
-        if self.block_ts.is_empty() {
+        let (Some(&first), Some(&last)) = (self.block_ts.first(), self.block_ts.last()) else {
             return Ok(());
+        };
+        // The merge orders blocks by their index ranges; a block holding other times
+        // (damage the CRC does not cover, or unchecked CRCs) would come out unsorted.
+        if first < source.entry.min_time || last > source.entry.max_time {
+            return Err(crate::Error::corrupt(
+                source.entry.offset,
+                format!(
+                    "block holds times {first}..={last} outside its index range {}..={}",
+                    source.entry.min_time, source.entry.max_time
+                ),
+            )
+            .in_file(source.path));
         }
         if self.pending_ts.is_empty() {
             std::mem::swap(&mut self.pending_ts, &mut self.block_ts);

@@ -1,0 +1,11 @@
+#![no_main]
+//! `decode_booleans` over arbitrary bytes: never panics, never appends more than the cap.
+use libfuzzer_sys::fuzz_target;
+
+const MAX: usize = 4096;
+
+fuzz_target!(|data: &[u8]| {
+    let mut dst = Vec::new();
+    let _ = tsm::encoding::decode_booleans(data, MAX, &mut dst);
+    assert!(dst.len() <= MAX);
+});
