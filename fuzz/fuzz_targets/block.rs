@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use tsm::{FieldType, Limits, Values};
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default().max_block_values(4096).max_decompressed_bytes(1 << 20);
+    let limits = Limits::default()
+        .max_block_values(4096)
+        .max_decompressed_bytes(1 << 20);
     let mut ts = Vec::new();
     let mut values = Values::new(FieldType::Float);
     if tsm::block::decode_block(data, 0, &limits, &mut ts, &mut values).is_ok() {

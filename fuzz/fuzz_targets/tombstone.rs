@@ -8,7 +8,9 @@ use tsm::tombstone::{TombstoneSet, decode_tombstones};
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default().max_decompressed_bytes(1 << 22);
     let _ = tsm::verify::verify_tombstone(data, &limits);
-    let Ok(tombstones) = decode_tombstones(data, &limits) else { return };
+    let Ok(tombstones) = decode_tombstones(data, &limits) else {
+        return;
+    };
     let set = TombstoneSet::new(tombstones.clone());
     for t in &tombstones {
         if t.min_time <= t.max_time {

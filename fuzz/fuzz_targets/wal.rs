@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(Some(_)) => assert!(reader.offset() > before),
             Ok(None) => break,
-            Err(_) => { assert_eq!(reader.offset(), before); break }
+            Err(_) => {
+                assert_eq!(reader.offset(), before);
+                break;
+            }
         }
     }
     let _ = tsm::verify::verify_wal(data, &limits);

@@ -8,7 +8,9 @@ use tsm::cache::Cache;
 use tsm::wal::WalSegmentReader;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&pick, data)) = input.split_first() else { return };
+    let Some((&pick, data)) = input.split_first() else {
+        return;
+    };
     let limits = Limits::default().max_decompressed_bytes(1 << 22);
     let mut reader = WalSegmentReader::new(data, limits);
     let mut bounds = vec![0];
@@ -19,6 +21,9 @@ fuzz_target!(|input: &[u8]| {
     let (whole, whole_problems) = Cache::replay([data], &limits);
     let (split, split_problems) = Cache::replay([&data[..cut], &data[cut..]], &limits);
     // Debug output compares NaN floats by bits, where == would not.
-    assert!(format!("{whole:?}") == format!("{split:?}"), "split at {cut} differs");
+    assert!(
+        format!("{whole:?}") == format!("{split:?}"),
+        "split at {cut} differs"
+    );
     assert_eq!(whole_problems.len(), split_problems.len());
 });
