@@ -11,8 +11,10 @@ pub struct Limits {
     /// Values in one TSM block. InfluxDB writes 1,000 (10,000 in 1.12+ aggressive
     /// compactions). Default: 1,048,576.
     pub max_block_values: usize,
-    /// Decompressed bytes of one string block or one WAL entry or one tombstone file.
-    /// The WAL writer caps an entry's payload well below this. Default: 1 GiB.
+    /// Decompressed bytes of one string block or one WAL entry or one tombstone file,
+    /// and the size of a tombstone file on disk (tombstone files are mapped, never read
+    /// whole; TSM files and WAL segments are mapped too and need no cap). The WAL
+    /// writer caps an entry's payload well below this. Default: 1 GiB.
     pub max_decompressed_bytes: usize,
 }
 

@@ -516,8 +516,14 @@ fn open_tsm(
     TsmFile::parse(map.bytes()).map_err(|e| e.in_file(path))?;
     let tombstones = match tombstone {
         Some(t) => {
-            let bytes = std::fs::read(t).map_err(|e| Error::from(e).in_file(t))?;
-            TombstoneSet::new(decode_tombstones(&bytes, limits).map_err(|e| e.in_file(t))?)
+            // Mapped, not read: the file is never copied whole, and the map is released
+            // once decoded. Its size is capped like the bytes a gzip'd one inflates to.
+            let map = MappedFile::open(t)?;
+            if map.len() > limits.max_decompressed_bytes as u64 {
+                let cap = limits.max_decompressed_bytes as u64;
+                return Err(Error::limit(0, "tombstone file bytes", map.len(), cap).in_file(t));
+            }
+            TombstoneSet::new(decode_tombstones(map.bytes(), limits).map_err(|e| e.in_file(t))?)
         }
         None => TombstoneSet::default(),
     };

@@ -145,3 +145,48 @@ fn block_outside_its_index_range_is_an_error() {
     assert!(err.to_string().contains("outside its index range"), "{err}");
     assert!(err.to_string().contains("581"), "{err}");
 }
+
+/// A tombstone file's size is a claim too: above `max_decompressed_bytes` it is refused
+/// before decoding (it is mapped, never read whole), and skipped with `skip_corrupt`.
+#[test]
+fn oversized_tombstone_file_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = tsm::testkit::tsm::TsmWriter::new();
+    writer.write_block(b"m#!~#f", &[1, 2], &Values::Integer(vec![1, 2]));
+    std::fs::write(dir.path().join("1-1.tsm"), writer.finish()).unwrap();
+    let keys: Vec<Vec<u8>> = (0..200)
+        .map(|i| format!("m#!~#k{i}").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    std::fs::write(
+        dir.path().join("1-1.tombstone"),
+        tsm::testkit::tombstone::write_v1(&refs),
+    )
+    .unwrap();
+    let location = ShardLocation {
+        database: "db".into(),
+        retention_policy: "rp".into(),
+        id: 1,
+        data_dir: dir.path().into(),
+        wal_dir: None,
+        tsm_files: vec![TsmFileLocation {
+            path: dir.path().join("1-1.tsm"),
+            generation: 1,
+            sequence: 1,
+            tombstone: Some(dir.path().join("1-1.tombstone")),
+        }],
+        wal_segments: Vec::new(),
+    };
+    let small = ShardOptions::default().limits(Limits::default().max_decompressed_bytes(1024));
+    let err = Shard::open_with(&location, &small).err().expect("refused");
+    assert!(
+        matches!(err.kind(), tsm::ErrorKind::LimitExceeded { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("1-1.tombstone"), "{err}");
+    let shard = Shard::open_with(&location, &small.skip_corrupt(true)).unwrap();
+    assert_eq!(shard.problems().len(), 1);
+    // With the default limits the same file opens and hides nothing of key m#!~#f.
+    let shard = Shard::open_with(&location, &ShardOptions::default()).unwrap();
+    assert_eq!(shard.key_count(), 1);
+}
