@@ -210,6 +210,11 @@ pub struct ExportArgs {
     #[arg(long)]
     pub skip_corrupt: bool,
 
+    /// Also export shard folders that `meta/meta.db` (next to the data directory) does not
+    /// list as live: shards of dropped shard groups and folders the server never queries.
+    #[arg(long)]
+    pub include_unlisted_shards: bool,
+
     /// Do not check each block's CRC-32 before decoding it (InfluxDB's own query path does
     /// not; checking finds damaged blocks instead of decoding garbage).
     #[arg(long)]

@@ -125,6 +125,8 @@ pub struct Config {
     pub batch_bytes: usize,
     /// Skip damaged data instead of stopping.
     pub skip_corrupt: bool,
+    /// Export shards the catalogue (`meta.db`) does not list as live.
+    pub include_unlisted_shards: bool,
     /// Check block CRCs.
     pub verify_crc: bool,
     /// What to do with a non-empty output directory.
@@ -282,6 +284,7 @@ impl Config {
             batch_rows: BATCH_ROWS.min(args.row_group_size.into()),
             batch_bytes: args.batch_bytes,
             skip_corrupt: args.skip_corrupt,
+            include_unlisted_shards: args.include_unlisted_shards,
             verify_crc: !args.no_verify_crc,
             mode,
             dry_run: args.dry_run,
@@ -309,6 +312,10 @@ impl Config {
             "compression": self.compression.to_string(),
             "row_group_size": self.row_group_size,
         });
+        // Added after the first release: present only when set, so earlier exports resume.
+        if self.include_unlisted_shards {
+            fingerprint["include_unlisted_shards"] = json!(true);
+        }
         // Parquet exports keep the fingerprint they had before line protocol existed.
         if self.format == Format::Lp {
             fingerprint["format"] = json!("lp");

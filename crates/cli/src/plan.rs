@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
 use tsm::layout::ShardLocation;
+use tsm::meta::{Meta, ShardStatus, decode_meta};
 
 use crate::config::Config;
 use crate::output::relative_path;
@@ -29,6 +30,23 @@ pub struct Plan {
     pub shards: Vec<PlannedShard>,
     /// What the directory scan passed over, with the reason.
     pub ignored: Vec<(PathBuf, String)>,
+    /// Shards left out because the server's catalogue does not list them as live.
+    pub unlisted: Vec<UnlistedShard>,
+    /// Why the catalogue could not be used, when it exists but did not decode.
+    pub catalogue_problem: Option<String>,
+}
+
+/// A shard folder the server's catalogue (`meta/meta.db`) does not list as live.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnlistedShard {
+    /// Database folder.
+    pub database: String,
+    /// Retention policy folder.
+    pub retention_policy: String,
+    /// Shard id.
+    pub shard: u64,
+    /// `deleted` (its shard group was dropped) or `unlisted` (never in the catalogue).
+    pub status: &'static str,
 }
 
 impl Plan {
@@ -39,10 +57,29 @@ impl Plan {
     pub fn new(config: &Config) -> Result<Plan> {
         let layout = tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref())
             .with_context(|| format!("cannot scan {}", config.data_dir.display()))?;
+        let (meta, catalogue_problem) = catalogue(config);
         let mut shards = Vec::new();
+        let mut unlisted = Vec::new();
         for location in layout.shards {
             if !config.filter.shard(&location) {
                 continue;
+            }
+            if let Some(meta) = &meta {
+                let status =
+                    meta.shard_status(&location.database, &location.retention_policy, location.id);
+                if status != ShardStatus::Live && !config.include_unlisted_shards {
+                    unlisted.push(UnlistedShard {
+                        database: location.database.clone(),
+                        retention_policy: location.retention_policy.clone(),
+                        shard: location.id,
+                        status: if status == ShardStatus::Deleted {
+                            "deleted"
+                        } else {
+                            "unlisted"
+                        },
+                    });
+                    continue;
+                }
             }
             let bytes = shard_bytes(&location)?;
             shards.push(PlannedShard { location, bytes });
@@ -50,12 +87,46 @@ impl Plan {
         Ok(Plan {
             shards,
             ignored: layout.skipped,
+            unlisted,
+            catalogue_problem,
         })
     }
 
     /// Total bytes of the selected shards' files.
     pub fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// The server's catalogue, `meta/meta.db` beside the data directory (InfluxDB's layout),
+/// when it exists; or why it could not be read. Without one every shard folder counts.
+fn catalogue(config: &Config) -> (Option<Meta>, Option<String>) {
+    let Some(path) = config
+        .data_dir
+        .parent()
+        .map(|p| p.join("meta").join("meta.db"))
+    else {
+        return (None, None);
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => match decode_meta(&bytes) {
+            Ok(meta) => (Some(meta), None),
+            Err(err) => (
+                None,
+                Some(format!(
+                    "{}: {err}; every shard folder is exported",
+                    path.display()
+                )),
+            ),
+        },
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(err) => (
+            None,
+            Some(format!(
+                "{}: {err}; every shard folder is exported",
+                path.display()
+            )),
+        ),
     }
 }
 

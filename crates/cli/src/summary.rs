@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::export::ShardResult;
-use crate::plan::Plan;
+use crate::plan::{Plan, UnlistedShard};
 use crate::state::SkipRecord;
 
 /// A field stored with different types in different shards. Each file keeps its shard's
@@ -74,6 +74,10 @@ pub struct Summary {
     pub conflicts: Vec<Conflict>,
     /// Paths of the input tree passed over.
     pub ignored: Vec<Ignored>,
+    /// Shard folders left out because `meta/meta.db` does not list them as live.
+    pub unlisted_shards: Vec<UnlistedShard>,
+    /// Why `meta/meta.db` could not be used, when it exists.
+    pub catalogue_problem: Option<String>,
     /// The exit status.
     pub exit_code: u8,
 }
@@ -121,6 +125,8 @@ impl Summary {
                     reason: reason.clone(),
                 })
                 .collect(),
+            unlisted_shards: plan.unlisted.clone(),
+            catalogue_problem: plan.catalogue_problem.clone(),
         }
     }
 
@@ -189,6 +195,22 @@ impl Summary {
 
     /// Writes one line per type conflict and per skipped item.
     pub fn write_details(&self, w: &mut impl Write) -> std::io::Result<()> {
+        if let Some(problem) = &self.catalogue_problem {
+            writeln!(w, "influx-tsm: warning: cannot use the catalogue {problem}")?;
+        }
+        for u in &self.unlisted_shards {
+            let why = if u.status == "deleted" {
+                "belongs to a shard group that meta/meta.db marks as dropped"
+            } else {
+                "is not listed in meta/meta.db"
+            };
+            writeln!(
+                w,
+                "influx-tsm: warning: left out shard {}/{}/{}: it {why}, so the server never \
+                 reads it (--include-unlisted-shards exports it)",
+                u.database, u.retention_policy, u.shard
+            )?;
+        }
         for s in &self.warnings {
             writeln!(
                 w,

@@ -585,3 +585,41 @@ fn internal_monitoring_database_only_on_request() {
             .all(|k| k.0 == "_internal" && k.1 == "monitor")
     );
 }
+
+#[test]
+fn shards_the_catalogue_does_not_list_only_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("influxdb");
+    copy_tree(&fixture(), &input);
+    // A shard folder meta/meta.db knows nothing of: the server would never query it.
+    copy_tree(
+        &input.join("data/airq/autogen/1"),
+        &input.join("data/airq/autogen/99"),
+    );
+
+    let out = dir.path().join("default");
+    let output = run(&[&"export", &input, &"--out", &out, &"--json"]);
+    assert_code(&output, 0);
+    assert_same_points(&exported(&out), &oracle());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("left out shard airq/autogen/99"),
+        "{}",
+        describe(&output)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["unlisted_shards"][0]["shard"], 99);
+    assert_eq!(summary["unlisted_shards"][0]["status"], "unlisted");
+
+    let out = dir.path().join("included");
+    let output = run(&[
+        &"export",
+        &input,
+        &"--out",
+        &out,
+        &"--quiet",
+        &"--include-unlisted-shards",
+    ]);
+    assert_code(&output, 0);
+    assert!(out.join("airq/autogen/air/99.parquet").is_file());
+}
