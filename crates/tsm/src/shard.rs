@@ -651,6 +651,9 @@ impl SeriesJoin<'_> {
     /// Appends up to `budget` rows; returns whether the series is finished.
     fn append(&mut self, batch: &mut RowBatch, budget: usize) -> Result<bool> {
         let mut added = 0;
+        // Which schema columns got a value in the current rows; allocated once per call,
+        // not once per row on the general path.
+        let mut present = vec![false; batch.fields.len()];
         while added < budget {
             for f in &mut self.fields {
                 f.refill()?;
@@ -675,7 +678,7 @@ impl SeriesJoin<'_> {
                 .all(|&i| self.fields[i].remaining().get(..n) == Some(&lead[..n]));
             if aligned && n > 0 {
                 batch.time.extend_from_slice(&lead[..n]);
-                let mut present = vec![false; batch.fields.len()];
+                present.fill(false);
                 for &i in &active {
                     let f = &mut self.fields[i];
                     let column = &mut batch.fields[f.schema_index];
@@ -704,7 +707,7 @@ impl SeriesJoin<'_> {
                     break;
                 };
                 batch.time.push(t);
-                let mut present = vec![false; batch.fields.len()];
+                present.fill(false);
                 for f in &mut self.fields {
                     if f.remaining().first() == Some(&t) {
                         let column = &mut batch.fields[f.schema_index];
