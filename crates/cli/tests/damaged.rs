@@ -41,9 +41,12 @@ enum Expect {
     SkippedOrIntact,
 }
 
-/// Runs the binary with a deadline; a run past it is killed and fails the test.
+/// Runs the binary with a deadline (a run past it is killed and fails the test) and 4 GiB
+/// of address space (an allocation sized by a length claim aborts instead of swapping).
 fn run_deadline(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_influx-tsm"))
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -v 4194304 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_influx-tsm"))
         .args(args.iter().map(|a| a.as_ref()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
