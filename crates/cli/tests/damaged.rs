@@ -402,3 +402,53 @@ fn unreadable_files_and_odd_trees() {
         Expect::Completes,
     );
 }
+
+/// The line-protocol export takes the same damage the same way.
+#[test]
+fn line_protocol_export_of_damaged_copies() {
+    let cases: [(&str, &dyn Fn(&Path), Option<i32>, Option<i32>); 3] = [
+        (
+            "TSM cut in half",
+            &|root| rewrite(&root.join(TSM), &|b| b.truncate(b.len() / 2)),
+            Some(1),
+            Some(2),
+        ),
+        (
+            "tombstone cut",
+            &|root| rewrite(&root.join(TOMBSTONE), &|b| b.truncate(b.len() / 2)),
+            Some(1),
+            Some(2),
+        ),
+        (
+            "WAL cut",
+            &|root| rewrite(&root.join(WAL), &|b| b.truncate(b.len() - 1)),
+            Some(0),
+            Some(0),
+        ),
+    ];
+    for (name, damage, strict, skip) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("influxdb");
+        copy_tree(&fixture(), &input);
+        damage(&input);
+        for (mode, code) in [("strict", strict), ("skip", skip)] {
+            let out = dir.path().join(mode);
+            let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+                vec![&"export", &input, &"--out", &out, &"--format", &"lp"];
+            if mode == "skip" {
+                args.push(&"--skip-corrupt");
+            }
+            let output = run_deadline(&args);
+            let context = format!("LP, {name} ({mode}): {}", describe(&output));
+            assert_eq!(output.status.code(), code, "{context}");
+            assert!(
+                !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+                "{context}"
+            );
+            assert!(
+                files(&out).iter().all(|f| !f.ends_with(".tmp")),
+                "{context}"
+            );
+        }
+    }
+}
