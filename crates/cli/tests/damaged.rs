@@ -403,10 +403,13 @@ fn unreadable_files_and_odd_trees() {
     );
 }
 
+/// A case name, its damage, and the exit codes without and with `--skip-corrupt`.
+type LpCase<'a> = (&'a str, &'a dyn Fn(&Path), Option<i32>, Option<i32>);
+
 /// The line-protocol export takes the same damage the same way.
 #[test]
 fn line_protocol_export_of_damaged_copies() {
-    let cases: [(&str, &dyn Fn(&Path), Option<i32>, Option<i32>); 3] = [
+    let cases: [LpCase<'_>; 3] = [
         (
             "TSM cut in half",
             &|root| rewrite(&root.join(TSM), &|b| b.truncate(b.len() / 2)),
