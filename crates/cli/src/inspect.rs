@@ -22,6 +22,7 @@ use tsm::mmap::MappedFile;
 
 use crate::args::InspectArgs;
 use crate::config::UsageError;
+use crate::conflicts::{Conflict, Conflicts};
 use crate::summary::{group, human_bytes};
 
 /// A file of a shard.
@@ -90,21 +91,6 @@ pub struct ShardInfo {
     pub problems: Vec<String>,
 }
 
-/// A field with different types in different shards of one retention policy.
-#[derive(Debug, Serialize)]
-pub struct TypeConflict {
-    /// The database.
-    pub database: String,
-    /// The retention policy.
-    pub retention_policy: String,
-    /// The measurement.
-    pub measurement: String,
-    /// The field.
-    pub field: String,
-    /// Each type with the shards holding it.
-    pub types: BTreeMap<String, Vec<u64>>,
-}
-
 /// A key used both as a tag key and as a field key of one measurement (`SELECT *` then
 /// renames one of them).
 #[derive(Debug, Serialize)]
@@ -127,7 +113,7 @@ pub struct Inspection {
     /// Shards in (database, retention policy, id) order.
     pub shards: Vec<ShardInfo>,
     /// Fields whose type differs between shards.
-    pub type_conflicts: Vec<TypeConflict>,
+    pub type_conflicts: Vec<Conflict>,
     /// Keys that are tag keys and field keys.
     pub key_clashes: Vec<KeyClash>,
     /// Paths passed over, with the reason.
@@ -300,7 +286,7 @@ pub fn inspect(
         .collect();
     // (database, retention policy, measurement, field)
     type Key = (String, String, String, String);
-    let mut types: BTreeMap<Key, BTreeMap<String, Vec<u64>>> = BTreeMap::new();
+    let mut conflicts = Conflicts::default();
     let mut clashes: BTreeMap<Key, Vec<u64>> = BTreeMap::new();
     for s in &shards {
         for (m, info) in &s.measurements {
@@ -312,12 +298,7 @@ pub fn inspect(
                     f.clone(),
                 );
                 for ty in &field.types {
-                    types
-                        .entry(key.clone())
-                        .or_default()
-                        .entry(ty.clone())
-                        .or_default()
-                        .push(s.id);
+                    conflicts.add(&s.database, &s.retention_policy, m, f, ty, s.id);
                 }
                 if info.tag_keys.contains(f) {
                     clashes.entry(key).or_default().push(s.id);
@@ -327,19 +308,7 @@ pub fn inspect(
     }
     Ok(Inspection {
         shards,
-        type_conflicts: types
-            .into_iter()
-            .filter(|(_, t)| t.len() > 1)
-            .map(
-                |((database, retention_policy, measurement, field), types)| TypeConflict {
-                    database,
-                    retention_policy,
-                    measurement,
-                    field,
-                    types,
-                },
-            )
-            .collect(),
+        type_conflicts: conflicts.finish(),
         key_clashes: clashes
             .into_iter()
             .map(
@@ -426,23 +395,7 @@ impl Inspection {
             }
         }
         for c in &self.type_conflicts {
-            let types: Vec<String> = c
-                .types
-                .iter()
-                .map(|(ty, shards)| {
-                    let ids: Vec<String> = shards.iter().map(u64::to_string).collect();
-                    format!("{ty} in shards {}", ids.join(", "))
-                })
-                .collect();
-            writeln!(
-                w,
-                "type conflict: {}/{} measurement {:?} field {:?}: {}",
-                c.database,
-                c.retention_policy,
-                c.measurement,
-                c.field,
-                types.join("; ")
-            )?;
+            writeln!(w, "type conflict: {c}")?;
         }
         for c in &self.key_clashes {
             let ids: Vec<String> = c.shards.iter().map(u64::to_string).collect();

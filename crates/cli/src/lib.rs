@@ -36,6 +36,7 @@
 
 pub mod args;
 pub mod config;
+pub mod conflicts;
 pub mod dump;
 pub mod export;
 pub mod inspect;

@@ -1,30 +1,14 @@
 //! The end-of-run summary: a paragraph on stderr, or JSON on stdout with `--json`.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::conflicts::{Conflict, Conflicts};
 use crate::export::ShardResult;
 use crate::plan::{Plan, UnlistedShard};
 use crate::state::SkipRecord;
-
-/// A field stored with different types in different shards. Each file keeps its shard's
-/// type; this lists where each type is.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Conflict {
-    /// The database.
-    pub database: String,
-    /// The retention policy.
-    pub retention_policy: String,
-    /// The measurement.
-    pub measurement: String,
-    /// The field key.
-    pub field: String,
-    /// Each type, with the shards that hold it.
-    pub types: BTreeMap<String, Vec<u64>>,
-}
 
 /// A path of the input tree that is not shard data.
 #[derive(Debug, Serialize)]
@@ -230,23 +214,7 @@ impl Summary {
             )?;
         }
         for c in &self.conflicts {
-            let types: Vec<String> = c
-                .types
-                .iter()
-                .map(|(ty, shards)| {
-                    let ids: Vec<String> = shards.iter().map(u64::to_string).collect();
-                    format!("{ty} in shards {}", ids.join(", "))
-                })
-                .collect();
-            writeln!(
-                w,
-                "influx-tsm: type conflict: {}/{} measurement {:?} field {:?}: {}",
-                c.database,
-                c.retention_policy,
-                c.measurement,
-                c.field,
-                types.join("; ")
-            )?;
+            writeln!(w, "influx-tsm: type conflict: {c}")?;
         }
         Ok(())
     }
@@ -254,41 +222,20 @@ impl Summary {
 
 /// Every field with more than one type across the exported shards.
 pub fn conflicts(results: &[ShardResult]) -> Vec<Conflict> {
-    type Key = (String, String, String, String);
-    let mut types: BTreeMap<Key, BTreeMap<String, BTreeSet<u64>>> = BTreeMap::new();
-    for r in results {
-        let m = &r.manifest;
+    let mut conflicts = Conflicts::default();
+    for m in results.iter().map(|r| &r.manifest) {
         for f in &m.fields {
-            let key = (
-                m.database.clone(),
-                m.retention_policy.clone(),
-                f.measurement.clone(),
-                f.field.clone(),
+            conflicts.add(
+                &m.database,
+                &m.retention_policy,
+                &f.measurement,
+                &f.field,
+                &f.field_type,
+                m.shard,
             );
-            types
-                .entry(key)
-                .or_default()
-                .entry(f.field_type.clone())
-                .or_default()
-                .insert(m.shard);
         }
     }
-    types
-        .into_iter()
-        .filter(|(_, t)| t.len() > 1)
-        .map(
-            |((database, retention_policy, measurement, field), t)| Conflict {
-                database,
-                retention_policy,
-                measurement,
-                field,
-                types: t
-                    .into_iter()
-                    .map(|(ty, shards)| (ty, shards.into_iter().collect()))
-                    .collect(),
-            },
-        )
-        .collect()
+    conflicts.finish()
 }
 
 /// `1234567` as `1,234,567`.
