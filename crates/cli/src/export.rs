@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow};
+use arrow_array::RecordBatch;
 use arrow_build::Columns;
 use rayon::prelude::*;
 use tsm::layout::ShardLocation;
@@ -328,6 +329,10 @@ fn export_measurement(
 
 /// Streams the measurement's batches into `file` (created at the first row); returns the
 /// rows, values and lossy replacements written.
+///
+/// Decoding the next batch overlaps encoding the previous one (`rayon::join`, so an idle
+/// worker takes whichever half it can): at most two converted batches per measurement
+/// are alive at once, besides the rows being decoded.
 fn write_measurement(
     ctx: &Shared<'_>,
     shard: &Shard,
@@ -342,22 +347,79 @@ fn write_measurement(
     let mut batch = RowBatch::new(schema);
     let mut stats = arrow_build::Stats::default();
     let (mut row_count, mut value_count) = (0u64, 0u64);
+    // The next batch to encode, with its row and value counts.
+    let mut next: Option<(RecordBatch, u64, u64)> = None;
+    let mut first = true;
     loop {
         if ctx.cancel.load(Ordering::Relaxed) {
             return Err(Failure::Cancelled);
         }
+        let pending = next.take();
+        if pending.is_none() && !first {
+            break;
+        }
+        first = false;
+        let (written, decoded) = rayon::join(
+            || match &pending {
+                Some((record_batch, _, _)) => {
+                    write_batch(ctx, loc, schema, &columns, file, record_batch)
+                }
+                None => Ok(()),
+            },
+            || next_record_batch(config, &columns, &mut rows, &mut batch, &mut stats),
+        );
+        written?;
+        if let Some((_, rows, values)) = pending {
+            row_count += rows;
+            value_count += values;
+            ctx.progress.add_values(values);
+        }
+        next = decoded?;
+    }
+    Ok((row_count, value_count, stats))
+}
+
+/// Decodes and converts the next non-empty batch; `None` at the end.
+fn next_record_batch(
+    config: &Config,
+    columns: &Columns,
+    rows: &mut tsm::shard::MeasurementRows<'_>,
+    batch: &mut RowBatch,
+    stats: &mut arrow_build::Stats,
+) -> Result<Option<(RecordBatch, u64, u64)>, Failure> {
+    loop {
         if !rows
-            .next_batch(&mut batch, config.batch_rows, config.batch_bytes)
+            .next_batch(batch, config.batch_rows, config.batch_bytes)
             .map_err(Failure::Data)?
         {
-            break;
+            return Ok(None);
         }
         if batch.is_empty() {
             continue;
         }
-        let record_batch = arrow_build::record_batch_counted(&columns, &batch, &mut stats)
+        let record_batch = arrow_build::record_batch_counted(columns, batch, stats)
             .map_err(|err| Failure::Other(anyhow!(err)))?;
-        if file.is_none() {
+        return Ok(Some((
+            record_batch,
+            batch.len() as u64,
+            batch.value_count() as u64,
+        )));
+    }
+}
+
+/// Writes one batch into `file`, creating the file first if needed.
+fn write_batch(
+    ctx: &Shared<'_>,
+    loc: &ShardLocation,
+    schema: &MeasurementSchema,
+    columns: &Columns,
+    file: &mut Option<PendingFile>,
+    record_batch: &RecordBatch,
+) -> Result<(), Failure> {
+    let file = match file {
+        Some(file) => file,
+        none => {
+            let config = ctx.config;
             let dest = ctx.out.root().join(relative_path(
                 &loc.database,
                 &loc.retention_policy,
@@ -372,21 +434,15 @@ fn write_measurement(
                 &schema.name,
                 loc.id,
             )?;
-            *file = Some(PendingFile::create(
+            none.insert(PendingFile::create(
                 dest,
                 columns.schema().clone(),
                 properties,
-            )?);
+            )?)
         }
-        if let Some(file) = file.as_mut() {
-            file.write(&record_batch)?;
-        }
-        let values = batch.value_count() as u64;
-        row_count += batch.len() as u64;
-        value_count += values;
-        ctx.progress.add_values(values);
-    }
-    Ok((row_count, value_count, stats))
+    };
+    file.write(record_batch)?;
+    Ok(())
 }
 
 /// Syncs each folder in `dirs` and its ancestors up to `root`, so renamed files and new

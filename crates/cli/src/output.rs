@@ -9,9 +9,14 @@ use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::ZstdLevel;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 
 use crate::args::Compression;
 use crate::naming;
@@ -131,10 +136,26 @@ pub fn writer_properties(
 }
 
 /// A Parquet file being written under its temporary name.
+///
+/// Each batch's columns are encoded (dictionary, statistics, pages, compression) as
+/// separate rayon tasks, so idle workers of the export's pool help with a shard's file;
+/// column chunks are appended in schema order, so the bytes do not depend on the number
+/// of threads. This is what `ArrowWriter` does column after column, with the same row
+/// group boundaries (`max_row_group_row_count` rows).
 pub struct PendingFile {
     temp: PathBuf,
     dest: PathBuf,
-    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    writer: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
+    max_rows: usize,
+    row_group: Option<RowGroup>,
+}
+
+/// The row group being encoded: one writer per column.
+struct RowGroup {
+    writers: Vec<ArrowColumnWriter>,
+    rows: usize,
 }
 
 impl PendingFile {
@@ -146,16 +167,88 @@ impl PendingFile {
         let temp = temp_path(&dest);
         let file =
             File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
-        let writer = ArrowWriter::try_new(file, schema, Some(properties))
+        let max_rows = properties
+            .max_row_group_row_count()
+            .unwrap_or(usize::MAX)
+            .max(1);
+        if properties.max_row_group_bytes().is_some() {
+            bail!("internal error: row groups limited by bytes are not supported");
+        }
+        let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .and_then(ArrowWriter::into_serialized_writer)
             .with_context(|| format!("cannot start {}", temp.display()))?;
-        Ok(PendingFile { temp, dest, writer })
+        if writer.schema_descr().num_columns() != schema.fields().len() {
+            bail!("internal error: nested columns are not supported");
+        }
+        Ok(PendingFile {
+            temp,
+            dest,
+            schema,
+            writer,
+            factory,
+            max_rows,
+            row_group: None,
+        })
     }
 
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer
-            .write(batch)
+        self.write_batch(batch)
             .with_context(|| format!("cannot write {}", self.temp.display()))
+    }
+
+    fn write_batch(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let row_group = match &mut self.row_group {
+                Some(row_group) => row_group,
+                none => none.insert(RowGroup {
+                    writers: self
+                        .factory
+                        .create_column_writers(self.writer.flushed_row_groups().len())?,
+                    rows: 0,
+                }),
+            };
+            let rows = (batch.num_rows() - offset).min(self.max_rows - row_group.rows);
+            let part = batch.slice(offset, rows);
+            let fields = self.schema.fields();
+            row_group
+                .writers
+                .par_iter_mut()
+                .zip(part.columns().par_iter().zip(fields.par_iter()))
+                .with_max_len(1)
+                .try_for_each(|(writer, (column, field))| {
+                    compute_leaves(field, column)?
+                        .iter()
+                        .try_for_each(|leaf| writer.write(leaf))
+                })?;
+            row_group.rows += rows;
+            offset += rows;
+            if row_group.rows >= self.max_rows {
+                self.flush_row_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the columns of the row group being encoded (in parallel: the last pages
+    /// are compressed here) and appends them to the file in order.
+    fn flush_row_group(&mut self) -> parquet::errors::Result<()> {
+        let Some(row_group) = self.row_group.take() else {
+            return Ok(());
+        };
+        let chunks = row_group
+            .writers
+            .into_par_iter()
+            .with_max_len(1)
+            .map(ArrowColumnWriter::close)
+            .collect::<parquet::errors::Result<Vec<ArrowColumnChunk>>>()?;
+        let mut writer = self.writer.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut writer)?;
+        }
+        writer.close()?;
+        Ok(())
     }
 
     /// Finishes the file, flushes it to disk and gives it its final name; returns its size.
@@ -170,8 +263,8 @@ impl PendingFile {
     }
 
     fn finish(&mut self) -> Result<u64> {
-        self.writer
-            .finish()
+        self.flush_row_group()
+            .and_then(|()| self.writer.finish().map(drop))
             .with_context(|| format!("cannot finish {}", self.temp.display()))?;
         let file = self.writer.inner();
         file.sync_all()
