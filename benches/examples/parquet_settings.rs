@@ -72,7 +72,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         b.set_column_dictionary_enabled(ColumnPath::from("time"), false)
             .set_column_encoding(ColumnPath::from("time"), Encoding::DELTA_BINARY_PACKED)
     };
+    let tag_stats = |mut b: WriterPropertiesBuilder, stats: EnabledStatistics| {
+        for t in &tags {
+            b = b.set_column_statistics_enabled(ColumnPath::from(t.as_str()), stats);
+        }
+        b
+    };
     let candidates: Vec<(&str, WriterProperties)> = vec![
+        (
+            "influx-tsm default: dict all but time (delta), zstd(1)",
+            time_delta(base()).set_compression(zstd(1)).build(),
+        ),
+        (
+            "influx-tsm default, tag stats per chunk only",
+            tag_stats(time_delta(base()), EnabledStatistics::Chunk)
+                .set_compression(zstd(1))
+                .build(),
+        ),
+        (
+            "influx-tsm default, no tag stats",
+            tag_stats(time_delta(base()), EnabledStatistics::None)
+                .set_compression(zstd(1))
+                .build(),
+        ),
+        (
+            "influx-tsm default, write batch 8192",
+            time_delta(base())
+                .set_write_batch_size(8192)
+                .set_compression(zstd(1))
+                .build(),
+        ),
         (
             "dict all, zstd(1) [parquet default + zstd(1)]",
             base().set_compression(zstd(1)).build(),
