@@ -23,8 +23,7 @@
 use crate::block::decode_block;
 use crate::error::Result;
 use crate::file::{BlockEntry, TsmFile};
-use crate::limits::Limits;
-use crate::shard::TimeRange;
+use crate::shard::{ShardOptions, TimeRange};
 use crate::values::Values;
 
 /// One block of the key, with what is needed to decode and filter it.
@@ -56,20 +55,21 @@ pub struct KeyMerger<'a> {
     block_ts: Vec<i64>,
     block_values: Values,
     range: TimeRange,
-    limits: Limits,
-    verify_crc: bool,
+    options: ShardOptions,
+    skipped: Vec<crate::Error>,
 }
 
 impl<'a> KeyMerger<'a> {
     /// A merger over `blocks` (any order) and the key's WAL values (sorted, deduplicated),
-    /// limited to `range`. Every source must hold values of `field_type`.
+    /// limited to `range`. Every source must hold values of `field_type`. `options` says
+    /// whether to check CRCs and whether a damaged block is skipped (see
+    /// [`KeyMerger::take_skipped`]) or stops the merge.
     pub fn new(
         field_type: crate::FieldType,
         mut blocks: Vec<BlockSource<'a>>,
         cache: Option<(&'a [i64], &'a Values)>,
         range: TimeRange,
-        limits: Limits,
-        verify_crc: bool,
+        options: ShardOptions,
     ) -> KeyMerger<'a> {
         blocks.retain(|b| b.entry.max_time >= range.start && b.entry.min_time < range.end);
         blocks.retain(|b| !covered(b.tombstones, b.entry.min_time, b.entry.max_time));
@@ -94,9 +94,16 @@ impl<'a> KeyMerger<'a> {
             block_ts: Vec::new(),
             block_values: Values::new(ty),
             range,
-            limits,
-            verify_crc,
+            options,
+            skipped: Vec::new(),
         }
+    }
+
+    /// The damaged blocks left out since the last call, each error naming the file and
+    /// offset; only with [`ShardOptions::skip_corrupt`] (otherwise the first one is
+    /// returned by [`KeyMerger::next_chunk`]).
+    pub fn take_skipped(&mut self) -> Vec<crate::Error> {
+        std::mem::take(&mut self.skipped)
     }
 
     /// Clears `ts` and `values` and fills them with the next chunk of merged values.
@@ -174,15 +181,42 @@ impl<'a> KeyMerger<'a> {
     fn decode_next_block(&mut self) -> Result<()> {
         let source = self.blocks[self.next_block];
         self.next_block += 1;
+        if let Err(err) = self.read_block(&source) {
+            if self.options.skip_corrupt && err.is_corruption() {
+                // Only this block is lost: the key's other blocks, and older files'
+                // values at these times, still count.
+                self.skipped.push(err);
+                return Ok(());
+            }
+            return Err(err);
+        }
+        if self.block_ts.is_empty() {
+            return Ok(());
+        }
+        if self.pending_ts.is_empty() {
+            std::mem::swap(&mut self.pending_ts, &mut self.block_ts);
+            std::mem::swap(&mut self.pending_values, &mut self.block_values);
+            self.pending_priority.clear();
+            self.pending_priority
+                .resize(self.pending_ts.len(), source.priority);
+            return Ok(());
+        }
+        self.merge_block_into_pending(source.priority);
+        Ok(())
+    }
+
+    /// Decodes and checks one block into `block_ts`/`block_values`, dropping what the
+    /// file's tombstones and the range hide.
+    fn read_block(&mut self, source: &BlockSource<'_>) -> Result<()> {
         let offset = source.entry.offset + crate::format::BLOCK_CRC_LEN as u64;
         source
             .file
-            .block(&source.entry, self.verify_crc)
+            .block(&source.entry, self.options.verify_crc)
             .and_then(|bytes| {
                 decode_block(
                     bytes,
                     offset,
-                    &self.limits,
+                    &self.options.limits,
                     &mut self.block_ts,
                     &mut self.block_values,
                 )
@@ -211,6 +245,7 @@ impl<'a> KeyMerger<'a> {
         // The merge orders blocks by their index ranges; a block holding other times
         // (damage the CRC does not cover, or unchecked CRCs) would come out unsorted.
         if first < source.entry.min_time || last > source.entry.max_time {
+            self.block_ts.clear();
             return Err(crate::Error::corrupt(
                 source.entry.offset,
                 format!(
@@ -220,15 +255,6 @@ impl<'a> KeyMerger<'a> {
             )
             .in_file(source.path));
         }
-        if self.pending_ts.is_empty() {
-            std::mem::swap(&mut self.pending_ts, &mut self.block_ts);
-            std::mem::swap(&mut self.pending_values, &mut self.block_values);
-            self.pending_priority.clear();
-            self.pending_priority
-                .resize(self.pending_ts.len(), source.priority);
-            return Ok(());
-        }
-        self.merge_block_into_pending(source.priority);
         Ok(())
     }
 

@@ -425,8 +425,7 @@ impl Shard {
             blocks,
             cache,
             range,
-            self.options.limits,
-            self.options.verify_crc,
+            self.options,
         ))
     }
 
@@ -445,6 +444,7 @@ impl Shard {
             range,
             next_series: 0,
             join: None,
+            skipped: Vec::new(),
         }
     }
 
@@ -537,9 +537,18 @@ pub struct MeasurementRows<'a> {
     range: TimeRange,
     next_series: usize,
     join: Option<SeriesJoin<'a>>,
+    skipped: Vec<Error>,
 }
 
 impl MeasurementRows<'_> {
+    /// The damaged blocks left out since the last call (only with
+    /// [`ShardOptions::skip_corrupt`]; without it the first damaged block is an error of
+    /// [`MeasurementRows::next_batch`]). Each error names the file, the byte offset and the
+    /// series.
+    pub fn take_skipped(&mut self) -> Vec<Error> {
+        std::mem::take(&mut self.skipped)
+    }
+
     /// Clears `batch` and fills it with the next rows, stopping once it holds `max_rows`
     /// rows or `max_bytes` bytes (a series may be split across batches). Returns `false`
     /// when no rows are left.
@@ -577,10 +586,18 @@ impl MeasurementRows<'_> {
             let join = self.join.as_mut().expect("set above");
             let budget = (max_rows - batch.len()).min(8192);
             let before = batch.len();
-            let finished = join.append(batch, budget).map_err(|e| {
-                let info = &series[self.next_series];
-                e.for_key(&info.key)
-            })?;
+            let info = &series[self.next_series];
+            let finished = join
+                .append(batch, budget)
+                .map_err(|e| e.for_key(&info.key))?;
+            for f in &mut join.fields {
+                self.skipped.extend(
+                    f.merger
+                        .take_skipped()
+                        .into_iter()
+                        .map(|e| e.for_key(&info.key)),
+                );
+            }
             let added = batch.len() - before;
             if added > 0 {
                 if run_series == Some(self.next_series) {
