@@ -149,7 +149,9 @@ impl Config {
     /// How to open shards: damaged files stop the open (the exporter reopens with
     /// `skip_corrupt` itself under `--skip-corrupt`, to know what was skipped).
     pub fn shard_options(&self) -> ShardOptions {
-        ShardOptions::default().verify_crc(self.verify_crc)
+        ShardOptions::default()
+            .verify_crc(self.verify_crc)
+            .skip_corrupt(self.skip_corrupt)
     }
 
     /// Checks the arguments and resolves the input and output paths.

@@ -13,7 +13,7 @@ use arrow_build::Columns;
 use rayon::prelude::*;
 use tsm::layout::ShardLocation;
 use tsm::rows::{MeasurementSchema, RowBatch};
-use tsm::shard::Shard;
+use tsm::shard::{Problem, ProblemKind, Shard};
 
 use crate::args::Format;
 use crate::config::Config;
@@ -229,51 +229,31 @@ pub struct OpenedShard {
     pub warnings: Vec<SkipRecord>,
 }
 
-/// Opens a shard. A damaged file stops it, unless `--skip-corrupt`: then the shard is
-/// opened again skipping damaged files, and what that leaves out is recorded.
+/// Opens a shard. A damaged file stops it, unless `--skip-corrupt`: then the damaged file
+/// (or, for damage found while streaming, the damaged block) is left out and recorded, and
+/// a shard that cannot be opened at all is recorded as skipped.
 ///
 /// # Errors
 /// I/O errors, and damage without `--skip-corrupt`.
 pub fn open_shard(config: &Config, loc: &ShardLocation) -> Result<OpenedShard, tsm::Error> {
-    let record = |p: &tsm::shard::Problem| SkipRecord::new(loc, None, &p.error);
     match Shard::open_with(loc, &config.shard_options()) {
         Ok(shard) => {
-            let warnings = shard.problems().iter().map(record).collect();
+            let (skipped, warnings): (Vec<_>, Vec<_>) = shard
+                .problems()
+                .iter()
+                .partition(|p| p.kind == ProblemKind::Skipped);
+            let record = |p: &Problem| SkipRecord::new(loc, None, &p.error);
             Ok(OpenedShard {
+                skipped: skipped.into_iter().map(record).collect(),
+                warnings: warnings.into_iter().map(record).collect(),
                 shard: Some(shard),
-                skipped: Vec::new(),
-                warnings,
             })
         }
-        Err(err) if config.skip_corrupt && err.is_corruption() => {
-            let mut skipped = vec![SkipRecord::new(loc, None, &err)];
-            match Shard::open_with(loc, &config.shard_options().skip_corrupt(true)) {
-                Ok(shard) => {
-                    for problem in shard.problems() {
-                        let r = record(problem);
-                        if !skipped.iter().any(|s| s.error == r.error) {
-                            skipped.push(r);
-                        }
-                    }
-                    Ok(OpenedShard {
-                        shard: Some(shard),
-                        skipped,
-                        warnings: Vec::new(),
-                    })
-                }
-                Err(again) if again.is_corruption() => {
-                    if again.to_string() != err.to_string() {
-                        skipped.push(SkipRecord::new(loc, None, &again));
-                    }
-                    Ok(OpenedShard {
-                        shard: None,
-                        skipped,
-                        warnings: Vec::new(),
-                    })
-                }
-                Err(again) => Err(again),
-            }
-        }
+        Err(err) if config.skip_corrupt && err.is_corruption() => Ok(OpenedShard {
+            shard: None,
+            skipped: vec![SkipRecord::new(loc, None, &err)],
+            warnings: Vec::new(),
+        }),
         Err(err) => Err(err),
     }
 }
@@ -289,7 +269,22 @@ fn export_measurement(
     manifest: &mut Manifest,
 ) -> Result<Option<PathBuf>, Failure> {
     let mut file = None;
-    let result = write_measurement(ctx, shard, loc, index, schema, &mut file);
+    let mut damaged_blocks = Vec::new();
+    let result = write_measurement(
+        ctx,
+        shard,
+        loc,
+        index,
+        schema,
+        &mut file,
+        &mut damaged_blocks,
+    );
+    let measurement = String::from_utf8_lossy(&schema.name).into_owned();
+    manifest.skipped.extend(
+        damaged_blocks
+            .iter()
+            .map(|err| SkipRecord::block(loc, measurement.clone(), err)),
+    );
     let (rows, values, stats) = match result {
         Ok(counts) => counts,
         Err(failure) => {
@@ -302,7 +297,6 @@ fn export_measurement(
     let Some(file) = file else { return Ok(None) };
     let relative = relative_path(&loc.database, &loc.retention_policy, &schema.name, loc.id);
     let bytes = file.commit()?;
-    let measurement = String::from_utf8_lossy(&schema.name).into_owned();
     manifest.files.push(FileRecord {
         measurement: measurement.clone(),
         path: path_string(&relative),
@@ -328,7 +322,8 @@ fn export_measurement(
 }
 
 /// Streams the measurement's batches into `file` (created at the first row); returns the
-/// rows, values and lossy replacements written.
+/// rows, values and lossy replacements written. Damaged blocks left out under
+/// `--skip-corrupt` are added to `damaged_blocks`.
 ///
 /// Decoding the next batch overlaps encoding the previous one (`rayon::join`, so an idle
 /// worker takes whichever half it can): at most two converted batches per measurement
@@ -340,6 +335,7 @@ fn write_measurement(
     index: usize,
     schema: &MeasurementSchema,
     file: &mut Option<PendingFile>,
+    damaged_blocks: &mut Vec<tsm::Error>,
 ) -> Result<(u64, u64, arrow_build::Stats), Failure> {
     let config = ctx.config;
     let columns = Columns::new(schema);
@@ -375,6 +371,7 @@ fn write_measurement(
             ctx.progress.add_values(values);
         }
         next = decoded?;
+        damaged_blocks.extend(rows.take_skipped());
     }
     Ok((row_count, value_count, stats))
 }

@@ -89,6 +89,7 @@ fn context_warning(loc: &ShardLocation) -> Option<SkipRecord> {
         error: "the database or retention policy name holds ':', a newline or outer spaces, \
                 which influx -import cannot read from a # CONTEXT line"
             .to_string(),
+        block: false,
     })
 }
 
@@ -226,7 +227,13 @@ pub(crate) fn write_shard(
             if cancel.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            match rows.next_batch(&mut batch, config.batch_rows, config.batch_bytes) {
+            let next = rows.next_batch(&mut batch, config.batch_rows, config.batch_bytes);
+            manifest.skipped.extend(
+                rows.take_skipped()
+                    .iter()
+                    .map(|err| SkipRecord::block(loc, name.clone(), err)),
+            );
+            match next {
                 Ok(true) => {}
                 Ok(false) => break Ok(()),
                 Err(err) => break Err(err),
@@ -293,6 +300,7 @@ fn note_stats(manifest: &mut Manifest, loc: &ShardLocation, measurement: &str, s
             path: None,
             offset: None,
             error,
+            block: false,
         });
     };
     if stats.unrepresentable > 0 {

@@ -60,6 +60,9 @@ pub struct SkipRecord {
     pub offset: Option<u64>,
     /// The whole message.
     pub error: String,
+    /// Only one damaged block of `measurement` was left out; the rest of it was exported.
+    #[serde(default)]
+    pub block: bool,
 }
 
 impl SkipRecord {
@@ -73,6 +76,16 @@ impl SkipRecord {
             path: error.path().map(Path::to_path_buf),
             offset: error.offset(),
             error: error.to_string(),
+            block: false,
+        }
+    }
+
+    /// A record of one damaged block of `measurement`, left out while the rest of the
+    /// measurement was exported.
+    pub fn block(shard: &ShardLocation, measurement: String, error: &tsm::Error) -> Self {
+        SkipRecord {
+            block: true,
+            ..SkipRecord::new(shard, Some(measurement), error)
         }
     }
 }

@@ -204,6 +204,7 @@ impl Summary {
         }
         for s in &self.skipped {
             let what = match &s.measurement {
+                Some(m) if s.block => format!("a damaged block of measurement {m:?} in shard"),
                 Some(m) => format!("measurement {m:?} of shard"),
                 None => "shard".to_string(),
             };

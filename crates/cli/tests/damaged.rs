@@ -455,3 +455,87 @@ fn line_protocol_export_of_damaged_copies() {
         }
     }
 }
+
+/// With `--skip-corrupt` a damaged block costs only its own values: the rest of its
+/// measurement, in the same shard, is exported as from the intact copy.
+#[test]
+fn a_damaged_block_is_skipped_alone() {
+    use tsm::file::TsmFile;
+    use tsm::key::{SeriesKey, split_composite};
+
+    // The shard's newest TSM file: it has no tombstones, so its blocks are needed.
+    const NEWEST: &str = "data/fleet_ops/autogen/17/000000003-000000001.tsm";
+    let tsm_bytes = std::fs::read(fixture().join(NEWEST)).unwrap();
+    let file = TsmFile::parse(&tsm_bytes).unwrap();
+    let entry = file.index().next().unwrap().unwrap();
+    let block = entry.blocks().next().unwrap();
+    let (series, field) = split_composite(entry.key).unwrap();
+    let series = SeriesKey::parse(series);
+    let measurement = String::from_utf8(series.measurement_unescaped()).unwrap();
+    let tags: Vec<(String, String)> = series
+        .tags_unescaped()
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+        .collect();
+    let field = String::from_utf8(field.to_vec()).unwrap();
+    let in_block = |k: &crate::end_to_end::PointKey| {
+        k.2 == measurement && k.3 == tags && (block.min_time..=block.max_time).contains(&k.4)
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("influxdb");
+    copy_tree(&fixture(), &input);
+    // The block's last byte: inside the values, covered by the CRC.
+    let at = (block.offset + u64::from(block.size) - 1) as usize;
+    rewrite(&input.join(NEWEST), &|b| b[at] ^= 0x10);
+    let out = dir.path().join("out");
+    let output = run_deadline(&[
+        &"export",
+        &input,
+        &"--out",
+        &out,
+        &"--json",
+        &"--skip-corrupt",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let skipped = summary["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{}", describe(&output));
+    assert_eq!(skipped[0]["block"], true);
+    assert_eq!(skipped[0]["offset"], block.offset);
+    assert!(
+        skipped[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with(NEWEST.rsplit('/').next().unwrap())
+    );
+
+    // Every field value outside the damaged block is exported exactly as from the intact
+    // copy; inside it, only the damaged field may differ (an older file's value may show
+    // through, or none).
+    let got = exported_except(&out, &|_| false);
+    let mut differing = 0;
+    for (key, fields) in intact() {
+        for (name, value) in fields {
+            let now = got.get(key).and_then(|f| f.get(name));
+            if in_block(key) && *name == field {
+                differing += usize::from(now != Some(value));
+                continue;
+            }
+            assert_eq!(now, Some(value), "{key:?} {name}");
+        }
+    }
+    for (key, fields) in &got {
+        for name in fields.keys() {
+            let was = intact().get(key).and_then(|f| f.get(name));
+            assert!(
+                was.is_some() || (in_block(key) && *name == field),
+                "extra {key:?} {name}"
+            );
+        }
+    }
+    assert!(
+        differing > 0,
+        "the damaged block's values were needed by the export"
+    );
+}
