@@ -23,6 +23,7 @@ use tsm::mmap::MappedFile;
 use crate::args::InspectArgs;
 use crate::config::UsageError;
 use crate::conflicts::{Conflict, Conflicts};
+use crate::plan::{catalogue, shard_status_name};
 use crate::summary::{group, human_bytes};
 
 /// A file of a shard.
@@ -89,6 +90,11 @@ pub struct ShardInfo {
     pub measurements: BTreeMap<String, MeasurementInfo>,
     /// What could not be read.
     pub problems: Vec<String>,
+    /// What `meta/meta.db` says of the folder: `live`, `deleted` (its shard group was
+    /// dropped) or `unlisted`; absent without a readable `meta.db`. Only live shards are
+    /// read by the server's queries (and exported by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<&'static str>,
 }
 
 /// A key used both as a tag key and as a field key of one measurement (`SELECT *` then
@@ -118,6 +124,8 @@ pub struct Inspection {
     pub key_clashes: Vec<KeyClash>,
     /// Paths passed over, with the reason.
     pub ignored: Vec<(PathBuf, String)>,
+    /// Why `meta/meta.db` could not be read, when it exists.
+    pub catalogue_problem: Option<String>,
 }
 
 fn widen(range: &mut (Option<i64>, Option<i64>), min: i64, max: i64) {
@@ -172,6 +180,7 @@ pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
         wal_files: loc.wal_segments.iter().map(|p| file_info(p)).collect(),
         measurements: BTreeMap::new(),
         problems: Vec::new(),
+        catalogue: None,
     };
     let add = |info: &mut ShardInfo, key: &[u8], ty: &str, values: u64, min: i64, max: i64| {
         let Some((series, field)) = split_composite(key) else {
@@ -278,11 +287,18 @@ pub fn inspect(
     let layout = tsm::layout::scan(data_dir, wal_dir)
         .with_context(|| format!("cannot scan {}", data_dir.display()))?;
     let limits = Limits::default();
+    let (meta, catalogue_problem) = catalogue(data_dir);
     let shards: Vec<ShardInfo> = layout
         .shards
         .par_iter()
         .filter(|s| databases.is_empty() || databases.contains(&s.database))
-        .map(|s| inspect_shard(s, &limits))
+        .map(|s| {
+            let mut info = inspect_shard(s, &limits);
+            info.catalogue = meta
+                .as_ref()
+                .map(|m| shard_status_name(m.shard_status(&s.database, &s.retention_policy, s.id)));
+            info
+        })
         .collect();
     // (database, retention policy, measurement, field)
     type Key = (String, String, String, String);
@@ -322,6 +338,7 @@ pub fn inspect(
             )
             .collect(),
         ignored: layout.skipped,
+        catalogue_problem,
     })
 }
 
@@ -356,8 +373,14 @@ impl Inspection {
             let sum = |files: &[FileInfo]| files.iter().map(|f| f.bytes).sum::<u64>();
             writeln!(
                 w,
-                "    shard {}: {} .. {}; {} TSM ({}), {} tombstone ({}), {} WAL ({})",
+                "    shard {}{}: {} .. {}; {} TSM ({}), {} tombstone ({}), {} WAL ({})",
                 s.id,
+                match s.catalogue {
+                    Some(status) if status != "live" => {
+                        format!(" ({status} in meta.db: not queried, not exported by default)")
+                    }
+                    _ => String::new(),
+                },
                 time_text(s.min_time),
                 time_text(s.max_time),
                 s.tsm_files.len(),
@@ -396,6 +419,9 @@ impl Inspection {
         }
         for c in &self.type_conflicts {
             writeln!(w, "type conflict: {c}")?;
+        }
+        if let Some(problem) = &self.catalogue_problem {
+            writeln!(w, "warning: cannot use the catalogue {problem}")?;
         }
         for c in &self.key_clashes {
             let ids: Vec<String> = c.shards.iter().map(u64::to_string).collect();

@@ -2,7 +2,7 @@
 //! measurements and files each gives.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -57,7 +57,7 @@ impl Plan {
     pub fn new(config: &Config) -> Result<Plan> {
         let layout = tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref())
             .with_context(|| format!("cannot scan {}", config.data_dir.display()))?;
-        let (meta, catalogue_problem) = catalogue(config);
+        let (meta, catalogue_problem) = catalogue(&config.data_dir);
         let mut shards = Vec::new();
         let mut unlisted = Vec::new();
         for location in layout.shards {
@@ -72,11 +72,7 @@ impl Plan {
                         database: location.database.clone(),
                         retention_policy: location.retention_policy.clone(),
                         shard: location.id,
-                        status: if status == ShardStatus::Deleted {
-                            "deleted"
-                        } else {
-                            "unlisted"
-                        },
+                        status: shard_status_name(status),
                     });
                     continue;
                 }
@@ -100,33 +96,32 @@ impl Plan {
 
 /// The server's catalogue, `meta/meta.db` beside the data directory (InfluxDB's layout),
 /// when it exists; or why it could not be read. Without one every shard folder counts.
-fn catalogue(config: &Config) -> (Option<Meta>, Option<String>) {
-    let Some(path) = config
-        .data_dir
-        .parent()
-        .map(|p| p.join("meta").join("meta.db"))
-    else {
+pub fn catalogue(data_dir: &Path) -> (Option<Meta>, Option<String>) {
+    let Some(path) = data_dir.parent().map(|p| p.join("meta").join("meta.db")) else {
         return (None, None);
+    };
+    let unusable = |err: &dyn std::fmt::Display| {
+        Some(format!(
+            "{}: {err}; every shard folder is exported",
+            path.display()
+        ))
     };
     match std::fs::read(&path) {
         Ok(bytes) => match decode_meta(&bytes) {
             Ok(meta) => (Some(meta), None),
-            Err(err) => (
-                None,
-                Some(format!(
-                    "{}: {err}; every shard folder is exported",
-                    path.display()
-                )),
-            ),
+            Err(err) => (None, unusable(&err)),
         },
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => (None, None),
-        Err(err) => (
-            None,
-            Some(format!(
-                "{}: {err}; every shard folder is exported",
-                path.display()
-            )),
-        ),
+        Err(err) => (None, unusable(&err)),
+    }
+}
+
+/// `live`, `deleted` or `unlisted`: what the catalogue says of a shard folder.
+pub fn shard_status_name(status: ShardStatus) -> &'static str {
+    match status {
+        ShardStatus::Live => "live",
+        ShardStatus::Deleted => "deleted",
+        ShardStatus::Unlisted => "unlisted",
     }
 }
 

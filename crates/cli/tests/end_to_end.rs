@@ -624,4 +624,19 @@ fn shards_the_catalogue_does_not_list_only_on_request() {
     ]);
     assert_code(&output, 0);
     assert!(out.join("airq/autogen/air/99.parquet").is_file());
+
+    // inspect says which folders the server would read.
+    let output = run(&[&"inspect", &input, &"--json"]);
+    assert_code(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let status = |db: &str, id: u64| {
+        report["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["database"] == db && s["id"] == id)
+            .map(|s| s["catalogue"].clone())
+    };
+    assert_eq!(status("airq", 99), Some(serde_json::json!("unlisted")));
+    assert_eq!(status("airq", 1), Some(serde_json::json!("live")));
 }
