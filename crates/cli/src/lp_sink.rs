@@ -11,10 +11,10 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 
-use crate::output::temp_path;
+use crate::output::{create_temp, sync_and_rename};
 
 /// Plain or gzip-compressed output over `W`.
 pub enum LpSink<W: Write> {
@@ -101,12 +101,7 @@ pub struct PendingLpFile {
 impl PendingLpFile {
     /// Creates the folders and the temporary file for `dest`.
     pub fn create(dest: PathBuf, gzip: Option<u32>) -> Result<PendingLpFile> {
-        let parent = dest.parent().context("output path has no folder")?;
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        let temp = temp_path(&dest);
-        let file =
-            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let (temp, file) = create_temp(&dest)?;
         Ok(PendingLpFile {
             temp,
             dest,
@@ -148,16 +143,7 @@ impl PendingLpFile {
                 .into_inner()
                 .map_err(|e| e.into_error())
                 .with_context(|| format!("cannot write {}", temp.display()))?;
-            file.sync_all()
-                .with_context(|| format!("cannot sync {}", temp.display()))?;
-            let bytes = file.metadata()?.len();
-            if dest.try_exists()? {
-                bail!("{} exists already", dest.display());
-            }
-            std::fs::rename(&temp, &dest).with_context(|| {
-                format!("cannot rename {} to {}", temp.display(), dest.display())
-            })?;
-            Ok(bytes)
+            sync_and_rename(&file, &temp, &dest)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&temp);

@@ -161,12 +161,7 @@ struct RowGroup {
 impl PendingFile {
     /// Creates the folders and the temporary file for `dest`.
     pub fn create(dest: PathBuf, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
-        let parent = dest.parent().context("output path has no folder")?;
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        let temp = temp_path(&dest);
-        let file =
-            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let (temp, file) = create_temp(&dest)?;
         let max_rows = properties
             .max_row_group_row_count()
             .unwrap_or(usize::MAX)
@@ -266,25 +261,7 @@ impl PendingFile {
         self.flush_row_group()
             .and_then(|()| self.writer.finish().map(drop))
             .with_context(|| format!("cannot finish {}", self.temp.display()))?;
-        let file = self.writer.inner();
-        file.sync_all()
-            .with_context(|| format!("cannot sync {}", self.temp.display()))?;
-        let bytes = file.metadata()?.len();
-        if self.dest.try_exists()? {
-            bail!(
-                "{} exists already: two measurements map to one file name \
-                 (a case-insensitive file system?)",
-                self.dest.display()
-            );
-        }
-        std::fs::rename(&self.temp, &self.dest).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.temp.display(),
-                self.dest.display()
-            )
-        })?;
-        Ok(bytes)
+        sync_and_rename(self.writer.inner(), &self.temp, &self.dest)
     }
 
     /// Gives up: deletes the temporary file.
@@ -293,6 +270,35 @@ impl PendingFile {
         drop(self);
         let _ = std::fs::remove_file(temp);
     }
+}
+
+/// Creates the folders of `dest` and its temporary file (see [`temp_path`]).
+pub fn create_temp(dest: &Path) -> Result<(PathBuf, File)> {
+    let parent = dest.parent().context("output path has no folder")?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let temp = temp_path(dest);
+    let file = File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+    Ok((temp, file))
+}
+
+/// Flushes `file` (written as `temp`) to disk and gives it its final name `dest`; returns
+/// its size. Refuses to replace an existing file: two names that a case-insensitive file
+/// system takes for one must not overwrite each other's data.
+pub fn sync_and_rename(file: &File, temp: &Path, dest: &Path) -> Result<u64> {
+    file.sync_all()
+        .with_context(|| format!("cannot sync {}", temp.display()))?;
+    let bytes = file.metadata()?.len();
+    if dest.try_exists()? {
+        bail!(
+            "{} exists already: two names map to one file name (a case-insensitive file \
+             system?)",
+            dest.display()
+        );
+    }
+    std::fs::rename(temp, dest)
+        .with_context(|| format!("cannot rename {} to {}", temp.display(), dest.display()))?;
+    Ok(bytes)
 }
 
 /// Writes `bytes` to `path` whole or not at all: temporary name, fsync, rename, fsync of
