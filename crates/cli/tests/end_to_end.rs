@@ -549,16 +549,21 @@ fn a_damaged_file_stops_the_export_or_is_skipped() {
     assert_eq!(snapshot(&input), before);
 }
 
+/// A copy of the fixture under `parent` with shard folder `data/<from>` copied to
+/// `data/<to>` (not listed in meta.db); returns the copy's InfluxDB directory.
+fn fixture_with_copied_shard(parent: &Path, from: &str, to: &str) -> PathBuf {
+    let input = parent.join("influxdb");
+    copy_tree(&fixture(), &input);
+    copy_tree(&input.join("data").join(from), &input.join("data").join(to));
+    input
+}
+
 #[test]
 fn internal_monitoring_database_only_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("influxdb");
-    copy_tree(&fixture(), &input);
     // A copy of a real shard posing as the server's self-monitoring database.
-    copy_tree(
-        &input.join("data/fleet_ops/autogen/17"),
-        &input.join("data/_internal/monitor/99"),
-    );
+    let input =
+        fixture_with_copied_shard(dir.path(), "fleet_ops/autogen/17", "_internal/monitor/99");
 
     let out = dir.path().join("default");
     let output = run(&[&"export", &input, &"--out", &out, &"--quiet", &"--json"]);
@@ -591,13 +596,8 @@ fn internal_monitoring_database_only_on_request() {
 #[test]
 fn shards_the_catalogue_does_not_list_only_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("influxdb");
-    copy_tree(&fixture(), &input);
     // A shard folder meta/meta.db knows nothing of: the server would never query it.
-    copy_tree(
-        &input.join("data/airq/autogen/1"),
-        &input.join("data/airq/autogen/99"),
-    );
+    let input = fixture_with_copied_shard(dir.path(), "airq/autogen/1", "airq/autogen/99");
 
     let out = dir.path().join("default");
     let output = run(&[&"export", &input, &"--out", &out, &"--json"]);
