@@ -78,15 +78,6 @@ fn too_many(offset: u64, stream: Stream, claimed: u64, max_values: usize) -> Err
     Error::limit(offset, stream.values, claimed, max_values as u64)
 }
 
-/// Adds the zigzag-decoded deltas in `values` to `acc` one after the other, in place.
-#[inline]
-fn prefix_sum<T: Bits64>(mut acc: u64, values: &mut [T]) {
-    for v in values {
-        acc = acc.wrapping_add(zigzag_decode(v.to_bits()) as u64);
-        *v = T::from_bits(acc);
-    }
-}
-
 fn decode_raw<T: Bits64>(
     cursor: Cursor<'_>,
     stream: Stream,
@@ -136,11 +127,18 @@ fn decode_simple8b<T: Bits64>(
             max_values,
         ));
     }
-    dst.reserve(deltas + 1);
     let start = dst.len();
-    dst.push(T::from_bits(first));
-    simple8b::unpack_words(words, dst);
-    prefix_sum(first, &mut dst[start + 1..]);
+    dst.resize(start + 1 + deltas, T::from_bits(first));
+    let mut acc = first;
+    let written = simple8b::unpack_into(
+        words,
+        dst.get_mut(start + 1..).unwrap_or_default(),
+        |delta| {
+            acc = acc.wrapping_add(zigzag_decode(delta) as u64);
+            T::from_bits(acc)
+        },
+    );
+    dst.truncate(start + 1 + written);
     Ok(())
 }
 

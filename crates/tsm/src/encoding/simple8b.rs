@@ -16,8 +16,6 @@
 //! number of values in a stream is the sum of `n` over its words. Every 8-byte word is
 //! valid, which leaves only the stream length to check.
 
-use std::iter;
-
 use crate::error::{Error, Result};
 
 /// The largest value a word can hold: 60 bits.
@@ -84,8 +82,10 @@ pub fn decode_simple8b<T: Bits64>(src: &[u8], max_values: usize, dst: &mut Vec<T
             max_values as u64,
         ));
     }
-    dst.reserve(count);
-    unpack_words(src, dst);
+    let start = dst.len();
+    dst.resize(start + count, T::from_bits(0));
+    let written = unpack_into(src, dst.get_mut(start..).unwrap_or_default(), T::from_bits);
+    dst.truncate(start + written);
     Ok(())
 }
 
@@ -111,47 +111,82 @@ pub fn count_values(src: &[u8]) -> Result<usize> {
     }))
 }
 
-/// Appends the values of every whole word of `src` to `dst`; a trailing partial word is
-/// ignored.
+/// Writes the values of every whole word of `src`, each passed through `map` in stream
+/// order, to the front of `out`, and returns how many it wrote. A trailing partial word
+/// is ignored, and so is every word from the first one that no longer fits in `out`.
 ///
-/// Callers size and validate the stream with [`count_values`] first; this only unpacks.
-#[inline]
-pub fn unpack_words<T: Bits64>(src: &[u8], dst: &mut Vec<T>) {
-    for word in src.as_chunks::<8>().0 {
-        unpack_word(u64::from_be_bytes(*word), dst);
-    }
-}
-
-/// Appends the values of one word to `dst`.
-#[inline]
-pub fn unpack_word<T: Bits64>(word: u64, dst: &mut Vec<T>) {
-    // One arm per selector with constant count and width, so each arm compiles to
-    // straight-line shifts and masks.
-    match word >> 60 {
-        0 => dst.extend(iter::repeat_n(T::from_bits(1), 240)),
-        1 => dst.extend(iter::repeat_n(T::from_bits(1), 120)),
-        2 => unpack::<T, 60, 1>(word, dst),
-        3 => unpack::<T, 30, 2>(word, dst),
-        4 => unpack::<T, 20, 3>(word, dst),
-        5 => unpack::<T, 15, 4>(word, dst),
-        6 => unpack::<T, 12, 5>(word, dst),
-        7 => unpack::<T, 10, 6>(word, dst),
-        8 => unpack::<T, 8, 7>(word, dst),
-        9 => unpack::<T, 7, 8>(word, dst),
-        10 => unpack::<T, 6, 10>(word, dst),
-        11 => unpack::<T, 5, 12>(word, dst),
-        12 => unpack::<T, 4, 15>(word, dst),
-        13 => unpack::<T, 3, 20>(word, dst),
-        14 => unpack::<T, 2, 30>(word, dst),
-        _ => unpack::<T, 1, 60>(word, dst),
-    }
-}
-
+/// Callers size `out` with [`count_values`] first, so that everything fits. Writing into a
+/// sized slice instead of appending keeps capacity checks out of the loop, and `map`
+/// lets delta decoding run in the same pass while the value is still in a register.
 #[inline(always)]
-fn unpack<T: Bits64, const N: usize, const BITS: usize>(word: u64, dst: &mut Vec<T>) {
+pub fn unpack_into<T: Copy>(src: &[u8], out: &mut [T], mut map: impl FnMut(u64) -> T) -> usize {
+    let len = out.len();
+    let mut rest = out;
+    for word in src.as_chunks::<8>().0 {
+        let word = u64::from_be_bytes(*word);
+        // One arm per selector with constant count and width, so each arm compiles to
+        // straight-line shifts and masks.
+        let fits = match word >> 60 {
+            0 => run::<T, 240>(&mut rest, &mut map),
+            1 => run::<T, 120>(&mut rest, &mut map),
+            2 => unpack::<T, 60, 1>(word, &mut rest, &mut map),
+            3 => unpack::<T, 30, 2>(word, &mut rest, &mut map),
+            4 => unpack::<T, 20, 3>(word, &mut rest, &mut map),
+            5 => unpack::<T, 15, 4>(word, &mut rest, &mut map),
+            6 => unpack::<T, 12, 5>(word, &mut rest, &mut map),
+            7 => unpack::<T, 10, 6>(word, &mut rest, &mut map),
+            8 => unpack::<T, 8, 7>(word, &mut rest, &mut map),
+            9 => unpack::<T, 7, 8>(word, &mut rest, &mut map),
+            10 => unpack::<T, 6, 10>(word, &mut rest, &mut map),
+            11 => unpack::<T, 5, 12>(word, &mut rest, &mut map),
+            12 => unpack::<T, 4, 15>(word, &mut rest, &mut map),
+            13 => unpack::<T, 3, 20>(word, &mut rest, &mut map),
+            14 => unpack::<T, 2, 30>(word, &mut rest, &mut map),
+            _ => unpack::<T, 1, 60>(word, &mut rest, &mut map),
+        };
+        if !fits {
+            break;
+        }
+    }
+    len - rest.len()
+}
+
+/// `N` copies of the value 1 (selectors 0 and 1) at the front of `out`, which then
+/// moves past them; false, leaving `out` alone, when it is shorter than `N`.
+#[inline(always)]
+fn run<T, const N: usize>(out: &mut &mut [T], map: &mut impl FnMut(u64) -> T) -> bool {
+    if out.len() < N {
+        return false;
+    }
+    let Some((head, tail)) = std::mem::take(out).split_first_chunk_mut::<N>() else {
+        return false;
+    };
+    for slot in head {
+        *slot = map(1);
+    }
+    *out = tail;
+    true
+}
+
+/// The `N` values of `BITS` bits each in `word`, as [`run`] writes its copies.
+#[inline(always)]
+fn unpack<T, const N: usize, const BITS: usize>(
+    word: u64,
+    out: &mut &mut [T],
+    map: &mut impl FnMut(u64) -> T,
+) -> bool {
+    if out.len() < N {
+        return false;
+    }
+    let Some((head, tail)) = std::mem::take(out).split_first_chunk_mut::<N>() else {
+        return false;
+    };
     let mask = (1u64 << BITS) - 1;
-    let values: [T; N] = std::array::from_fn(|i| T::from_bits((word >> (i * BITS)) & mask));
-    dst.extend_from_slice(&values);
+    for (i, slot) in head.iter_mut().enumerate() {
+        *slot = map((word >> (i * BITS)) & mask);
+    }
+    *out = tail;
+    true
 }
 
 #[cfg(test)]
@@ -262,6 +297,21 @@ mod tests {
         assert!(out.is_empty());
         decode_simple8b(&[0; 16], 480, &mut out).unwrap();
         assert_eq!(out.len(), 480);
+    }
+
+    #[test]
+    fn unpack_into_stops_before_a_word_that_does_not_fit() {
+        // 2, then 120 ones, then 3: the run does not fit in 100 slots.
+        let mut src = vec![0xF0, 0, 0, 0, 0, 0, 0, 2, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        src.extend_from_slice(&[0xF0, 0, 0, 0, 0, 0, 0, 3]);
+        let mut out = [0u64; 100];
+        assert_eq!(unpack_into(&src, &mut out, |v| v * 10), 1);
+        assert_eq!(out[..2], [20, 0]);
+        let mut out = [0u64; 122];
+        assert_eq!(unpack_into(&src, &mut out, |v| v), 122);
+        assert_eq!((out[0], out[1], out[120], out[121]), (2, 1, 1, 3));
+        // A partial word at the end is ignored.
+        assert_eq!(unpack_into(&src[..12], &mut out, |v| v), 1);
     }
 
     #[test]

@@ -109,16 +109,18 @@ fn decode_simple8b(
     if deltas >= max_values {
         return Err(too_many(at, (deltas as u64).saturating_add(1), max_values));
     }
-    dst.reserve(deltas + 1);
     let start = dst.len();
-    dst.push(first);
-    simple8b::unpack_words(words, dst);
-    let divisor = divisor as i64;
-    let mut acc = first;
-    for t in &mut dst[start + 1..] {
-        acc = acc.wrapping_add(t.wrapping_mul(divisor));
-        *t = acc;
-    }
+    dst.resize(start + 1 + deltas, first);
+    let mut acc = first as u64;
+    let written = simple8b::unpack_into(
+        words,
+        dst.get_mut(start + 1..).unwrap_or_default(),
+        |delta| {
+            acc = acc.wrapping_add(delta.wrapping_mul(divisor));
+            acc as i64
+        },
+    );
+    dst.truncate(start + 1 + written);
     Ok(())
 }
 
