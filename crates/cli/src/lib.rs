@@ -49,4 +49,5 @@ pub mod plan;
 pub mod progress;
 pub mod state;
 pub mod summary;
+pub mod tag_chunk;
 pub mod verify;

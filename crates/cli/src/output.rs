@@ -6,13 +6,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{FieldRef, SchemaRef};
+use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
 };
 use parquet::basic::ZstdLevel;
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -20,6 +22,7 @@ use rayon::prelude::*;
 
 use crate::args::Compression;
 use crate::naming;
+use crate::tag_chunk::{self, TagChunkWriter};
 
 /// Parquet key-value metadata: the database.
 pub const META_DATABASE: &str = "influxdb.database";
@@ -154,8 +157,41 @@ pub struct PendingFile {
 
 /// The row group being encoded: one writer per column.
 struct RowGroup {
-    writers: Vec<ArrowColumnWriter>,
+    writers: Vec<ColumnEncoder>,
     rows: usize,
+}
+
+/// How one column of a row group is encoded: tag columns by [`TagChunkWriter`] (from
+/// their runs), the others by arrow-rs.
+enum ColumnEncoder {
+    Arrow(Box<ArrowColumnWriter>),
+    Tag(Box<TagChunkWriter>),
+}
+
+/// A finished column chunk of either kind.
+enum ColumnChunk {
+    Arrow(ArrowColumnChunk),
+    Tag(Bytes, ColumnCloseResult),
+}
+
+impl ColumnEncoder {
+    fn write(&mut self, field: &FieldRef, column: &ArrayRef) -> parquet::errors::Result<()> {
+        match self {
+            ColumnEncoder::Arrow(writer) => compute_leaves(field, column)?
+                .iter()
+                .try_for_each(|leaf| writer.write(leaf)),
+            ColumnEncoder::Tag(writer) => writer.write(column.as_ref()),
+        }
+    }
+
+    fn close(self) -> parquet::errors::Result<ColumnChunk> {
+        match self {
+            ColumnEncoder::Arrow(writer) => writer.close().map(ColumnChunk::Arrow),
+            ColumnEncoder::Tag(writer) => writer
+                .close()
+                .map(|(bytes, close)| ColumnChunk::Tag(bytes, close)),
+        }
+    }
 }
 
 impl PendingFile {
@@ -195,14 +231,12 @@ impl PendingFile {
     fn write_batch(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
         let mut offset = 0;
         while offset < batch.num_rows() {
-            let row_group = match &mut self.row_group {
+            let mut row_group = match self.row_group.take() {
                 Some(row_group) => row_group,
-                none => none.insert(RowGroup {
-                    writers: self
-                        .factory
-                        .create_column_writers(self.writer.flushed_row_groups().len())?,
+                None => RowGroup {
+                    writers: self.column_encoders()?,
                     rows: 0,
-                }),
+                },
             };
             let rows = (batch.num_rows() - offset).min(self.max_rows - row_group.rows);
             let part = batch.slice(offset, rows);
@@ -212,18 +246,40 @@ impl PendingFile {
                 .par_iter_mut()
                 .zip(part.columns().par_iter().zip(fields.par_iter()))
                 .with_max_len(1)
-                .try_for_each(|(writer, (column, field))| {
-                    compute_leaves(field, column)?
-                        .iter()
-                        .try_for_each(|leaf| writer.write(leaf))
-                })?;
+                .try_for_each(|(writer, (column, field))| writer.write(field, column))?;
             row_group.rows += rows;
             offset += rows;
-            if row_group.rows >= self.max_rows {
+            let full = row_group.rows >= self.max_rows;
+            self.row_group = Some(row_group);
+            if full {
                 self.flush_row_group()?;
             }
         }
         Ok(())
+    }
+
+    /// One encoder per column for a new row group.
+    fn column_encoders(&self) -> parquet::errors::Result<Vec<ColumnEncoder>> {
+        let arrow = self
+            .factory
+            .create_column_writers(self.writer.flushed_row_groups().len())?;
+        let descriptors = self.writer.schema_descr();
+        let properties = self.writer.properties();
+        arrow
+            .into_iter()
+            .zip(self.schema.fields())
+            .enumerate()
+            .map(|(i, (writer, field))| {
+                Ok(if tag_chunk::is_tag_column(field) {
+                    ColumnEncoder::Tag(Box::new(TagChunkWriter::new(
+                        descriptors.column(i),
+                        properties,
+                    )?))
+                } else {
+                    ColumnEncoder::Arrow(Box::new(writer))
+                })
+            })
+            .collect()
     }
 
     /// Closes the columns of the row group being encoded (in parallel: the last pages
@@ -236,11 +292,14 @@ impl PendingFile {
             .writers
             .into_par_iter()
             .with_max_len(1)
-            .map(ArrowColumnWriter::close)
-            .collect::<parquet::errors::Result<Vec<ArrowColumnChunk>>>()?;
+            .map(ColumnEncoder::close)
+            .collect::<parquet::errors::Result<Vec<ColumnChunk>>>()?;
         let mut writer = self.writer.next_row_group()?;
         for chunk in chunks {
-            chunk.append_to_row_group(&mut writer)?;
+            match chunk {
+                ColumnChunk::Arrow(chunk) => chunk.append_to_row_group(&mut writer)?,
+                ColumnChunk::Tag(bytes, close) => writer.append_column(&bytes, close)?,
+            }
         }
         writer.close()?;
         Ok(())

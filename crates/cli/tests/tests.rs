@@ -10,4 +10,5 @@ mod hostile;
 mod interrupt;
 mod lp;
 mod naming;
+mod tag_chunk;
 mod verify;
