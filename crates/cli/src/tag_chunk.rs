@@ -46,6 +46,7 @@ struct Limits {
 pub struct TagChunkWriter {
     descr: ColumnDescPtr,
     compression: Compression,
+    compressor: PageCompressor,
     limits: Limits,
     dictionary: Dictionary,
     page: OpenPage,
@@ -115,7 +116,7 @@ impl TagChunkWriter {
         }
         let path = descr.path();
         let compression = properties.compression(path);
-        compress(compression, Vec::new())?;
+        let compressor = PageCompressor::new(compression)?;
         let limits = Limits {
             page_rows: properties.data_page_row_count_limit().max(1),
             page_bytes: properties.data_page_size_limit().max(1),
@@ -126,6 +127,7 @@ impl TagChunkWriter {
         Ok(TagChunkWriter {
             descr,
             compression,
+            compressor,
             limits,
             dictionary: Dictionary::default(),
             page: OpenPage::default(),
@@ -329,7 +331,7 @@ impl TagChunkWriter {
             Encoding::RLE_DICTIONARY
         };
         let uncompressed = buf.len();
-        let buf = compress(self.compression, buf)?;
+        let buf = self.compressor.compress(buf)?;
         let rows = page.rows;
         let num_values = u32::try_from(rows)
             .map_err(|_| ParquetError::General("page with more than 2^32 rows".into()))?;
@@ -413,7 +415,7 @@ impl TagChunkWriter {
         let dictionary = std::mem::take(&mut self.dictionary);
         let dictionary_uncompressed = dictionary.plain.len();
         let dictionary_page = Page::DictionaryPage {
-            buf: Bytes::from(compress(self.compression, dictionary.plain)?),
+            buf: Bytes::from(self.compressor.compress(dictionary.plain)?),
             num_values: dictionary.len,
             encoding: Encoding::PLAIN,
             is_sorted: false,
@@ -567,22 +569,46 @@ impl OpenPage {
     }
 }
 
-/// Compresses a page with the codec of the other columns, through the crates parquet
-/// uses for it (its own compressors are not public); only the codecs influx-tsm offers.
-fn compress(compression: Compression, buf: Vec<u8>) -> Result<Vec<u8>> {
-    let failed = |err: std::io::Error| ParquetError::External(Box::new(err));
-    match compression {
-        Compression::UNCOMPRESSED => Ok(buf),
-        Compression::SNAPPY => snap::raw::Encoder::new()
-            .compress_vec(&buf)
-            .map_err(|err| ParquetError::External(Box::new(err))),
-        Compression::LZ4_RAW => Ok(lz4_flex::block::compress(&buf)),
-        Compression::ZSTD(level) => {
-            zstd::bulk::compress(&buf, level.compression_level()).map_err(failed)
+/// Compresses pages with the codec of the other columns, through the crates parquet uses
+/// for it (its own compressors are not public); only the codecs influx-tsm offers. One
+/// zstd context serves all the chunk's pages: creating one costs more than compressing
+/// a small page.
+enum PageCompressor {
+    None,
+    Snappy(Box<snap::raw::Encoder>),
+    Lz4Raw,
+    Zstd(Box<zstd::bulk::Compressor<'static>>),
+}
+
+impl PageCompressor {
+    fn new(compression: Compression) -> Result<Self> {
+        let external = |err: std::io::Error| ParquetError::External(Box::new(err));
+        Ok(match compression {
+            Compression::UNCOMPRESSED => PageCompressor::None,
+            Compression::SNAPPY => PageCompressor::Snappy(Box::new(snap::raw::Encoder::new())),
+            Compression::LZ4_RAW => PageCompressor::Lz4Raw,
+            Compression::ZSTD(level) => PageCompressor::Zstd(Box::new(
+                zstd::bulk::Compressor::new(level.compression_level()).map_err(external)?,
+            )),
+            other => {
+                return Err(ParquetError::NYI(format!(
+                    "tag columns compressed with {other}"
+                )));
+            }
+        })
+    }
+
+    fn compress(&mut self, buf: Vec<u8>) -> Result<Vec<u8>> {
+        match self {
+            PageCompressor::None => Ok(buf),
+            PageCompressor::Snappy(encoder) => encoder
+                .compress_vec(&buf)
+                .map_err(|err| ParquetError::External(Box::new(err))),
+            PageCompressor::Lz4Raw => Ok(lz4_flex::block::compress(&buf)),
+            PageCompressor::Zstd(compressor) => compressor
+                .compress(&buf)
+                .map_err(|err| ParquetError::External(Box::new(err))),
         }
-        other => Err(ParquetError::NYI(format!(
-            "tag columns compressed with {other}"
-        ))),
     }
 }
 
