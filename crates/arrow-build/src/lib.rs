@@ -172,6 +172,61 @@ pub fn into_record_batch(
     build(columns, &series, len, Cow::Owned(time), fields, stats)
 }
 
+/// Takes back the timestamp and numeric buffers of a record batch made by
+/// [`into_record_batch`], once nothing else holds them, into `into` (emptied, capacity
+/// kept) so the next batch is decoded into them: no fresh allocation per batch, whose
+/// pages the kernel would have to zero again. Buffers still shared, or of another shape,
+/// are left alone; string, boolean and validity buffers are not taken back.
+///
+/// `into` must have `batch`'s field columns (the same [`MeasurementSchema`]); columns that
+/// do not match are skipped.
+pub fn reclaim(batch: RecordBatch, into: &mut RowBatch) {
+    let fields = into.fields.len();
+    let (_, arrays, _) = batch.into_parts();
+    let Some(tags) = arrays.len().checked_sub(1 + fields) else {
+        return;
+    };
+    let mut arrays = arrays.into_iter();
+    if let Some(time) = arrays.next().and_then(reclaim_values::<i64>) {
+        into.time = time;
+    }
+    for (array, field) in arrays.skip(tags).zip(&mut into.fields) {
+        match (&mut field.values, array.data_type()) {
+            (tsm::Values::Float(v), arrow_schema::DataType::Float64) => {
+                if let Some(got) = reclaim_values(array) {
+                    *v = got;
+                }
+            }
+            (tsm::Values::Integer(v), arrow_schema::DataType::Int64) => {
+                if let Some(got) = reclaim_values(array) {
+                    *v = got;
+                }
+            }
+            (tsm::Values::Unsigned(v), arrow_schema::DataType::UInt64) => {
+                if let Some(got) = reclaim_values(array) {
+                    *v = got;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The values buffer of a primitive array as an empty `Vec` with its capacity, if this
+/// was the last reference to it.
+fn reclaim_values<T: arrow_buffer::ArrowNativeType>(array: ArrayRef) -> Option<Vec<T>> {
+    // The clone shares the buffers; dropping the array leaves it their only holder.
+    let data = array.to_data();
+    drop(array);
+    let (_, _, _, offset, mut buffers, _) = data.into_parts();
+    if offset != 0 || buffers.len() != 1 {
+        return None;
+    }
+    let mut values = buffers.pop()?.into_vec::<T>().ok()?;
+    values.clear();
+    Some(values)
+}
+
 fn build<'a>(
     columns: &Columns,
     series: &[SeriesRun],

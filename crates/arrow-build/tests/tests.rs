@@ -420,6 +420,63 @@ fn owned_and_borrowed_conversions_agree() {
     assert_eq!(borrowed, owned);
 }
 
+/// Capacities of the time column and the numeric field columns (`count`, `rain`, `temp`).
+fn capacities(rows: &RowBatch) -> [usize; 4] {
+    let cap = |v: &Values| match v {
+        Values::Float(v) => v.capacity(),
+        Values::Integer(v) => v.capacity(),
+        Values::Unsigned(v) => v.capacity(),
+        _ => 0,
+    };
+    [
+        rows.time.capacity(),
+        cap(&rows.fields[0].values),
+        cap(&rows.fields[3].values),
+        cap(&rows.fields[4].values),
+    ]
+}
+
+#[test]
+fn reclaim_takes_back_buffers_nothing_else_holds() {
+    let (schema, mut rows) = weather();
+    let columns = Columns::new(&schema);
+    let owned = rows.take();
+    assert_eq!(capacities(&rows), [0; 4]);
+    let batch = arrow_build::into_record_batch(&columns, owned, &mut Stats::default()).unwrap();
+    arrow_build::reclaim(batch, &mut rows);
+    assert!(
+        capacities(&rows).iter().all(|c| *c >= 5),
+        "{:?}",
+        capacities(&rows)
+    );
+    assert!(rows.is_empty() && rows.fields.iter().all(|f| f.values.is_empty()));
+
+    // A column still held elsewhere stays where it is, intact.
+    let (_, full) = weather();
+    let mut into = RowBatch::new(&schema);
+    let batch = arrow_build::into_record_batch(&columns, full, &mut Stats::default()).unwrap();
+    let temp = batch.column(7).clone();
+    arrow_build::reclaim(batch, &mut into);
+    let caps = capacities(&into);
+    assert!(caps[0] >= 5 && caps[1] >= 5 && caps[2] >= 5, "{caps:?}");
+    assert_eq!(caps[3], 0, "the held float column must not be taken back");
+    assert_eq!(
+        temp.as_primitive::<Float64Type>().values(),
+        &[21.5, -0.0, f64::INFINITY, 0.0, 1e300]
+    );
+
+    // A batch of another shape changes nothing.
+    let mut other = RowBatch::new(&MeasurementSchema {
+        name: b"m".to_vec(),
+        tag_keys: vec![],
+        fields: vec![field("v", FieldType::Boolean)],
+    });
+    let (_, full) = weather();
+    let batch = arrow_build::into_record_batch(&columns, full, &mut Stats::default()).unwrap();
+    arrow_build::reclaim(batch, &mut other);
+    assert!(other.is_empty());
+}
+
 #[test]
 fn empty_batches_and_measurements_without_tags() {
     let schema = MeasurementSchema {

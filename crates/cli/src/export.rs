@@ -355,6 +355,9 @@ fn write_measurement(
             break;
         }
         first = false;
+        // Until a batch has been taken back, whole buffers at once rather than grown step
+        // by step (a no-op once reclaimed; capacity never written costs no pages).
+        batch.reserve(config.batch_rows);
         let (written, decoded) = rayon::join(
             || match &pending {
                 Some((record_batch, _, _)) => {
@@ -365,10 +368,12 @@ fn write_measurement(
             || next_record_batch(config, &columns, &mut rows, &mut batch, &mut stats),
         );
         written?;
-        if let Some((_, rows, values)) = pending {
+        if let Some((record_batch, rows, values)) = pending {
             row_count += rows;
             value_count += values;
             ctx.progress.add_values(values);
+            // The next batch is decoded into this one's buffers.
+            arrow_build::reclaim(record_batch, &mut batch);
         }
         next = decoded?;
         damaged_blocks.extend(rows.take_skipped());
@@ -394,13 +399,12 @@ fn next_record_batch(
         if batch.is_empty() {
             continue;
         }
-        let record_batch = arrow_build::record_batch_counted(columns, batch, stats)
+        let (rows, values) = (batch.len() as u64, batch.value_count() as u64);
+        // The buffers move into the arrays; `reclaim` gives them back once written.
+        let owned = batch.take();
+        let record_batch = arrow_build::into_record_batch(columns, owned, stats)
             .map_err(|err| Failure::Other(anyhow!(err)))?;
-        return Ok(Some((
-            record_batch,
-            batch.len() as u64,
-            batch.value_count() as u64,
-        )));
+        return Ok(Some((record_batch, rows, values)));
     }
 }
 

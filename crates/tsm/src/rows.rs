@@ -89,6 +89,35 @@ impl RowBatch {
         self.time.is_empty()
     }
 
+    /// Moves the rows out, leaving an empty batch with the same columns and no
+    /// allocations (for a consumer that takes the buffers over).
+    pub fn take(&mut self) -> RowBatch {
+        let empty = RowBatch {
+            series: Vec::new(),
+            time: Vec::new(),
+            fields: self
+                .fields
+                .iter()
+                .map(|f| FieldColumn {
+                    valid: Vec::new(),
+                    values: Values::new(f.values.field_type()),
+                })
+                .collect(),
+        };
+        std::mem::replace(self, empty)
+    }
+
+    /// Reserves room for `rows` more rows in every column (string bytes excepted), so
+    /// that filling a batch does not grow its buffers step by step. Memory that is
+    /// reserved but not written is normally not backed by pages yet.
+    pub fn reserve(&mut self, rows: usize) {
+        self.time.reserve(rows);
+        for f in &mut self.fields {
+            f.valid.reserve(rows);
+            f.values.reserve(rows);
+        }
+    }
+
     /// Removes every row, keeping allocations.
     pub fn clear(&mut self) {
         self.series.clear();

@@ -262,6 +262,17 @@ impl Values {
         }
     }
 
+    /// Reserves room for `additional` more values (for strings, their offsets).
+    pub fn reserve(&mut self, additional: usize) {
+        match self {
+            Values::Float(v) => v.reserve(additional),
+            Values::Integer(v) => v.reserve(additional),
+            Values::Unsigned(v) => v.reserve(additional),
+            Values::Boolean(v) => v.reserve(additional),
+            Values::String(v) => v.offsets.reserve(additional),
+        }
+    }
+
     /// Makes this an empty column of `ty`, reusing the allocation when the type matches.
     pub fn reset(&mut self, ty: FieldType) {
         if self.field_type() == ty {
