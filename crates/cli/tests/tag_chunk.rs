@@ -98,6 +98,52 @@ fn read(path: &Path) -> (Vec<Option<String>>, Arc<ParquetMetaData>) {
     (values, metadata)
 }
 
+/// With `INFLUX_TSM_PYTHON` (a Python with duckdb, as CI sets up): DuckDB reads the tag
+/// column of `path` as `expected`, and its filter on the last value (which uses the
+/// statistics and page index to skip data) counts the same rows.
+fn duckdb_agrees(path: &Path, expected: &[Option<String>]) {
+    let Some(python) = std::env::var_os("INFLUX_TSM_PYTHON") else {
+        return;
+    };
+    const SCRIPT: &str = r#"
+import duckdb, json, sys
+path, probe = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+values = [r[0] for r in con.execute("select tag from read_parquet(?) order by n", [path]).fetchall()]
+count = con.execute("select count(*) from read_parquet(?) where tag = ?", [path, probe]).fetchall()[0][0]
+print(json.dumps({"values": values, "count": count}))
+"#;
+    let probe = expected
+        .iter()
+        .rev()
+        .flatten()
+        .next()
+        .cloned()
+        .unwrap_or_default();
+    let output = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(path)
+        .arg(&probe)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "duckdb could not read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let values: Vec<Option<String>> =
+        serde_json::from_value(seen["values"].clone()).expect("values");
+    assert_eq!(values, expected, "DuckDB's reading of {}", path.display());
+    let count = expected
+        .iter()
+        .filter(|v| v.as_deref() == Some(probe.as_str()))
+        .count();
+    assert_eq!(seen["count"], count, "DuckDB's count of {probe:?}");
+}
+
 fn arrow_cast_to_strings(array: &ArrayRef) -> Vec<Option<String>> {
     let dict = array
         .as_any()
@@ -135,6 +181,7 @@ fn check(batches: &[RecordBatch], properties: &WriterProperties) -> Arc<ParquetM
     let dir = tempfile::tempdir().expect("tempdir");
     write_both(dir.path(), batches, properties);
     let (ours, ours_meta) = read(&dir.path().join("ours.parquet"));
+    duckdb_agrees(&dir.path().join("ours.parquet"), &ours);
     let (theirs, theirs_meta) = read(&dir.path().join("theirs.parquet"));
     let expected: Vec<Option<String>> = batches
         .iter()
