@@ -122,27 +122,36 @@ pub fn count_values(src: &[u8]) -> Result<usize> {
 pub fn unpack_into<T: Copy>(src: &[u8], out: &mut [T], mut map: impl FnMut(u64) -> T) -> usize {
     let len = out.len();
     let mut rest = out;
-    for word in src.as_chunks::<8>().0 {
-        let word = u64::from_be_bytes(*word);
+    let mut words = src.as_chunks::<8>().0;
+    while let Some(first) = words.first() {
+        let selector = first[0] >> 4;
+        // Consecutive words with the same selector, the usual case (a series' deltas
+        // have similar sizes), are unpacked by one loop with no dispatch per word.
+        let same = words
+            .iter()
+            .position(|w| w[0] >> 4 != selector)
+            .unwrap_or(words.len());
+        let (group, later) = words.split_at_checked(same).unwrap_or((words, &[]));
+        words = later;
         // One arm per selector with constant count and width, so each arm compiles to
         // straight-line shifts and masks.
-        let fits = match word >> 60 {
-            0 => run::<T, 240>(&mut rest, &mut map),
-            1 => run::<T, 120>(&mut rest, &mut map),
-            2 => unpack::<T, 60, 1>(word, &mut rest, &mut map),
-            3 => unpack::<T, 30, 2>(word, &mut rest, &mut map),
-            4 => unpack::<T, 20, 3>(word, &mut rest, &mut map),
-            5 => unpack::<T, 15, 4>(word, &mut rest, &mut map),
-            6 => unpack::<T, 12, 5>(word, &mut rest, &mut map),
-            7 => unpack::<T, 10, 6>(word, &mut rest, &mut map),
-            8 => unpack::<T, 8, 7>(word, &mut rest, &mut map),
-            9 => unpack::<T, 7, 8>(word, &mut rest, &mut map),
-            10 => unpack::<T, 6, 10>(word, &mut rest, &mut map),
-            11 => unpack::<T, 5, 12>(word, &mut rest, &mut map),
-            12 => unpack::<T, 4, 15>(word, &mut rest, &mut map),
-            13 => unpack::<T, 3, 20>(word, &mut rest, &mut map),
-            14 => unpack::<T, 2, 30>(word, &mut rest, &mut map),
-            _ => unpack::<T, 1, 60>(word, &mut rest, &mut map),
+        let fits = match selector {
+            0 => run::<T, 240>(group, &mut rest, &mut map),
+            1 => run::<T, 120>(group, &mut rest, &mut map),
+            2 => unpack::<T, 60, 1>(group, &mut rest, &mut map),
+            3 => unpack::<T, 30, 2>(group, &mut rest, &mut map),
+            4 => unpack::<T, 20, 3>(group, &mut rest, &mut map),
+            5 => unpack::<T, 15, 4>(group, &mut rest, &mut map),
+            6 => unpack::<T, 12, 5>(group, &mut rest, &mut map),
+            7 => unpack::<T, 10, 6>(group, &mut rest, &mut map),
+            8 => unpack::<T, 8, 7>(group, &mut rest, &mut map),
+            9 => unpack::<T, 7, 8>(group, &mut rest, &mut map),
+            10 => unpack::<T, 6, 10>(group, &mut rest, &mut map),
+            11 => unpack::<T, 5, 12>(group, &mut rest, &mut map),
+            12 => unpack::<T, 4, 15>(group, &mut rest, &mut map),
+            13 => unpack::<T, 3, 20>(group, &mut rest, &mut map),
+            14 => unpack::<T, 2, 30>(group, &mut rest, &mut map),
+            _ => unpack::<T, 1, 60>(group, &mut rest, &mut map),
         };
         if !fits {
             break;
@@ -151,42 +160,46 @@ pub fn unpack_into<T: Copy>(src: &[u8], out: &mut [T], mut map: impl FnMut(u64) 
     len - rest.len()
 }
 
-/// `N` copies of the value 1 (selectors 0 and 1) at the front of `out`, which then
-/// moves past them; false, leaving `out` alone, when it is shorter than `N`.
+/// Takes room for as many of `words` words of `N` values as fit from the front of
+/// `out`, which then moves past it. The room, and whether every word fit.
 #[inline(always)]
-fn run<T, const N: usize>(out: &mut &mut [T], map: &mut impl FnMut(u64) -> T) -> bool {
-    if out.len() < N {
-        return false;
-    }
-    let Some((head, tail)) = std::mem::take(out).split_first_chunk_mut::<N>() else {
-        return false;
-    };
-    for slot in head {
-        *slot = map(1);
-    }
+fn take<'a, T, const N: usize>(words: usize, out: &mut &'a mut [T]) -> (&'a mut [[T; N]], bool) {
+    let fit = words.min(out.len() / N);
+    let (room, tail) = std::mem::take(out).split_at_mut(fit * N);
     *out = tail;
-    true
+    (room.as_chunks_mut::<N>().0, fit == words)
 }
 
-/// The `N` values of `BITS` bits each in `word`, as [`run`] writes its copies.
+/// The words of selectors 0 and 1: `N` copies of the value 1 each.
 #[inline(always)]
-fn unpack<T, const N: usize, const BITS: usize>(
-    word: u64,
+fn run<T, const N: usize>(
+    words: &[[u8; 8]],
     out: &mut &mut [T],
     map: &mut impl FnMut(u64) -> T,
 ) -> bool {
-    if out.len() < N {
-        return false;
+    let (room, all) = take::<T, N>(words.len(), out);
+    for slot in room.as_flattened_mut() {
+        *slot = map(1);
     }
-    let Some((head, tail)) = std::mem::take(out).split_first_chunk_mut::<N>() else {
-        return false;
-    };
+    all
+}
+
+/// Words of `N` values of `BITS` bits each.
+#[inline(always)]
+fn unpack<T, const N: usize, const BITS: usize>(
+    words: &[[u8; 8]],
+    out: &mut &mut [T],
+    map: &mut impl FnMut(u64) -> T,
+) -> bool {
+    let (room, all) = take::<T, N>(words.len(), out);
     let mask = (1u64 << BITS) - 1;
-    for (i, slot) in head.iter_mut().enumerate() {
-        *slot = map((word >> (i * BITS)) & mask);
+    for (word, slots) in words.iter().zip(room) {
+        let word = u64::from_be_bytes(*word);
+        for (i, slot) in slots.iter_mut().enumerate() {
+            *slot = map((word >> (i * BITS)) & mask);
+        }
     }
-    *out = tail;
-    true
+    all
 }
 
 #[cfg(test)]
