@@ -100,12 +100,20 @@ fn decode_raw<T: Bits64>(
     if deltas.len() > max_values {
         return Err(too_many(at, stream, deltas.len() as u64, max_values));
     }
-    dst.reserve(deltas.len());
+    // A loop over a sized slice, not `extend`, whose speed depends on whether it is
+    // inlined (see the raw timestamps).
+    let start = dst.len();
+    dst.resize(start + deltas.len(), T::from_bits(0));
     let mut acc = 0u64;
-    dst.extend(deltas.iter().map(|delta| {
+    for (v, delta) in dst
+        .get_mut(start..)
+        .unwrap_or_default()
+        .iter_mut()
+        .zip(deltas)
+    {
         acc = acc.wrapping_add(zigzag_decode(u64::from_be_bytes(*delta)) as u64);
-        T::from_bits(acc)
-    }));
+        *v = T::from_bits(acc);
+    }
     Ok(())
 }
 
