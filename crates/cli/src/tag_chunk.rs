@@ -701,12 +701,8 @@ fn increment_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Whether `TagChunkWriter` writes the column `field` of our schema: a dictionary of
-/// strings with `Int32` keys (the tag columns of `arrow_build`).
+/// Whether `TagChunkWriter` writes the column `field` of our schema: a tag column of
+/// `arrow_build` (a dictionary of strings with `Int32` keys).
 pub fn is_tag_column(field: &arrow_schema::Field) -> bool {
-    matches!(
-        field.data_type(),
-        arrow_schema::DataType::Dictionary(key, value)
-            if **key == arrow_schema::DataType::Int32 && **value == arrow_schema::DataType::Utf8
-    )
+    *field.data_type() == arrow_build::tag_data_type()
 }
