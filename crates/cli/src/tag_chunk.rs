@@ -380,7 +380,7 @@ impl TagChunkWriter {
                 .column_index
                 .append(true, Vec::new(), Vec::new(), page.nulls as i64, None),
         }
-        let histogram = self.page_histogram(&page);
+        let histogram = self.histogram(page.nulls as u64, rows as u64);
         self.column_index.append_histograms(&None, &histogram);
 
         self.pages.push(DataPage {
@@ -401,11 +401,11 @@ impl TagChunkWriter {
         Ok(())
     }
 
-    /// The definition-level histogram of a page (`[nulls, values]`), only for a nullable
-    /// column, as arrow-rs records it.
-    fn page_histogram(&self, page: &OpenPage) -> Option<LevelHistogram> {
+    /// The definition-level histogram of `rows` rows of which `nulls` are null
+    /// (`[nulls, values]`), only for a nullable column, as arrow-rs records it.
+    fn histogram(&self, nulls: u64, rows: u64) -> Option<LevelHistogram> {
         (self.descr.max_def_level() > 0)
-            .then(|| LevelHistogram::from(vec![page.nulls as i64, (page.rows - page.nulls) as i64]))
+            .then(|| LevelHistogram::from(vec![nulls as i64, (rows - nulls) as i64]))
     }
 
     /// Finishes the chunk: its bytes (dictionary page, then data pages) and what the row
@@ -490,9 +490,7 @@ impl TagChunkWriter {
                 .with_min_is_exact(min_exact)
                 .with_max_is_exact(max_exact),
         );
-        let histogram = (self.descr.max_def_level() > 0).then(|| {
-            LevelHistogram::from(vec![self.nulls as i64, (self.rows - self.nulls) as i64])
-        });
+        let histogram = self.histogram(self.nulls, self.rows);
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(self.compression)
             .set_encodings(encodings)
