@@ -187,28 +187,23 @@ pub fn reclaim(batch: RecordBatch, into: &mut RowBatch) {
         return;
     };
     let mut arrays = arrays.into_iter();
-    if let Some(time) = arrays.next().and_then(reclaim_values::<i64>) {
-        into.time = time;
+    if let Some(time) = arrays.next() {
+        put_back(&mut into.time, time);
     }
     for (array, field) in arrays.skip(tags).zip(&mut into.fields) {
         match (&mut field.values, array.data_type()) {
-            (tsm::Values::Float(v), arrow_schema::DataType::Float64) => {
-                if let Some(got) = reclaim_values(array) {
-                    *v = got;
-                }
-            }
-            (tsm::Values::Integer(v), arrow_schema::DataType::Int64) => {
-                if let Some(got) = reclaim_values(array) {
-                    *v = got;
-                }
-            }
-            (tsm::Values::Unsigned(v), arrow_schema::DataType::UInt64) => {
-                if let Some(got) = reclaim_values(array) {
-                    *v = got;
-                }
-            }
+            (tsm::Values::Float(v), arrow_schema::DataType::Float64) => put_back(v, array),
+            (tsm::Values::Integer(v), arrow_schema::DataType::Int64) => put_back(v, array),
+            (tsm::Values::Unsigned(v), arrow_schema::DataType::UInt64) => put_back(v, array),
             _ => {}
         }
+    }
+}
+
+/// Replaces `slot` with `array`'s values buffer when [`reclaim_values`] can take it.
+fn put_back<T: arrow_buffer::ArrowNativeType>(slot: &mut Vec<T>, array: ArrayRef) {
+    if let Some(values) = reclaim_values(array) {
+        *slot = values;
     }
 }
 
