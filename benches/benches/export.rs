@@ -1,4 +1,4 @@
-//! A whole export through the CLI library (plan, open, merge, Arrow, Parquet or line
+//! A whole export through the `tsm-export` library (plan, open, merge, Arrow, Parquet or line
 //! protocol, manifests), as `influx-tsm export` runs it, of the `small-a` fixture and of
 //! a synthetic shard (50 series x 5 fields x 20,000 points). Each iteration writes into
 //! a fresh directory; the summary's value count is checked before timing.
@@ -7,32 +7,19 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 
 use benchkit::fixture;
 use benchkit::synth::{self, Spec};
-use clap::Parser;
-use influx_tsm::args::{Cli, Command};
-use influx_tsm::config::Config;
-use influx_tsm::plan::Plan;
-use influx_tsm::progress::Progress;
-use influx_tsm::state::OutDir;
+use tsm_export::{Format, NoProgress, Options, OutDir, Plan};
 
-/// Runs `influx-tsm export <input> -o <out> -q <extra...>`; returns the values written.
-fn export(input: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> u64 {
-    let mut argv = vec![
-        "influx-tsm".to_string(),
-        "export".into(),
-        input.display().to_string(),
-        "-o".into(),
-        out.display().to_string(),
-        "-q".into(),
-    ];
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    let Command::Export(args) = Cli::try_parse_from(argv).expect("args").command else {
-        unreachable!("export command")
-    };
-    let config = Config::from_args(*args, false).expect("config");
-    let plan = Plan::new(&config).expect("plan");
-    let out = OutDir::prepare(&config).expect("out dir");
-    let progress = Progress::new(false, plan.shards.len(), plan.bytes());
-    let results = influx_tsm::export::export(&config, &plan, &out, &progress).expect("export");
+/// Exports `input` (an InfluxDB directory) into `out` with the library, as `influx-tsm
+/// export <input> -o <out> -q` does; returns the values written.
+fn export(input: &std::path::Path, out: &std::path::Path, format: Format) -> u64 {
+    let options = Options::builder(input.join("data"), out)
+        .wal_dir(input.join("wal"))
+        .format(format)
+        .build()
+        .expect("options");
+    let plan = Plan::new(&options).expect("plan");
+    let out = OutDir::prepare(&options).expect("out dir");
+    let results = tsm_export::export(&options, &plan, &out, &NoProgress).expect("export");
     results
         .iter()
         .flat_map(|r| &r.manifest.files)
@@ -44,15 +31,15 @@ fn bench_export(c: &mut Criterion, name: &str, input: &std::path::Path, values: 
     let mut g = c.benchmark_group("export");
     g.sample_size(10);
     g.throughput(Throughput::Elements(values));
-    for (format, extra) in [("parquet", &[][..]), ("lp", &["--format", "lp"][..])] {
-        if format == "parquet" {
+    for (label, format) in [("parquet", Format::Parquet), ("lp", Format::Lp)] {
+        if format == Format::Parquet {
             let tmp = tempfile::tempdir().expect("tmp");
-            assert_eq!(export(input, &tmp.path().join("out"), extra), values);
+            assert_eq!(export(input, &tmp.path().join("out"), format), values);
         }
-        g.bench_function(BenchmarkId::new(format, name), |b| {
+        g.bench_function(BenchmarkId::new(label, name), |b| {
             b.iter_batched(
                 || tempfile::tempdir().expect("tmp"),
-                |tmp| export(input, &tmp.path().join("out"), extra),
+                |tmp| export(input, &tmp.path().join("out"), format),
                 BatchSize::PerIteration,
             )
         });

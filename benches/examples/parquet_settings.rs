@@ -5,7 +5,7 @@
 //! machine disturb it less than wall time) and the bytes written.
 //!
 //! Every candidate goes through arrow-rs's `ArrowWriter`, tag columns included; the
-//! exporter writes tag columns with its own chunk writer (`crates/cli/src/tag_chunk.rs`),
+//! exporter writes tag columns with its own chunk writer (`crates/export/src/tag_chunk.rs`),
 //! so these figures compare writer settings, not the exporter's exact cost.
 //!
 //! ```text

@@ -1,9 +1,12 @@
-//! Command-line arguments, as clap parses them. [`crate::config`] validates them further.
+//! Command-line arguments, as clap parses them, and [`ExportArgs::options`], which turns
+//! them into the library's checked [`Options`].
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tsm::shard::TimeRange;
+use tsm_export::{Compression, Options, OutMode, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -242,50 +245,102 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
-/// A Parquet compression codec with its level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compression {
-    /// Zstandard at a level 1..=22.
-    Zstd(i32),
-    /// Snappy.
-    Snappy,
-    /// LZ4 (the LZ4_RAW codec).
-    Lz4,
-    /// No compression.
-    None,
-}
+impl ExportArgs {
+    /// Whether the output is stdout (`--out -`).
+    pub fn is_stdout(&self) -> bool {
+        self.out.as_os_str() == "-"
+    }
 
-impl std::fmt::Display for Compression {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Compression::Zstd(level) => write!(f, "zstd({level})"),
-            Compression::Snappy => f.write_str("snappy"),
-            Compression::Lz4 => f.write_str("lz4"),
-            Compression::None => f.write_str("none"),
+    /// Worker threads: `--threads`, or every core.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .map(usize::from)
+            .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+            .unwrap_or(1)
+    }
+
+    /// The library's options for these arguments, checked.
+    ///
+    /// # Errors
+    /// [`tsm_export::Error::Options`] for arguments that do not fit together or the input.
+    pub fn options(&self) -> Result<Options, tsm_export::Error> {
+        let usage = |message: &str| tsm_export::Error::Options(message.to_string());
+        let data_dir = match (&self.data_dir, &self.influxdb_dir) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(root)) => {
+                let data = root.join("data");
+                if !data.is_dir() {
+                    return Err(tsm_export::Error::Options(format!(
+                        "{} has no data/ folder (use --data-dir for a data folder elsewhere)",
+                        root.display()
+                    )));
+                }
+                data
+            }
+            (None, None) => return Err(usage("give INFLUXDB_DIR or --data-dir")),
+        };
+        let wal_dir = match (&self.wal_dir, &self.influxdb_dir) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Some(root)) if root.join("wal").is_dir() => Some(root.join("wal")),
+            _ => None,
+        };
+        let stdout = self.is_stdout();
+        if stdout && self.dry_run {
+            return Err(usage(
+                "--resume, --overwrite and --dry-run need an output folder, not --out -",
+            ));
         }
+        if stdout && self.json {
+            return Err(usage(
+                "--json prints to stdout, which --out - uses for the data",
+            ));
+        }
+        if self.format == Format::Lp && self.compression.is_some() {
+            return Err(usage(
+                "--compression is for Parquet; line protocol takes --compress gzip",
+            ));
+        }
+        if let (false, Some(root), true) = (stdout, &self.influxdb_dir, data_dir.is_dir()) {
+            check_apart(&self.out, root)?;
+        }
+        let mode = match (self.resume, self.overwrite) {
+            (true, _) => OutMode::Resume,
+            (false, true) => OutMode::Overwrite,
+            (false, false) => OutMode::Fresh,
+        };
+        let mut builder = Options::builder(data_dir, &self.out)
+            .format(match self.format {
+                Format::Parquet => tsm_export::Format::Parquet,
+                Format::Lp => tsm_export::Format::Lp,
+            })
+            .gzip(self.compress.and_then(|c| c.0))
+            .with_ddl(self.with_ddl)
+            .databases(self.databases.iter().cloned())
+            .retention_policies(self.retention_policies.iter().cloned())
+            .shards(self.shards.iter().copied())
+            .measurements(self.measurements.iter().cloned())
+            .exclude_measurements(self.exclude_measurements.iter().cloned())
+            .range(TimeRange {
+                start: self.start.unwrap_or(i64::MIN),
+                end: self.end.unwrap_or(i64::MAX),
+            })
+            .compression(self.compression.unwrap_or_default())
+            .row_group_size(self.row_group_size.into())
+            .batch_bytes(self.batch_bytes)
+            .skip_corrupt(self.skip_corrupt)
+            .include_unlisted_shards(self.include_unlisted_shards)
+            .verify_crc(!self.no_verify_crc)
+            .mode(mode);
+        if let Some(wal) = wal_dir {
+            builder = builder.wal_dir(wal);
+        }
+        builder.build()
     }
 }
 
 /// Parses `zstd`, `zstd(N)`, `snappy`, `lz4` or `none`.
 pub fn parse_compression(s: &str) -> Result<Compression, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    match lower.as_str() {
-        "zstd" => return Ok(Compression::Zstd(1)),
-        "snappy" => return Ok(Compression::Snappy),
-        "lz4" | "lz4_raw" => return Ok(Compression::Lz4),
-        "none" | "uncompressed" => return Ok(Compression::None),
-        _ => {}
-    }
-    if let Some(level) = lower
-        .strip_prefix("zstd(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        return match level.trim().parse::<i32>() {
-            Ok(n) if (1..=22).contains(&n) => Ok(Compression::Zstd(n)),
-            _ => Err(format!("zstd level must be 1 to 22, not {level:?}")),
-        };
-    }
-    Err("expected zstd, zstd(LEVEL), snappy, lz4 or none".to_string())
+    s.parse()
 }
 
 /// Compression of line-protocol output.

@@ -12,8 +12,8 @@ use tsm::tombstone::decode_tombstones;
 use tsm::values::{Value, Values};
 use tsm::wal::{WalEntry, WalSegmentReader};
 
+use crate::UsageError;
 use crate::args::DumpArgs;
-use crate::config::UsageError;
 use crate::inspect::time_text;
 use crate::verify::FileKind;
 
@@ -47,7 +47,7 @@ fn value_text(v: Value<'_>) -> String {
     match v {
         Value::Float(f) => {
             let mut out = Vec::new();
-            if !crate::lp::write_float(f, &mut out) {
+            if !tsm_export::lp::write_float(f, &mut out) {
                 return f.to_string();
             }
             String::from_utf8_lossy(&out).into_owned()

@@ -20,11 +20,11 @@ use tsm::key::{SeriesKey, measurement_of, split_composite, unescape};
 use tsm::layout::ShardLocation;
 use tsm::mmap::MappedFile;
 
+use crate::UsageError;
 use crate::args::InspectArgs;
-use crate::config::UsageError;
-use crate::conflicts::{Conflict, Conflicts};
-use crate::plan::{catalogue, shard_status_name};
-use crate::summary::{group, human_bytes};
+use crate::render::{group, human_bytes};
+use tsm_export::conflicts::{Conflict, Conflicts};
+use tsm_export::{catalogue, shard_status_name};
 
 /// A file of a shard.
 #[derive(Debug, Serialize)]

@@ -1,34 +1,67 @@
-//! The `influx-tsm` binary: argument parsing, exit statuses, and the order of the steps.
+//! `influx-tsm`: exports a copied InfluxDB 1.x storage directory (TSM files, tombstones,
+//! WAL) to typed Parquet or line protocol; inspects, verifies and dumps its files.
+//!
+//! This binary is thin: it parses [`args`], turns them into the `tsm-export` library's
+//! options, draws a [`progress`] bar, and [`render`]s the library's report. The export
+//! engine is the `tsm-export` crate; decoding is the `tsm` crate.
+//!
+//! # Exit status
+//!
+//! 0 success; 1 error (a damaged file is named with the byte offset and what is wrong);
+//! 2 finished under `--skip-corrupt` but skipped damaged data; 64 bad arguments or an
+//! output directory that may not be used. A closed stdout (broken pipe) exits 0.
+#![forbid(unsafe_code)]
 
+mod args;
+mod dump;
+mod inspect;
+mod progress;
+mod render;
+mod verify;
+
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use influx_tsm::args::{Cli, Command};
-use influx_tsm::config::{Config, UsageError};
-use influx_tsm::export::export;
-use influx_tsm::lp_export::export_stdout;
-use influx_tsm::plan::{DryRun, Plan};
-use influx_tsm::progress::Progress;
-use influx_tsm::state::OutDir;
-use influx_tsm::summary::Summary;
+use tsm_export::{DryRun, OutDir, Plan, Report, export, export_lp_stream};
+
+use crate::args::{Cli, Command, ExportArgs};
+use crate::progress::Progress;
 
 /// Exit status for bad arguments (BSD `EX_USAGE`).
 const EXIT_USAGE: u8 = 64;
+
+/// A problem with the arguments of `inspect`, `verify` or `dump` found after parsing
+/// (exit status 64).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            if let Some(usage) = err.downcast_ref::<UsageError>() {
-                eprintln!("influx-tsm: error: {usage}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            let usage = err.downcast_ref::<UsageError>().is_some()
+                || err
+                    .downcast_ref::<tsm_export::Error>()
+                    .is_some_and(tsm_export::Error::is_usage);
             eprintln!("influx-tsm: error: {err:#}");
-            ExitCode::FAILURE
+            if usage {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -42,75 +75,89 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
     };
-    let args = match cli.command {
-        Command::Export(args) => *args,
-        Command::Inspect(args) => return Ok(ExitCode::from(influx_tsm::inspect::run(&args)?)),
-        Command::Verify(args) => return Ok(ExitCode::from(influx_tsm::verify::run(&args)?)),
-        Command::Dump(args) => return Ok(ExitCode::from(influx_tsm::dump::run(&args)?)),
-    };
-    let config = Config::from_args(args, std::io::stderr().is_terminal())?;
-    let start = Instant::now();
+    match cli.command {
+        Command::Export(args) => run_export(&args),
+        Command::Inspect(args) => Ok(ExitCode::from(inspect::run(&args)?)),
+        Command::Verify(args) => Ok(ExitCode::from(verify::run(&args)?)),
+        Command::Dump(args) => Ok(ExitCode::from(dump::run(&args)?)),
+    }
+}
 
-    let plan = Plan::new(&config)?;
-    if config.stdout {
-        let progress = Progress::new(config.progress, plan.shards.len(), plan.bytes());
-        let results = export_stdout(&config, &plan, &progress, &mut std::io::stdout().lock());
+fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let options = args.options()?;
+    let start = Instant::now();
+    let threads = args.threads();
+    let plan = Plan::new(&options)?;
+    let show_progress = std::io::stderr().is_terminal() && !args.quiet && !args.dry_run;
+
+    if options.is_stream() {
+        let progress = Progress::new(show_progress, plan.shards.len(), plan.bytes());
+        let results = export_lp_stream(
+            &options,
+            &plan,
+            threads,
+            &progress,
+            &mut std::io::stdout().lock(),
+        );
         progress.finish();
-        let summary = Summary::new(
-            config.out.clone(),
+        let report = Report::new(
+            options.out().to_path_buf(),
             &plan,
             &results?,
             start.elapsed().as_secs_f64(),
         );
         let mut stderr = std::io::stderr().lock();
-        if config.summary {
-            summary.write_text(&mut stderr)?;
+        if !args.quiet {
+            render::write_text(&report, &mut stderr)?;
         }
-        summary.write_details(&mut stderr)?;
-        return Ok(ExitCode::from(summary.exit_code));
+        render::write_details(&report, &mut stderr)?;
+        return Ok(ExitCode::from(report.exit_code));
     }
-    let out = OutDir::prepare(&config)?;
 
-    if config.dry_run {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads)
-            .build()
-            .context("cannot start worker threads")?;
-        let dry_run = pool.install(|| DryRun::new(&config, &plan, &out))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("influx-tsm-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
+
+    if args.dry_run {
+        let out = OutDir::check(&options)?;
+        let dry_run = pool.install(|| DryRun::new(&options, &plan, &out))?;
         let mut stdout = std::io::stdout().lock();
-        if config.json {
+        if args.json {
             serde_json::to_writer_pretty(&mut stdout, &dry_run)?;
             writeln!(stdout)?;
         } else {
-            dry_run.write_text(&mut stdout)?;
+            render::write_dry_run(&dry_run, &mut stdout)?;
         }
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    let progress = Progress::new(config.progress, plan.shards.len(), plan.bytes());
-    let results = export(&config, &plan, &out, &progress);
+    let out = OutDir::prepare(&options)?;
+    let progress = Progress::new(show_progress, plan.shards.len(), plan.bytes());
+    let results = pool.install(|| export(&options, &plan, &out, &progress));
     progress.finish();
     let results = results?;
 
-    let summary = Summary::new(
-        config.out.clone(),
+    let report = Report::new(
+        options.out().to_path_buf(),
         &plan,
         &results,
         start.elapsed().as_secs_f64(),
     );
     let mut stderr = std::io::stderr().lock();
-    if config.summary {
-        summary.write_text(&mut stderr)?;
+    if !args.quiet {
+        render::write_text(&report, &mut stderr)?;
     }
-    summary.write_details(&mut stderr)?;
-    if config.json {
+    render::write_details(&report, &mut stderr)?;
+    if args.json {
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &summary)?;
+        serde_json::to_writer_pretty(&mut stdout, &report)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
-    Ok(ExitCode::from(summary.exit_code))
+    Ok(ExitCode::from(report.exit_code))
 }
 
 /// Whether the error is a write to a closed pipe (`influx-tsm ... | head`): not a failure.

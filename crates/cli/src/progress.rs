@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tsm::layout::ShardLocation;
+use tsm_export::Observer;
 
 /// Shared by the workers; cheap to update.
 pub struct Progress {
@@ -45,21 +47,6 @@ impl Progress {
         progress
     }
 
-    /// Counts values written.
-    pub fn add_values(&self, n: u64) {
-        self.values.fetch_add(n, Ordering::Relaxed);
-        self.update_message();
-    }
-
-    /// Counts a finished shard of `bytes` input bytes.
-    pub fn shard_done(&self, bytes: u64) {
-        self.shards_done.fetch_add(1, Ordering::Relaxed);
-        if let Some(bar) = &self.bar {
-            bar.inc(bytes);
-        }
-        self.update_message();
-    }
-
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
@@ -75,7 +62,22 @@ impl Progress {
             "shards {}/{}, {} values/s",
             self.shards_done.load(Ordering::Relaxed),
             self.shards_total,
-            crate::summary::human_count(rate),
+            crate::render::human_count(rate),
         ));
+    }
+}
+
+impl Observer for Progress {
+    fn values_written(&self, n: u64) {
+        self.values.fetch_add(n, Ordering::Relaxed);
+        self.update_message();
+    }
+
+    fn shard_finished(&self, _shard: &ShardLocation, bytes: u64) {
+        self.shards_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+        self.update_message();
     }
 }

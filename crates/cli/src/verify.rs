@@ -13,8 +13,8 @@ use tsm::Limits;
 use tsm::mmap::MappedFile;
 use tsm::verify::{Report, Severity, VerifyOptions, verify_tombstone, verify_tsm, verify_wal};
 
+use crate::UsageError;
 use crate::args::VerifyArgs;
-use crate::config::UsageError;
 
 /// The kinds of file checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use influx_tsm::naming::decode;
+use tsm_export::naming::decode;
 
 use crate::common::{assert_code, describe, run};
 use crate::end_to_end::{assert_same_points, exported, oracle_at, parquet_files, read_parquet};

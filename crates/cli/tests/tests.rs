@@ -9,6 +9,4 @@ mod end_to_end;
 mod hostile;
 mod interrupt;
 mod lp;
-mod naming;
-mod tag_chunk;
 mod verify;

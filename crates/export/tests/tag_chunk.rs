@@ -11,7 +11,6 @@ use std::sync::Arc;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use influx_tsm::output::PendingFile;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{BoundaryOrder, Compression, ZstdLevel};
@@ -20,6 +19,7 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use proptest::prelude::*;
+use tsm_export::output::PendingFile;
 
 fn schema() -> SchemaRef {
     let tag = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));

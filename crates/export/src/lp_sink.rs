@@ -11,9 +11,9 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 
-use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 
+use crate::error::{IoContext, Result, cannot};
 use crate::output::{create_temp, sync_and_rename};
 
 /// Plain or gzip-compressed output over `W`.
@@ -113,24 +113,31 @@ impl PendingLpFile {
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.sink
             .write_all(bytes)
-            .with_context(|| format!("cannot write {}", self.temp.display()))
+            .io_context(cannot("write", &self.temp))
     }
 
     /// Ends the current gzip member and returns the file length: a point to roll back to.
     pub fn mark(&mut self) -> Result<u64> {
-        let w = self.sink.inner_mut()?;
-        w.flush()?;
-        Ok(w.get_mut().stream_position()?)
+        let sink = &mut self.sink;
+        (|| {
+            let w = sink.inner_mut()?;
+            w.flush()?;
+            w.get_mut().stream_position()
+        })()
+        .io_context(cannot("write", &self.temp))
     }
 
     /// Cuts the file back to `mark` (from [`PendingLpFile::mark`]).
     pub fn rollback(&mut self, mark: u64) -> Result<()> {
-        let w = self.sink.inner_mut()?;
-        w.flush()?;
-        let file = w.get_mut();
-        file.set_len(mark)?;
-        file.seek(SeekFrom::Start(mark))?;
-        Ok(())
+        let sink = &mut self.sink;
+        (|| {
+            let w = sink.inner_mut()?;
+            w.flush()?;
+            let file = w.get_mut();
+            file.set_len(mark)?;
+            file.seek(SeekFrom::Start(mark)).map(drop)
+        })()
+        .io_context(cannot("cut back", &self.temp))
     }
 
     /// Finishes the file, syncs it and gives it its final name; returns its size. Refuses
@@ -139,10 +146,9 @@ impl PendingLpFile {
         let PendingLpFile { temp, dest, sink } = self;
         let result = (|| -> Result<u64> {
             let file = sink
-                .finish()?
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .with_context(|| format!("cannot write {}", temp.display()))?;
+                .finish()
+                .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                .io_context(cannot("write", &temp))?;
             sync_and_rename(&file, &temp, &dest)
         })();
         if result.is_err() {

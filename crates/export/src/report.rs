@@ -1,14 +1,13 @@
-//! The end-of-run summary: a paragraph on stderr, or JSON on stdout with `--json`.
+//! What an export did: [`Report`], added up from each shard's [`ShardResult`]; the
+//! binary prints it as a paragraph or as JSON.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::conflicts::{Conflict, Conflicts};
-use crate::export::ShardResult;
 use crate::plan::{Plan, UnlistedShard};
-use crate::state::SkipRecord;
+use crate::state::{Manifest, SkipRecord};
 
 /// A path of the input tree that is not shard data.
 #[derive(Debug, Serialize)]
@@ -19,9 +18,18 @@ pub struct Ignored {
     pub reason: String,
 }
 
+/// One shard's outcome.
+#[derive(Debug, Clone)]
+pub struct ShardResult {
+    /// What the shard produced (read back from the earlier run when `resumed`).
+    pub manifest: Manifest,
+    /// Finished by an earlier run.
+    pub resumed: bool,
+}
+
 /// What the run did.
 #[derive(Debug, Serialize)]
-pub struct Summary {
+pub struct Report {
     /// The tool's version.
     pub version: &'static str,
     /// The output directory.
@@ -66,9 +74,9 @@ pub struct Summary {
     pub exit_code: u8,
 }
 
-impl Summary {
+impl Report {
     /// Adds up the shard results.
-    pub fn new(out: PathBuf, plan: &Plan, results: &[ShardResult], seconds: f64) -> Summary {
+    pub fn new(out: PathBuf, plan: &Plan, results: &[ShardResult], seconds: f64) -> Report {
         let manifests = || results.iter().map(|r| &r.manifest);
         let files = || manifests().flat_map(|m| &m.files);
         let fresh_values: u64 = results
@@ -80,7 +88,7 @@ impl Summary {
         let skipped: Vec<SkipRecord> = manifests()
             .flat_map(|m| m.skipped.iter().cloned())
             .collect();
-        Summary {
+        Report {
             version: env!("CARGO_PKG_VERSION"),
             out,
             shards: plan.shards.len(),
@@ -113,112 +121,6 @@ impl Summary {
             catalogue_problem: plan.catalogue_problem.clone(),
         }
     }
-
-    /// Writes the paragraph, then one line per conflict and per skipped item.
-    pub fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
-        let resumed = if self.shards_resumed > 0 {
-            format!(" ({} kept from an earlier run)", self.shards_resumed)
-        } else {
-            String::new()
-        };
-        write!(
-            w,
-            "influx-tsm: exported {} of {} shards{resumed} into {} files under {}: {} rows, \
-             {} values; read {}, wrote {} in {:.2} s ({} values/s).",
-            self.shards_exported + self.shards_resumed,
-            self.shards,
-            self.files,
-            self.out.display(),
-            group(self.rows),
-            group(self.values),
-            human_bytes(self.bytes_in),
-            human_bytes(self.bytes_out),
-            self.seconds,
-            human_count(self.values_per_second),
-        )?;
-        if self.replaced_field_values + self.replaced_tag_values > 0 {
-            write!(
-                w,
-                " Bytes that were not UTF-8 were replaced with U+FFFD in {} string values and \
-                 {} tag cells.",
-                group(self.replaced_field_values),
-                group(self.replaced_tag_values)
-            )?;
-        }
-        if !self.conflicts.is_empty() {
-            write!(
-                w,
-                " {} fields have different types in different shards; each file keeps its \
-                 shard's type.",
-                self.conflicts.len()
-            )?;
-        }
-        if !self.skipped.is_empty() {
-            write!(
-                w,
-                " Skipped {} damaged items (exit status 2).",
-                self.skipped.len()
-            )?;
-        }
-        if !self.warnings.is_empty() {
-            write!(
-                w,
-                " {} warnings about data InfluxDB itself leaves out (listed below).",
-                self.warnings.len()
-            )?;
-        }
-        if !self.ignored.is_empty() {
-            write!(
-                w,
-                " Passed over {} paths of the input that are not shard data (listed by --json).",
-                self.ignored.len()
-            )?;
-        }
-        writeln!(w)
-    }
-
-    /// Writes one line per type conflict and per skipped item.
-    pub fn write_details(&self, w: &mut impl Write) -> std::io::Result<()> {
-        if let Some(problem) = &self.catalogue_problem {
-            writeln!(w, "influx-tsm: warning: cannot use the catalogue {problem}")?;
-        }
-        for u in &self.unlisted_shards {
-            let why = if u.status == "deleted" {
-                "belongs to a shard group that meta/meta.db marks as dropped"
-            } else {
-                "is not listed in meta/meta.db"
-            };
-            writeln!(
-                w,
-                "influx-tsm: warning: left out shard {}/{}/{}: it {why}, so the server never \
-                 reads it (--include-unlisted-shards exports it)",
-                u.database, u.retention_policy, u.shard
-            )?;
-        }
-        for s in &self.warnings {
-            writeln!(
-                w,
-                "influx-tsm: warning: shard {}/{}/{}: {}",
-                s.database, s.retention_policy, s.shard, s.error
-            )?;
-        }
-        for s in &self.skipped {
-            let what = match &s.measurement {
-                Some(m) if s.block => format!("a damaged block of measurement {m:?} in shard"),
-                Some(m) => format!("measurement {m:?} of shard"),
-                None => "shard".to_string(),
-            };
-            writeln!(
-                w,
-                "influx-tsm: skipped {what} {}/{}/{}: {}",
-                s.database, s.retention_policy, s.shard, s.error
-            )?;
-        }
-        for c in &self.conflicts {
-            writeln!(w, "influx-tsm: type conflict: {c}")?;
-        }
-        Ok(())
-    }
 }
 
 /// Every field with more than one type across the exported shards.
@@ -239,52 +141,11 @@ pub fn conflicts(results: &[ShardResult]) -> Vec<Conflict> {
     conflicts.finish()
 }
 
-/// `1234567` as `1,234,567`.
-pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Bytes with a binary unit: `1.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// A rate with a decimal unit: `1.2M`.
-pub fn human_count(n: f64) -> String {
-    if n >= 1e9 {
-        format!("{:.1}G", n / 1e9)
-    } else if n >= 1e6 {
-        format!("{:.1}M", n / 1e6)
-    } else if n >= 1e3 {
-        format!("{:.1}k", n / 1e3)
-    } else {
-        format!("{n:.0}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::state::{FieldRecord, Manifest};
+    use crate::state::FieldRecord;
 
     fn result(shard: u64, fields: &[(&str, &str, &str)]) -> ShardResult {
         let mut manifest = Manifest::new(
@@ -330,18 +191,5 @@ mod tests {
             .map(|(t, s)| (t.as_str(), s.as_slice()))
             .collect();
         assert_eq!(types, [("float", &[2][..]), ("integer", &[1, 3][..])]);
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(human_bytes(10), "10 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
-        assert_eq!(human_count(1_234_567.0), "1.2M");
-        assert_eq!(human_count(12.0), "12");
     }
 }

@@ -15,12 +15,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tsm::layout::ShardLocation;
 
-use crate::config::{Config, OutMode, UsageError};
+use crate::error::{Error, IoContext, Result, cannot};
 use crate::naming;
+use crate::options::{Options, OutMode};
 use crate::output::{is_temp_name, write_atomic};
 
 /// The state folder inside the output directory.
@@ -158,16 +158,28 @@ pub struct OutDir {
 }
 
 impl OutDir {
-    /// Checks the output directory against the mode and, unless `config.dry_run`, makes it
-    /// ready: creates it, deletes an earlier export (`--overwrite`) or stale temporary files
-    /// (`--resume`), writes `options.json`.
+    /// Checks the output directory against the mode and makes it ready: creates it,
+    /// deletes an earlier export ([`OutMode::Overwrite`]) or stale temporary files
+    /// ([`OutMode::Resume`]), writes `options.json`.
     ///
     /// # Errors
-    /// A [`UsageError`] when the directory is not empty and the mode does not allow that,
-    /// or `--resume` meets different options; I/O errors.
-    pub fn prepare(config: &Config) -> Result<OutDir> {
+    /// [`Error::OutDir`] when the directory is not empty and the mode does not allow that,
+    /// or a resumed export meets different options; I/O errors.
+    pub fn prepare(options: &Options) -> Result<OutDir> {
+        OutDir::open(options, true)
+    }
+
+    /// Checks the output directory like [`OutDir::prepare`] and reads what an earlier run
+    /// finished, but changes nothing (for a dry run).
+    ///
+    /// # Errors
+    /// As [`OutDir::prepare`].
+    pub fn check(options: &Options) -> Result<OutDir> {
+        OutDir::open(options, false)
+    }
+
+    fn open(config: &Options, write: bool) -> Result<OutDir> {
         let root = config.out.clone();
-        let write = !config.dry_run;
         let mut out = OutDir {
             root: root.clone(),
             resume: false,
@@ -180,36 +192,36 @@ impl OutDir {
             Ok(mut entries) => entries.next().is_none(),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => true,
             Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => {
-                return Err(UsageError(format!("--out {} is not a folder", root.display())).into());
+                return Err(Error::OutDir(format!(
+                    "--out {} is not a folder",
+                    root.display()
+                )));
             }
-            Err(err) => return Err(err).context(format!("cannot list {}", root.display())),
+            Err(err) => return Err(Error::io(cannot("list", &root)(), err)),
         };
         if !empty {
             let ours = options_path.is_file();
             match config.mode {
                 OutMode::Fresh => {
-                    return Err(UsageError(format!(
+                    return Err(Error::OutDir(format!(
                         "--out {} is not empty; pass --resume to continue an earlier export \
                          into it, or --overwrite to replace it",
                         root.display()
-                    ))
-                    .into());
+                    )));
                 }
                 OutMode::Overwrite if !ours => {
-                    return Err(UsageError(format!(
+                    return Err(Error::OutDir(format!(
                         "--out {} is not empty and was not written by influx-tsm \
                          (no {STATE_DIR}/{OPTIONS_FILE}); refusing to delete it",
                         root.display()
-                    ))
-                    .into());
+                    )));
                 }
                 OutMode::Resume if !ours => {
-                    return Err(UsageError(format!(
+                    return Err(Error::OutDir(format!(
                         "--out {} is not empty and holds no earlier export to resume \
                          (no {STATE_DIR}/{OPTIONS_FILE})",
                         root.display()
-                    ))
-                    .into());
+                    )));
                 }
                 OutMode::Overwrite => {
                     if write {
@@ -218,18 +230,20 @@ impl OutDir {
                 }
                 OutMode::Resume => {
                     let text = std::fs::read_to_string(&options_path)
-                        .with_context(|| format!("cannot read {}", options_path.display()))?;
-                    let earlier: serde_json::Value = serde_json::from_str(&text)
-                        .with_context(|| format!("cannot parse {}", options_path.display()))?;
+                        .io_context(cannot("read", &options_path))?;
+                    let earlier: serde_json::Value =
+                        serde_json::from_str(&text).map_err(|source| Error::State {
+                            what: cannot("parse", &options_path)(),
+                            source,
+                        })?;
                     let differences = differences(&earlier, &fingerprint);
                     if !differences.is_empty() {
-                        return Err(UsageError(format!(
+                        return Err(Error::OutDir(format!(
                             "--resume: the earlier export into {} used other options ({}); \
                              use the same options, or --overwrite",
                             root.display(),
                             differences.join("; ")
-                        ))
-                        .into());
+                        )));
                     }
                     out.resume = true;
                     out.done = read_manifests(&state.join(DONE_DIR))?;
@@ -241,9 +255,8 @@ impl OutDir {
             }
         }
         if write {
-            std::fs::create_dir_all(&root)
-                .with_context(|| format!("cannot create {}", root.display()))?;
-            let text = serde_json::to_string_pretty(&fingerprint)? + "\n";
+            std::fs::create_dir_all(&root).io_context(cannot("create", &root))?;
+            let text = to_json(&fingerprint)?;
             write_atomic(&options_path, text.as_bytes())?;
         }
         Ok(out)
@@ -276,7 +289,7 @@ impl OutDir {
             &manifest.retention_policy,
             manifest.shard,
         );
-        let text = serde_json::to_string_pretty(manifest)? + "\n";
+        let text = to_json(manifest)?;
         write_atomic(&path, text.as_bytes())
     }
 
@@ -288,7 +301,7 @@ impl OutDir {
             return match std::fs::remove_file(&file) {
                 Ok(()) => Ok(()),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(err).context(format!("cannot delete {}", file.display())),
+                Err(err) => Err(Error::io(cannot("delete", &file)(), err)),
             };
         }
         let rp_dir = self
@@ -298,15 +311,18 @@ impl OutDir {
         let entries = match std::fs::read_dir(&rp_dir) {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(err).context(format!("cannot list {}", rp_dir.display())),
+            Err(err) => return Err(Error::io(cannot("list", &rp_dir)(), err)),
         };
         let name = format!("{}.parquet", shard.id);
         for entry in entries {
-            let file = entry?.path().join(&name);
+            let file = entry
+                .io_context(cannot("list", &rp_dir))?
+                .path()
+                .join(&name);
             match std::fs::remove_file(&file) {
                 Ok(()) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(err).context(format!("cannot delete {}", file.display())),
+                Err(err) => return Err(Error::io(cannot("delete", &file)(), err)),
             }
         }
         Ok(())
@@ -346,20 +362,22 @@ fn read_manifests(dir: &Path) -> Result<HashMap<ShardKey, Manifest>> {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(err).context(format!("cannot list {}", dir.display())),
+            Err(err) => return Err(Error::io(cannot("list", &dir)(), err)),
         };
         for entry in entries {
-            let entry = entry?;
+            let entry = entry.io_context(cannot("list", &dir))?;
             let path = entry.path();
-            if entry.file_type()?.is_dir() {
+            if entry.file_type().io_context(cannot("list", &dir))?.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "json")
                 && !is_temp_name(&entry.file_name().to_string_lossy())
             {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let manifest: Manifest = serde_json::from_str(&text)
-                    .with_context(|| format!("cannot parse {}", path.display()))?;
+                let text = std::fs::read_to_string(&path).io_context(cannot("read", &path))?;
+                let manifest: Manifest =
+                    serde_json::from_str(&text).map_err(|source| Error::State {
+                        what: cannot("parse", &path)(),
+                        source,
+                    })?;
                 out.insert(
                     (
                         manifest.database.clone(),
@@ -378,16 +396,13 @@ fn read_manifests(dir: &Path) -> Result<HashMap<ShardKey, Manifest>> {
 fn remove_temp_files(root: &Path) -> Result<()> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
-        {
-            let entry = entry?;
-            let kind = entry.file_type()?;
+        for entry in std::fs::read_dir(&dir).io_context(cannot("list", &dir))? {
+            let entry = entry.io_context(cannot("list", &dir))?;
+            let kind = entry.file_type().io_context(cannot("list", &dir))?;
             if kind.is_dir() {
                 stack.push(entry.path());
             } else if kind.is_file() && is_temp_name(&entry.file_name().to_string_lossy()) {
-                std::fs::remove_file(entry.path())
-                    .with_context(|| format!("cannot delete {}", entry.path().display()))?;
+                std::fs::remove_file(entry.path()).io_context(cannot("delete", &entry.path()))?;
             }
         }
     }
@@ -396,17 +411,22 @@ fn remove_temp_files(root: &Path) -> Result<()> {
 
 /// Deletes everything inside `root`.
 fn clear_dir(root: &Path) -> Result<()> {
-    for entry in
-        std::fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?
-    {
-        let entry = entry?;
+    for entry in std::fs::read_dir(root).io_context(cannot("list", root))? {
+        let entry = entry.io_context(cannot("list", root))?;
         let path = entry.path();
-        if entry.file_type()?.is_dir() {
+        if entry.file_type().io_context(cannot("list", root))?.is_dir() {
             std::fs::remove_dir_all(&path)
         } else {
             std::fs::remove_file(&path)
         }
-        .with_context(|| format!("cannot delete {}", path.display()))?;
+        .io_context(cannot("delete", &path))?;
     }
     Ok(())
+}
+
+/// Pretty JSON with a final newline.
+fn to_json(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|err| Error::Internal(format!("cannot serialise JSON: {err}")))
 }

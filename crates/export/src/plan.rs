@@ -1,17 +1,17 @@
 //! The plan: which shards to export, how big they are, and (for `--dry-run`) which
 //! measurements and files each gives.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
 use tsm::layout::ShardLocation;
 use tsm::meta::{Meta, ShardStatus, decode_meta};
 
-use crate::config::Config;
-use crate::output::relative_path;
+use crate::error::{Error, IoContext, Result, cannot};
+use crate::opened::{open_shard, shard_name};
+use crate::options::{Format, Options};
+use crate::output::{lp_relative_path, relative_path};
 use crate::state::OutDir;
 
 /// A shard to export.
@@ -54,9 +54,14 @@ impl Plan {
     ///
     /// # Errors
     /// When a folder cannot be listed or a file's size read.
-    pub fn new(config: &Config) -> Result<Plan> {
-        let layout = tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref())
-            .with_context(|| format!("cannot scan {}", config.data_dir.display()))?;
+    pub fn new(config: &Options) -> Result<Plan> {
+        let layout =
+            tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref()).map_err(|source| {
+                Error::Scan {
+                    dir: config.data_dir.clone(),
+                    source,
+                }
+            })?;
         let (meta, catalogue_problem) = catalogue(&config.data_dir);
         let mut shards = Vec::new();
         let mut unlisted = Vec::new();
@@ -135,7 +140,7 @@ fn shard_bytes(location: &ShardLocation) -> Result<u64> {
         .chain(&location.wal_segments);
     for path in paths {
         total += std::fs::metadata(path)
-            .with_context(|| format!("cannot read the size of {}", path.display()))?
+            .io_context(cannot("read the size of", path))?
             .len();
     }
     Ok(total)
@@ -185,7 +190,7 @@ impl DryRun {
     ///
     /// # Errors
     /// When a shard cannot be opened (and `--skip-corrupt` does not apply).
-    pub fn new(config: &Config, plan: &Plan, out: &OutDir) -> Result<DryRun> {
+    pub fn new(config: &Options, plan: &Plan, out: &OutDir) -> Result<DryRun> {
         let shards = plan
             .shards
             .par_iter()
@@ -201,40 +206,9 @@ impl DryRun {
             shards,
         })
     }
-
-    /// Writes the plan as text.
-    pub fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
-        for s in &self.shards {
-            let state = if s.done { "; done earlier, kept" } else { "" };
-            writeln!(
-                w,
-                "shard {}/{}/{}: {} measurements, {} input{state}",
-                s.database,
-                s.retention_policy,
-                s.shard,
-                s.measurements.len(),
-                crate::summary::human_bytes(s.bytes),
-            )?;
-            for file in &s.files {
-                writeln!(w, "  {file}")?;
-            }
-            for error in &s.skipped {
-                writeln!(w, "  would skip: {error}")?;
-            }
-        }
-        writeln!(
-            w,
-            "plan: {} shards, {} measurements, up to {} files, {} input, into {}",
-            self.shard_count,
-            self.measurement_count,
-            self.file_count,
-            crate::summary::human_bytes(self.bytes),
-            self.out.display()
-        )
-    }
 }
 
-fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<DryRunShard> {
+fn describe(config: &Options, planned: &PlannedShard, out: &OutDir) -> Result<DryRunShard> {
     let loc = &planned.location;
     let mut shard = DryRunShard {
         database: loc.database.clone(),
@@ -256,8 +230,8 @@ fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<Dry
             .collect();
         return Ok(shard);
     }
-    let opened = crate::export::open_shard(config, loc)
-        .with_context(|| format!("shard {}/{}/{}", loc.database, loc.retention_policy, loc.id))?;
+    let opened =
+        open_shard(config, loc).map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     shard.skipped = opened.skipped.into_iter().map(|s| s.error).collect();
     let Some(opened) = opened.shard else {
         return Ok(shard);
@@ -269,13 +243,13 @@ fn describe(config: &Config, planned: &PlannedShard, out: &OutDir) -> Result<Dry
         shard
             .measurements
             .push(String::from_utf8_lossy(&m.name).into_owned());
-        if config.format == crate::args::Format::Parquet {
+        if config.format == Format::Parquet {
             let path = relative_path(&loc.database, &loc.retention_policy, &m.name, loc.id);
             shard.files.push(path_string(&path));
         }
     }
-    if config.format == crate::args::Format::Lp && !shard.measurements.is_empty() {
-        let path = crate::output::lp_relative_path(
+    if config.format == Format::Lp && !shard.measurements.is_empty() {
+        let path = lp_relative_path(
             &loc.database,
             &loc.retention_policy,
             loc.id,

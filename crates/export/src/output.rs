@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{FieldRef, SchemaRef};
 use bytes::Bytes;
@@ -20,8 +19,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
-use crate::args::Compression;
+use crate::error::{Error, IoContext, ParquetContext, Result, cannot};
 use crate::naming;
+use crate::options::Compression;
 use crate::tag_chunk::{self, TagChunkWriter};
 
 /// Parquet key-value metadata: the database.
@@ -101,7 +101,10 @@ pub fn writer_properties(
     shard: u64,
 ) -> Result<WriterProperties> {
     let codec = match compression {
-        Compression::Zstd(level) => parquet::basic::Compression::ZSTD(ZstdLevel::try_new(level)?),
+        Compression::Zstd(level) => parquet::basic::Compression::ZSTD(
+            ZstdLevel::try_new(level)
+                .map_err(|_| Error::Options(format!("zstd level must be 1 to 22, not {level}")))?,
+        ),
         Compression::Snappy => parquet::basic::Compression::SNAPPY,
         Compression::Lz4 => parquet::basic::Compression::LZ4_RAW,
         Compression::None => parquet::basic::Compression::UNCOMPRESSED,
@@ -203,13 +206,15 @@ impl PendingFile {
             .unwrap_or(usize::MAX)
             .max(1);
         if properties.max_row_group_bytes().is_some() {
-            bail!("internal error: row groups limited by bytes are not supported");
+            return Err(Error::Internal(
+                "row groups limited by bytes are not supported".into(),
+            ));
         }
         let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .and_then(ArrowWriter::into_serialized_writer)
-            .with_context(|| format!("cannot start {}", temp.display()))?;
+            .parquet_context(cannot("start", &temp))?;
         if writer.schema_descr().num_columns() != schema.fields().len() {
-            bail!("internal error: nested columns are not supported");
+            return Err(Error::Internal("nested columns are not supported".into()));
         }
         Ok(PendingFile {
             temp,
@@ -225,7 +230,7 @@ impl PendingFile {
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.write_batch(batch)
-            .with_context(|| format!("cannot write {}", self.temp.display()))
+            .parquet_context(cannot("write", &self.temp))
     }
 
     fn write_batch(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
@@ -319,7 +324,7 @@ impl PendingFile {
     fn finish(&mut self) -> Result<u64> {
         self.flush_row_group()
             .and_then(|()| self.writer.finish().map(drop))
-            .with_context(|| format!("cannot finish {}", self.temp.display()))?;
+            .parquet_context(cannot("finish", &self.temp))?;
         sync_and_rename(self.writer.inner(), &self.temp, &self.dest)
     }
 
@@ -333,11 +338,12 @@ impl PendingFile {
 
 /// Creates the folders of `dest` and its temporary file (see [`temp_path`]).
 pub fn create_temp(dest: &Path) -> Result<(PathBuf, File)> {
-    let parent = dest.parent().context("output path has no folder")?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let parent = dest
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("{} has no folder", dest.display())))?;
+    std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
     let temp = temp_path(dest);
-    let file = File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+    let file = File::create(&temp).io_context(cannot("create", &temp))?;
     Ok((temp, file))
 }
 
@@ -345,27 +351,30 @@ pub fn create_temp(dest: &Path) -> Result<(PathBuf, File)> {
 /// its size. Refuses to replace an existing file: two names that a case-insensitive file
 /// system takes for one must not overwrite each other's data.
 pub fn sync_and_rename(file: &File, temp: &Path, dest: &Path) -> Result<u64> {
-    file.sync_all()
-        .with_context(|| format!("cannot sync {}", temp.display()))?;
-    let bytes = file.metadata()?.len();
-    if dest.try_exists()? {
-        bail!(
+    file.sync_all().io_context(cannot("sync", temp))?;
+    let bytes = file
+        .metadata()
+        .io_context(cannot("read the size of", temp))?
+        .len();
+    if dest.try_exists().io_context(cannot("look for", dest))? {
+        return Err(Error::OutDir(format!(
             "{} exists already: two names map to one file name (a case-insensitive file \
              system?)",
             dest.display()
-        );
+        )));
     }
     std::fs::rename(temp, dest)
-        .with_context(|| format!("cannot rename {} to {}", temp.display(), dest.display()))?;
+        .io_context(|| format!("cannot rename {} to {}", temp.display(), dest.display()))?;
     Ok(bytes)
 }
 
 /// Writes `bytes` to `path` whole or not at all: temporary name, fsync, rename, fsync of
 /// the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path.parent().context("path has no folder")?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("{} has no folder", path.display())))?;
+    std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
     let temp = temp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut file = File::create(&temp)?;
@@ -377,7 +386,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    result.io_context(cannot("write", path))
 }
 
 /// Flushes a folder's entries (new and renamed files) to disk. A no-op where folders

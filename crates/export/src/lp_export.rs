@@ -28,18 +28,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use anyhow::{Context, Result, anyhow};
 use tsm::layout::ShardLocation;
 use tsm::rows::RowBatch;
 use tsm::shard::Shard;
 
-use crate::config::Config;
-use crate::export::{ShardResult, open_shard, shard_name};
+use crate::error::{Error, IoContext, Result};
 use crate::lp::{LineFormat, LpStats, quote_ident};
 use crate::lp_sink::{ChunkWriter, LpSink, PendingLpFile};
+use crate::observer::Observer;
+use crate::opened::{open_shard, shard_name};
+use crate::options::Options;
 use crate::output::lp_relative_path;
 use crate::plan::{Plan, PlannedShard, path_string};
-use crate::progress::Progress;
+use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, SkipRecord};
 
 /// Bytes of line protocol buffered before they are written out.
@@ -180,11 +181,11 @@ impl LpOut for LazyFile {
 
 impl LpOut for LpSink<ChunkWriter> {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        Ok(self.write_all(bytes)?)
+        self.write_all(bytes).io_context(stream_closed)
     }
 
     fn mark(&mut self) -> Result<Option<u64>> {
-        self.end_member()?;
+        LpOut::end_member(self)?;
         Ok(None)
     }
 
@@ -193,8 +194,12 @@ impl LpOut for LpSink<ChunkWriter> {
     }
 
     fn end_member(&mut self) -> Result<()> {
-        Ok(LpSink::end_member(self)?)
+        LpSink::end_member(self).io_context(stream_closed)
     }
+}
+
+fn stream_closed() -> String {
+    "cannot write the line-protocol stream".to_string()
 }
 
 /// Writes the selected measurements of `shard` into `out`. Returns `None` when cancelled.
@@ -203,9 +208,9 @@ impl LpOut for LpSink<ChunkWriter> {
 /// Output errors, and damaged data unless `--skip-corrupt` (then the measurement is cut
 /// from a file, or left partly written on stdout, and recorded as skipped).
 pub(crate) fn write_shard(
-    config: &Config,
+    config: &Options,
     cancel: &AtomicBool,
-    progress: &Progress,
+    progress: &dyn Observer,
     shard: &Shard,
     out: &mut dyn LpOut,
     manifest: &mut Manifest,
@@ -240,7 +245,7 @@ pub(crate) fn write_shard(
             }
             let before = stats.values;
             format.write_batch(&batch, &mut buf, &mut stats);
-            progress.add_values(stats.values - before);
+            progress.values_written(stats.values - before);
             if buf.len() >= FLUSH_BYTES {
                 out.write(&buf)?;
                 buf.clear();
@@ -281,8 +286,7 @@ pub(crate) fn write_shard(
                 manifest.skipped.push(record);
             }
             Err(err) => {
-                return Err(anyhow!(err)
-                    .context(format!("shard {}, measurement {name:?}", shard_name(loc))));
+                return Err(Error::Input(err).in_shard(shard_name(loc), Some(name)));
             }
         }
     }
@@ -323,9 +327,9 @@ fn note_stats(manifest: &mut Manifest, loc: &ShardLocation, measurement: &str, s
 /// Exports one shard into its own file (`--format lp` with an output folder). Returns
 /// `None` when cancelled.
 pub(crate) fn export_shard_file(
-    config: &Config,
+    config: &Options,
     cancel: &AtomicBool,
-    progress: &Progress,
+    progress: &dyn Observer,
     root: &std::path::Path,
     shard: &Shard,
     manifest: &mut Manifest,
@@ -375,17 +379,24 @@ pub(crate) fn export_shard_file(
     }
 }
 
-/// Exports every planned shard to stdout, in plan order, `config.threads` shards at once:
-/// each worker streams its shard's lines in chunks through a bounded channel, and this
-/// thread writes the channels out one after the other. Workers take shards in plan
-/// order, so the shard being written out always has a worker and nothing deadlocks.
+/// Exports every planned shard as one line-protocol stream into `stdout`, in plan order,
+/// `threads` shards at once: each worker streams its shard's lines in chunks through a
+/// bounded channel, and the calling thread writes the channels out one after the other.
+/// Workers take shards in plan order, so the shard being written out always has a worker
+/// and nothing deadlocks.
+///
+/// The workers are scoped threads of this call, not a rayon pool's: they block on their
+/// channels while the caller writes, which would starve a pool that the caller's own
+/// thread belongs to.
 ///
 /// # Errors
-/// The first error of any worker, or of writing stdout (a closed pipe included).
-pub fn export_stdout(
-    config: &Config,
+/// The first error of any worker, or of writing `stdout` (a closed pipe included:
+/// [`Error::is_broken_pipe`]).
+pub fn export_lp_stream(
+    config: &Options,
     plan: &Plan,
-    progress: &Progress,
+    threads: usize,
+    progress: &dyn Observer,
     stdout: &mut dyn Write,
 ) -> Result<Vec<ShardResult>> {
     let n = plan.shards.len();
@@ -399,7 +410,7 @@ pub fn export_stdout(
     let senders = Mutex::new(senders);
     let next = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
-    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let results: Mutex<Vec<Option<ShardResult>>> = Mutex::new((0..n).map(|_| None).collect());
 
     let mut header = Vec::new();
@@ -411,12 +422,14 @@ pub fn export_stdout(
                 .insert(s.location.retention_policy.clone());
         }
         let mut sink = LpSink::new(Vec::new(), config.gzip);
-        sink.write_all(ddl(&dbs, false).as_bytes())?;
-        header = sink.finish()?;
+        sink.write_all(ddl(&dbs, false).as_bytes())
+            .and_then(|()| sink.finish())
+            .map(|bytes| header = bytes)
+            .map_err(|err| Error::Internal(format!("cannot compress the DDL: {err}")))?;
     }
 
     let write_result = std::thread::scope(|scope| -> Result<()> {
-        for _ in 0..config.threads.max(1).min(n.max(1)) {
+        for _ in 0..threads.max(1).min(n.max(1)) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -431,10 +444,10 @@ pub fn export_stdout(
                         stream_shard(config, &cancel, progress, planned, tx)
                     }))
                     .unwrap_or_else(|_| {
-                        Err(anyhow!(
+                        Err(Error::Internal(format!(
                             "internal error while exporting shard {} (please report this bug)",
                             shard_name(&planned.location)
-                        ))
+                        )))
                     });
                     match outcome {
                         Ok(result) => {
@@ -451,7 +464,7 @@ pub fn export_stdout(
                 }
             });
         }
-        let written = (|| -> Result<()> {
+        let written = (|| -> std::io::Result<()> {
             stdout.write_all(&header)?;
             for rx in receivers {
                 for chunk in rx {
@@ -461,9 +474,9 @@ pub fn export_stdout(
                     break;
                 }
             }
-            stdout.flush()?;
-            Ok(())
-        })();
+            stdout.flush()
+        })()
+        .io_context(stream_closed);
         if written.is_err() {
             // Receivers are gone: blocked workers fail their next send and stop.
             cancel.store(true, Ordering::Relaxed);
@@ -484,22 +497,24 @@ pub fn export_stdout(
 
 /// One shard of [`export_stdout`]: its context lines, then its measurements.
 fn stream_shard(
-    config: &Config,
+    config: &Options,
     cancel: &AtomicBool,
-    progress: &Progress,
+    progress: &dyn Observer,
     planned: &PlannedShard,
     tx: SyncSender<Vec<u8>>,
 ) -> Result<Option<ShardResult>> {
     let loc = &planned.location;
+    progress.shard_started(loc);
     let mut manifest = Manifest::new(loc, planned.bytes);
-    let opened = open_shard(config, loc)
-        .map_err(|err| anyhow!(err).context(format!("shard {}", shard_name(loc))))?;
+    let opened =
+        open_shard(config, loc).map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
     let mut sink = LpSink::new(ChunkWriter::new(tx, FLUSH_BYTES), config.gzip);
     if config.with_ddl {
         manifest.warnings.extend(context_warning(loc));
-        sink.write_all(context(&loc.database, &loc.retention_policy).as_bytes())?;
+        sink.write_all(context(&loc.database, &loc.retention_policy).as_bytes())
+            .io_context(stream_closed)?;
     }
     if let Some(shard) = &opened.shard {
         match write_shard(config, cancel, progress, shard, &mut sink, &mut manifest)? {
@@ -515,8 +530,8 @@ fn stream_shard(
     }
     sink.finish()
         .and_then(|mut w| w.flush())
-        .context("stdout closed")?;
-    progress.shard_done(planned.bytes);
+        .io_context(stream_closed)?;
+    progress.shard_finished(loc, planned.bytes);
     Ok(Some(ShardResult {
         manifest,
         resumed: false,

@@ -1,42 +1,34 @@
-//! The export: shards in parallel (one per rayon worker), each measurement streamed batch
-//! by batch into its Parquet file, or each shard into its line-protocol file
-//! ([`crate::lp_export`]).
+//! The export: shards in parallel (one per rayon worker of the caller's pool), each
+//! measurement streamed batch by batch into its Parquet file, or each shard into its
+//! line-protocol file ([`crate::lp_export`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result, anyhow};
 use arrow_array::RecordBatch;
 use arrow_build::Columns;
 use rayon::prelude::*;
 use tsm::layout::ShardLocation;
 use tsm::rows::{MeasurementSchema, RowBatch};
-use tsm::shard::{Problem, ProblemKind, Shard};
+use tsm::shard::Shard;
 
-use crate::args::Format;
-use crate::config::Config;
+use crate::error::{Error, IoContext, Result, cannot};
+use crate::observer::Observer;
+use crate::opened::{open_shard, shard_name};
+use crate::options::{Format, Options};
 use crate::output::{PendingFile, lp_relative_path, relative_path, sync_dir, writer_properties};
 use crate::plan::{Plan, PlannedShard, path_string};
-use crate::progress::Progress;
+use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
 
-/// One shard's outcome.
-#[derive(Debug)]
-pub struct ShardResult {
-    /// What the shard produced (read back from the earlier run when `resumed`).
-    pub manifest: Manifest,
-    /// Finished by an earlier run.
-    pub resumed: bool,
-}
-
 struct Shared<'a> {
-    config: &'a Config,
+    config: &'a Options,
     out: &'a OutDir,
-    progress: &'a Progress,
+    progress: &'a dyn Observer,
     cancel: AtomicBool,
-    first_error: Mutex<Option<anyhow::Error>>,
+    first_error: Mutex<Option<Error>>,
 }
 
 /// Why a measurement stopped.
@@ -44,33 +36,30 @@ enum Failure {
     /// Damaged or unreadable input.
     Data(tsm::Error),
     /// Anything else (output I/O, a bug).
-    Other(anyhow::Error),
+    Other(Error),
     /// Another worker failed.
     Cancelled,
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(err: anyhow::Error) -> Failure {
+impl From<Error> for Failure {
+    fn from(err: Error) -> Failure {
         Failure::Other(err)
     }
 }
 
-/// Exports every planned shard with `config.threads` workers, biggest shards first.
+/// Exports every planned shard into files under `out`, biggest shards first, one shard
+/// per worker of the current rayon pool (call it inside `ThreadPool::install` to choose
+/// the pool; idle workers also help encode a shard's Parquet columns).
 ///
 /// # Errors
 /// The first error of any worker (the others stop at their next batch); shards finished
-/// before it keep their files and manifests, so `--resume` continues from there.
+/// before it keep their files and manifests, so a resumed export continues from there.
 pub fn export(
-    config: &Config,
+    config: &Options,
     plan: &Plan,
     out: &OutDir,
-    progress: &Progress,
+    progress: &dyn Observer,
 ) -> Result<Vec<ShardResult>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
-        .thread_name(|i| format!("influx-tsm-{i}"))
-        .build()
-        .context("cannot start worker threads")?;
     let ctx = Shared {
         config,
         out,
@@ -80,7 +69,7 @@ pub fn export(
     };
     let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
     order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
-    let results: Vec<Option<ShardResult>> = pool.install(|| {
+    let results: Vec<Option<ShardResult>> = {
         order
             .par_iter()
             .with_max_len(1)
@@ -94,7 +83,7 @@ pub fn export(
                 }
             })
             .collect()
-    });
+    };
     if let Some(err) = ctx
         .first_error
         .into_inner()
@@ -116,11 +105,6 @@ pub fn export(
     Ok(results)
 }
 
-/// `db/rp/id`, for messages.
-pub(crate) fn shard_name(loc: &ShardLocation) -> String {
-    format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
-}
-
 /// [`export_shard`], turning a panic (a bug in a decoder, say) into an error naming the
 /// shard, so the other workers stop cleanly and the exit status is 1.
 fn export_shard_guarded(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
@@ -131,10 +115,10 @@ fn export_shard_guarded(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Opti
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(anyhow!(
+            Err(Error::Internal(format!(
                 "internal error while exporting shard {}: {message} (please report this bug)",
                 shard_name(&planned.location)
-            ))
+            )))
         })
 }
 
@@ -142,7 +126,7 @@ fn export_shard_guarded(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Opti
 fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
     let loc = &planned.location;
     if let Some(manifest) = ctx.out.done(loc) {
-        ctx.progress.shard_done(planned.bytes);
+        ctx.progress.shard_finished(loc, planned.bytes);
         return Ok(Some(ShardResult {
             manifest: manifest.clone(),
             resumed: true,
@@ -162,9 +146,10 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
         });
         ctx.out.remove_shard_files(loc, lp_file.as_deref())?;
     }
+    ctx.progress.shard_started(loc);
     let mut manifest = Manifest::new(loc, planned.bytes);
     let opened = open_shard(ctx.config, loc)
-        .map_err(|err| anyhow!(err).context(format!("shard {}", shard_name(loc))))?;
+        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
     let shard = opened.shard;
@@ -199,63 +184,21 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
                         .push(SkipRecord::new(loc, Some(name), &err));
                 }
                 Err(Failure::Data(err)) => {
-                    return Err(anyhow!(err)
-                        .context(format!("shard {}, measurement {name:?}", shard_name(loc))));
+                    return Err(Error::Input(err).in_shard(shard_name(loc), Some(name)));
                 }
                 Err(Failure::Other(err)) => {
-                    return Err(
-                        err.context(format!("shard {}, measurement {name:?}", shard_name(loc)))
-                    );
+                    return Err(err.in_shard(shard_name(loc), Some(name)));
                 }
             }
         }
     }
     sync_tree(ctx.out.root(), &dirs)?;
     ctx.out.write_manifest(&manifest)?;
-    ctx.progress.shard_done(planned.bytes);
+    ctx.progress.shard_finished(loc, planned.bytes);
     Ok(Some(ShardResult {
         manifest,
         resumed: false,
     }))
-}
-
-/// A shard opened for export, with what it leaves out.
-pub struct OpenedShard {
-    /// The shard, unless it could not be opened at all (`--skip-corrupt`).
-    pub shard: Option<Shard>,
-    /// Damaged data left out (`--skip-corrupt`).
-    pub skipped: Vec<SkipRecord>,
-    /// Data left out as InfluxDB would leave it out.
-    pub warnings: Vec<SkipRecord>,
-}
-
-/// Opens a shard. A damaged file stops it, unless `--skip-corrupt`: then the damaged file
-/// (or, for damage found while streaming, the damaged block) is left out and recorded, and
-/// a shard that cannot be opened at all is recorded as skipped.
-///
-/// # Errors
-/// I/O errors, and damage without `--skip-corrupt`.
-pub fn open_shard(config: &Config, loc: &ShardLocation) -> Result<OpenedShard, tsm::Error> {
-    match Shard::open_with(loc, &config.shard_options()) {
-        Ok(shard) => {
-            let (skipped, warnings): (Vec<_>, Vec<_>) = shard
-                .problems()
-                .iter()
-                .partition(|p| p.kind == ProblemKind::Skipped);
-            let record = |p: &Problem| SkipRecord::new(loc, None, &p.error);
-            Ok(OpenedShard {
-                skipped: skipped.into_iter().map(record).collect(),
-                warnings: warnings.into_iter().map(record).collect(),
-                shard: Some(shard),
-            })
-        }
-        Err(err) if config.skip_corrupt && err.is_corruption() => Ok(OpenedShard {
-            shard: None,
-            skipped: vec![SkipRecord::new(loc, None, &err)],
-            warnings: Vec::new(),
-        }),
-        Err(err) => Err(err),
-    }
 }
 
 /// Exports one measurement of a shard; returns the folder of the file written, if any
@@ -371,7 +314,7 @@ fn write_measurement(
         if let Some((record_batch, rows, values)) = pending {
             row_count += rows;
             value_count += values;
-            ctx.progress.add_values(values);
+            ctx.progress.values_written(values);
             // The next batch is decoded into this one's buffers.
             arrow_build::reclaim(record_batch, &mut batch);
         }
@@ -383,7 +326,7 @@ fn write_measurement(
 
 /// Decodes and converts the next non-empty batch; `None` at the end.
 fn next_record_batch(
-    config: &Config,
+    config: &Options,
     columns: &Columns,
     rows: &mut tsm::shard::MeasurementRows<'_>,
     batch: &mut RowBatch,
@@ -403,7 +346,7 @@ fn next_record_batch(
         // The buffers move into the arrays; `reclaim` gives them back once written.
         let owned = batch.take();
         let record_batch = arrow_build::into_record_batch(columns, owned, stats)
-            .map_err(|err| Failure::Other(anyhow!(err)))?;
+            .map_err(|err| Failure::Other(Error::Arrow(err)))?;
         return Ok(Some((record_batch, rows, values)));
     }
 }
@@ -461,7 +404,7 @@ fn sync_tree(root: &Path, dirs: &BTreeSet<PathBuf>) -> Result<()> {
         }
     }
     for dir in all {
-        sync_dir(&dir).with_context(|| format!("cannot sync {}", dir.display()))?;
+        sync_dir(&dir).io_context(cannot("sync", &dir))?;
     }
     Ok(())
 }

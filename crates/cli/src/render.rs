@@ -1,0 +1,202 @@
+//! What the binary prints of the library's reports: the end-of-run paragraph and its
+//! detail lines on stderr, a dry run's plan, and human-readable numbers.
+
+use std::io::Write;
+
+use tsm_export::{DryRun, Report};
+
+/// Writes the paragraph of an export's report.
+pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
+    let resumed = if report.shards_resumed > 0 {
+        format!(" ({} kept from an earlier run)", report.shards_resumed)
+    } else {
+        String::new()
+    };
+    write!(
+        w,
+        "influx-tsm: exported {} of {} shards{resumed} into {} files under {}: {} rows, \
+         {} values; read {}, wrote {} in {:.2} s ({} values/s).",
+        report.shards_exported + report.shards_resumed,
+        report.shards,
+        report.files,
+        report.out.display(),
+        group(report.rows),
+        group(report.values),
+        human_bytes(report.bytes_in),
+        human_bytes(report.bytes_out),
+        report.seconds,
+        human_count(report.values_per_second),
+    )?;
+    if report.replaced_field_values + report.replaced_tag_values > 0 {
+        write!(
+            w,
+            " Bytes that were not UTF-8 were replaced with U+FFFD in {} string values and \
+             {} tag cells.",
+            group(report.replaced_field_values),
+            group(report.replaced_tag_values)
+        )?;
+    }
+    if !report.conflicts.is_empty() {
+        write!(
+            w,
+            " {} fields have different types in different shards; each file keeps its \
+             shard's type.",
+            report.conflicts.len()
+        )?;
+    }
+    if !report.skipped.is_empty() {
+        write!(
+            w,
+            " Skipped {} damaged items (exit status 2).",
+            report.skipped.len()
+        )?;
+    }
+    if !report.warnings.is_empty() {
+        write!(
+            w,
+            " {} warnings about data InfluxDB itself leaves out (listed below).",
+            report.warnings.len()
+        )?;
+    }
+    if !report.ignored.is_empty() {
+        write!(
+            w,
+            " Passed over {} paths of the input that are not shard data (listed by --json).",
+            report.ignored.len()
+        )?;
+    }
+    writeln!(w)
+}
+
+/// Writes one line per warning, type conflict and skipped item of a report.
+pub fn write_details(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
+    if let Some(problem) = &report.catalogue_problem {
+        writeln!(w, "influx-tsm: warning: cannot use the catalogue {problem}")?;
+    }
+    for u in &report.unlisted_shards {
+        let why = if u.status == "deleted" {
+            "belongs to a shard group that meta/meta.db marks as dropped"
+        } else {
+            "is not listed in meta/meta.db"
+        };
+        writeln!(
+            w,
+            "influx-tsm: warning: left out shard {}/{}/{}: it {why}, so the server never \
+             reads it (--include-unlisted-shards exports it)",
+            u.database, u.retention_policy, u.shard
+        )?;
+    }
+    for s in &report.warnings {
+        writeln!(
+            w,
+            "influx-tsm: warning: shard {}/{}/{}: {}",
+            s.database, s.retention_policy, s.shard, s.error
+        )?;
+    }
+    for s in &report.skipped {
+        let what = match &s.measurement {
+            Some(m) if s.block => format!("a damaged block of measurement {m:?} in shard"),
+            Some(m) => format!("measurement {m:?} of shard"),
+            None => "shard".to_string(),
+        };
+        writeln!(
+            w,
+            "influx-tsm: skipped {what} {}/{}/{}: {}",
+            s.database, s.retention_policy, s.shard, s.error
+        )?;
+    }
+    for c in &report.conflicts {
+        writeln!(w, "influx-tsm: type conflict: {c}")?;
+    }
+    Ok(())
+}
+
+/// Writes a dry run's plan.
+pub fn write_dry_run(plan: &DryRun, w: &mut impl Write) -> std::io::Result<()> {
+    for s in &plan.shards {
+        let state = if s.done { "; done earlier, kept" } else { "" };
+        writeln!(
+            w,
+            "shard {}/{}/{}: {} measurements, {} input{state}",
+            s.database,
+            s.retention_policy,
+            s.shard,
+            s.measurements.len(),
+            human_bytes(s.bytes),
+        )?;
+        for file in &s.files {
+            writeln!(w, "  {file}")?;
+        }
+        for error in &s.skipped {
+            writeln!(w, "  would skip: {error}")?;
+        }
+    }
+    writeln!(
+        w,
+        "plan: {} shards, {} measurements, up to {} files, {} input, into {}",
+        plan.shard_count,
+        plan.measurement_count,
+        plan.file_count,
+        human_bytes(plan.bytes),
+        plan.out.display()
+    )
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes with a binary unit: `1.5 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A rate with a decimal unit: `1.2M`.
+pub fn human_count(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.1}G", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(human_bytes(10), "10 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(human_count(1_234_567.0), "1.2M");
+        assert_eq!(human_count(12.0), "12");
+    }
+}

@@ -1,0 +1,106 @@
+//! `tsm-export`: exports a copied InfluxDB 1.x storage directory (TSM files, tombstones,
+//! WAL) to typed Parquet, one file per (database, retention policy, measurement, shard),
+//! or to line protocol; the engine behind the `influx-tsm` command, for Rust programs.
+//!
+//! The steps, each a public item:
+//!
+//! 1. [`Options::builder`] says what to export and how, and checks it.
+//! 2. [`Plan::new`] scans the input and applies the shard filters (and the server's
+//!    catalogue, `meta/meta.db`).
+//! 3. [`OutDir::prepare`] makes the output folder ready: fresh, resumed or overwritten.
+//! 4. [`export`] exports the shards in the caller's rayon pool, telling an [`Observer`]
+//!    how far it got; [`export_lp_stream`] writes line protocol into any `Write`.
+//! 5. [`Report::new`] adds up what each shard produced.
+//!
+//! Nothing here prints: errors are [`Error`], progress goes to the [`Observer`], and the
+//! report is data for the caller to show.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use tsm_export::{Observer, Options, OutDir, Plan, Report, export};
+//!
+//! /// Counts values as they are written.
+//! #[derive(Default)]
+//! struct Count(AtomicU64);
+//!
+//! impl Observer for Count {
+//!     fn values_written(&self, values: u64) {
+//!         self.0.fetch_add(values, Ordering::Relaxed);
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), tsm_export::Error> {
+//! let input = std::path::Path::new("../../fixtures/small-a/influxdb");
+//! let out = tempfile::tempdir().unwrap();
+//! let options = Options::builder(input.join("data"), out.path().join("parquet"))
+//!     .wal_dir(input.join("wal"))
+//!     .build()?;
+//! let plan = Plan::new(&options)?;
+//! let dir = OutDir::prepare(&options)?;
+//! let count = Count::default();
+//! let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+//! let results = pool.install(|| export(&options, &plan, &dir, &count))?;
+//! let report = Report::new(options.out().to_path_buf(), &plan, &results, 0.0);
+//! // What the server itself returned for this directory (fixtures/small-a/oracle.jsonl).
+//! assert_eq!(report.values, 16_159);
+//! assert_eq!(count.0.into_inner(), 16_159);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Output
+//!
+//! ```text
+//! OUT/<db>/<rp>/<measurement>/<shard>.parquet   one file per measurement of each shard
+//! OUT/<db>/<rp>/<shard>.lp[.gz]                 line protocol: one file per shard
+//! OUT/.influx-tsm/options.json                  the options that decide the contents
+//! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   written once a shard is finished
+//! ```
+//!
+//! Columns: `time` (timestamp, ns, UTC), one dictionary-encoded string column per tag
+//! key, one column per field typed as stored in the shard; clashing names get `_1`,
+//! `_2`... and every column says its role and original key in Arrow field metadata (see
+//! [`arrow_build`]). Tag values and strings that are not UTF-8 are replaced lossily
+//! (U+FFFD) and counted in the report. File key-value metadata: `influxdb.database`,
+//! `influxdb.retention_policy`, `influxdb.measurement`, `influxdb.shard`,
+//! `influx-tsm.version`.
+//!
+//! Output files are named by [`naming`] (percent-encoding, reversible and injective) and
+//! written under a hidden temporary name, synced and renamed, so a file is there whole or
+//! not at all; [`state`] records finished shards for resuming.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod conflicts;
+mod error;
+mod export;
+pub mod lp;
+mod lp_export;
+pub mod lp_sink;
+pub mod naming;
+mod observer;
+mod opened;
+mod options;
+pub mod output;
+mod plan;
+mod report;
+pub mod state;
+pub mod tag_chunk;
+
+pub use error::{Error, Result};
+pub use export::export;
+pub use lp_export::{context as lp_context, ddl as lp_ddl, export_lp_stream};
+pub use observer::{NoProgress, Observer};
+pub use opened::{OpenedShard, open_shard, shard_name};
+pub use options::{
+    Compression, DEFAULT_BATCH_BYTES, DEFAULT_ROW_GROUP_SIZE, Filter, Format, INTERNAL_DATABASE,
+    Options, OptionsBuilder, OutMode, check_apart, resolve,
+};
+pub use plan::{
+    DryRun, DryRunShard, Plan, PlannedShard, UnlistedShard, catalogue, path_string,
+    shard_status_name,
+};
+pub use report::{Ignored, Report, ShardResult, conflicts as type_conflicts};
+pub use state::OutDir;

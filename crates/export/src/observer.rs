@@ -1,0 +1,30 @@
+//! Progress reporting: the export calls an [`Observer`] from its workers; the caller
+//! decides what to show (the `influx-tsm` binary draws a progress bar).
+
+use tsm::layout::ShardLocation;
+
+/// Told about the export's progress, from any worker thread; every method has a default
+/// that does nothing, so an implementation picks what it needs. Calls must be cheap: they
+/// happen once per written batch (tens of thousands of rows).
+pub trait Observer: Sync {
+    /// A shard is about to be read (not called for shards kept from an earlier run).
+    fn shard_started(&self, shard: &ShardLocation) {
+        let _ = shard;
+    }
+
+    /// `values` more field values were written.
+    fn values_written(&self, values: u64) {
+        let _ = values;
+    }
+
+    /// A shard of `bytes` input bytes is finished (also one kept from an earlier run).
+    fn shard_finished(&self, shard: &ShardLocation, bytes: u64) {
+        let _ = (shard, bytes);
+    }
+}
+
+/// Observes nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Observer for NoProgress {}

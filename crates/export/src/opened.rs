@@ -1,0 +1,52 @@
+//! Opening a planned shard for export: under `skip_corrupt`, what cannot be read is
+//! recorded instead of stopping the export.
+
+use tsm::layout::ShardLocation;
+use tsm::shard::{Problem, ProblemKind, Shard};
+
+use crate::options::Options;
+use crate::state::SkipRecord;
+
+/// `db/rp/id`, for messages.
+pub fn shard_name(loc: &ShardLocation) -> String {
+    format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
+}
+
+/// A shard opened for export, with what it leaves out.
+pub struct OpenedShard {
+    /// The shard, unless it could not be opened at all (`--skip-corrupt`).
+    pub shard: Option<Shard>,
+    /// Damaged data left out (`--skip-corrupt`).
+    pub skipped: Vec<SkipRecord>,
+    /// Data left out as InfluxDB would leave it out.
+    pub warnings: Vec<SkipRecord>,
+}
+
+/// Opens a shard. A damaged file stops it, unless `--skip-corrupt`: then the damaged file
+/// (or, for damage found while streaming, the damaged block) is left out and recorded, and
+/// a shard that cannot be opened at all is recorded as skipped.
+///
+/// # Errors
+/// I/O errors, and damage without `--skip-corrupt`.
+pub fn open_shard(config: &Options, loc: &ShardLocation) -> Result<OpenedShard, tsm::Error> {
+    match Shard::open_with(loc, &config.shard_options()) {
+        Ok(shard) => {
+            let (skipped, warnings): (Vec<_>, Vec<_>) = shard
+                .problems()
+                .iter()
+                .partition(|p| p.kind == ProblemKind::Skipped);
+            let record = |p: &Problem| SkipRecord::new(loc, None, &p.error);
+            Ok(OpenedShard {
+                skipped: skipped.into_iter().map(record).collect(),
+                warnings: warnings.into_iter().map(record).collect(),
+                shard: Some(shard),
+            })
+        }
+        Err(err) if config.skip_corrupt && err.is_corruption() => Ok(OpenedShard {
+            shard: None,
+            skipped: vec![SkipRecord::new(loc, None, &err)],
+            warnings: Vec::new(),
+        }),
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,550 @@
+//! What to export and how: [`Options`], built and checked by [`OptionsBuilder`] before
+//! any work starts.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde_json::json;
+use tsm::layout::ShardLocation;
+use tsm::shard::{ShardOptions, TimeRange};
+
+use crate::error::{Error, Result};
+
+fn usage(message: impl Into<String>) -> Error {
+    Error::Options(message.into())
+}
+
+/// What to do with an output directory that already holds files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutMode {
+    /// It must be empty or absent.
+    Fresh,
+    /// Continue an earlier export with the same options.
+    Resume,
+    /// Delete an earlier export first.
+    Overwrite,
+}
+
+/// InfluxDB's self-monitoring database.
+pub const INTERNAL_DATABASE: &str = "_internal";
+
+/// Which shards and measurements to export.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    databases: Vec<String>,
+    retention_policies: Vec<String>,
+    shards: Vec<u64>,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    include_set: GlobSet,
+    exclude_set: GlobSet,
+}
+
+impl Filter {
+    /// Whether the shard's database, retention policy and id are selected.
+    ///
+    /// Without `--database`, InfluxDB's self-monitoring database `_internal` is left out:
+    /// it is the server's statistics about itself, not the user's data, and `SELECT`s
+    /// over the user's databases never see it. `--database _internal` exports it.
+    pub fn shard(&self, shard: &ShardLocation) -> bool {
+        let database = if self.databases.is_empty() {
+            shard.database != INTERNAL_DATABASE
+        } else {
+            self.databases.contains(&shard.database)
+        };
+        database
+            && (self.retention_policies.is_empty()
+                || self.retention_policies.contains(&shard.retention_policy))
+            && (self.shards.is_empty() || self.shards.contains(&shard.id))
+    }
+
+    /// Whether the measurement is selected.
+    pub fn measurement(&self, name: &[u8]) -> bool {
+        let name = String::from_utf8_lossy(name);
+        let path = Path::new(name.as_ref());
+        (self.include.is_empty() || self.include_set.is_match(path))
+            && !self.exclude_set.is_match(path)
+    }
+}
+
+fn glob_set(patterns: &[String]) -> Result<GlobSet> {
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = GlobBuilder::new(p)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|err| usage(format!("bad glob {p:?}: {err}")))?;
+        set.add(glob);
+    }
+    set.build().map_err(|err| usage(err.to_string()))
+}
+
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Typed Parquet, one file per measurement of each shard.
+    #[default]
+    Parquet,
+    /// Line protocol, one file per shard (or one stream), for `influx -import` or `/write`.
+    Lp,
+}
+
+/// A Parquet compression codec with its level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Zstandard at a level 1..=22.
+    Zstd(i32),
+    /// Snappy.
+    Snappy,
+    /// LZ4 (the LZ4_RAW codec).
+    Lz4,
+    /// No compression.
+    None,
+}
+
+impl Default for Compression {
+    fn default() -> Compression {
+        Compression::Zstd(1)
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Compression::Zstd(level) => write!(f, "zstd({level})"),
+            Compression::Snappy => f.write_str("snappy"),
+            Compression::Lz4 => f.write_str("lz4"),
+            Compression::None => f.write_str("none"),
+        }
+    }
+}
+
+impl FromStr for Compression {
+    type Err = String;
+
+    /// Parses `zstd`, `zstd(N)` (1 to 22), `snappy`, `lz4` or `none`, in any case.
+    fn from_str(s: &str) -> Result<Compression, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "zstd" => return Ok(Compression::Zstd(1)),
+            "snappy" => return Ok(Compression::Snappy),
+            "lz4" | "lz4_raw" => return Ok(Compression::Lz4),
+            "none" | "uncompressed" => return Ok(Compression::None),
+            _ => {}
+        }
+        if let Some(level) = lower
+            .strip_prefix("zstd(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            return match level.trim().parse::<i32>() {
+                Ok(n) if (1..=22).contains(&n) => Ok(Compression::Zstd(n)),
+                _ => Err(format!("zstd level must be 1 to 22, not {level:?}")),
+            };
+        }
+        Err("expected zstd, zstd(LEVEL), snappy, lz4 or none".to_string())
+    }
+}
+
+/// Rows per decoded batch: enough to amortise per-batch work, small enough that
+/// the batch byte limit is what usually bounds memory.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Rows per Parquet row group unless set.
+pub const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
+
+/// Bytes of decoded rows per batch (and per worker) unless set.
+pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
+
+/// Everything an export needs to know, checked; made by [`Options::builder`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) wal_dir: Option<PathBuf>,
+    pub(crate) out: PathBuf,
+    pub(crate) format: Format,
+    pub(crate) gzip: Option<u32>,
+    pub(crate) with_ddl: bool,
+    pub(crate) filter: Filter,
+    pub(crate) range: TimeRange,
+    pub(crate) compression: Compression,
+    pub(crate) row_group_size: usize,
+    pub(crate) batch_rows: usize,
+    pub(crate) batch_bytes: usize,
+    pub(crate) skip_corrupt: bool,
+    pub(crate) include_unlisted_shards: bool,
+    pub(crate) verify_crc: bool,
+    pub(crate) mode: OutMode,
+}
+
+impl Options {
+    /// Starts options for exporting the data directory `data_dir` (the folder holding
+    /// `<db>/<rp>/<shard>/`) into `out`. Use `out` = `-` with
+    /// [`crate::export_lp_stream`], which writes no folder.
+    pub fn builder(data_dir: impl Into<PathBuf>, out: impl Into<PathBuf>) -> OptionsBuilder {
+        OptionsBuilder {
+            options: Options {
+                data_dir: data_dir.into(),
+                wal_dir: None,
+                out: out.into(),
+                format: Format::Parquet,
+                gzip: None,
+                with_ddl: false,
+                filter: Filter::default(),
+                range: TimeRange::ALL,
+                compression: Compression::default(),
+                row_group_size: DEFAULT_ROW_GROUP_SIZE,
+                batch_rows: BATCH_ROWS,
+                batch_bytes: DEFAULT_BATCH_BYTES,
+                skip_corrupt: false,
+                include_unlisted_shards: false,
+                verify_crc: true,
+                mode: OutMode::Fresh,
+            },
+            measurements: Vec::new(),
+            exclude_measurements: Vec::new(),
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The WAL directory, if any.
+    pub fn wal_dir(&self) -> Option<&Path> {
+        self.wal_dir.as_deref()
+    }
+
+    /// The output directory (`-` for a stream).
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// What is written.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Shard and measurement selection.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// The points kept.
+    pub fn range(&self) -> TimeRange {
+        self.range
+    }
+
+    /// What happens to a non-empty output directory.
+    pub fn mode(&self) -> OutMode {
+        self.mode
+    }
+
+    /// How to open shards: damaged files stop the open unless `skip_corrupt`.
+    pub fn shard_options(&self) -> ShardOptions {
+        ShardOptions::default()
+            .verify_crc(self.verify_crc)
+            .skip_corrupt(self.skip_corrupt)
+    }
+
+    /// The options that decide the output's contents, for a resumed export to compare.
+    pub fn fingerprint(&self) -> serde_json::Value {
+        let canonical = |p: &Path| resolve(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut fingerprint = json!({
+            "tool": "influx-tsm",
+            "version": env!("CARGO_PKG_VERSION"),
+            "data_dir": canonical(&self.data_dir),
+            "wal_dir": self.wal_dir.as_deref().map(canonical),
+            "databases": self.filter.databases,
+            "retention_policies": self.filter.retention_policies,
+            "shards": self.filter.shards,
+            "measurements": self.filter.include,
+            "exclude_measurements": self.filter.exclude,
+            "start": self.range.start,
+            "end": self.range.end,
+            "compression": self.compression.to_string(),
+            "row_group_size": self.row_group_size,
+        });
+        // Added after the first release: present only when set, so earlier exports resume.
+        if self.include_unlisted_shards {
+            fingerprint["include_unlisted_shards"] = json!(true);
+        }
+        // Parquet exports keep the fingerprint they had before line protocol existed.
+        if self.format == Format::Lp {
+            fingerprint["format"] = json!("lp");
+            fingerprint["gzip"] = json!(self.gzip);
+            fingerprint["with_ddl"] = json!(self.with_ddl);
+            fingerprint["compression"] = json!(null);
+            fingerprint["row_group_size"] = json!(null);
+        }
+        fingerprint
+    }
+
+    /// Whether the output is a stream (`out` is `-`), not a folder.
+    pub fn is_stream(&self) -> bool {
+        self.out.as_os_str() == "-"
+    }
+}
+
+/// Builds [`Options`]; [`OptionsBuilder::build`] checks them.
+///
+/// ```
+/// use tsm_export::{Compression, Options};
+///
+/// let options = Options::builder("../../fixtures/small-a/influxdb/data", "/tmp/out")
+///     .wal_dir("../../fixtures/small-a/influxdb/wal")
+///     .databases(["airq"])
+///     .measurements(["air*"])
+///     .compression(Compression::Snappy)
+///     .build()?;
+/// assert_eq!(options.range(), tsm::shard::TimeRange::ALL);
+/// # Ok::<(), tsm_export::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OptionsBuilder {
+    options: Options,
+    measurements: Vec<String>,
+    exclude_measurements: Vec<String>,
+}
+
+impl OptionsBuilder {
+    /// The WAL directory (the folder holding `<db>/<rp>/<shard>/_*.wal`).
+    pub fn wal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.options.wal_dir = Some(dir.into());
+        self
+    }
+
+    /// Parquet (the default) or line protocol.
+    pub fn format(mut self, format: Format) -> Self {
+        self.options.format = format;
+        self
+    }
+
+    /// Line protocol: gzip at this level (0 to 9), or uncompressed (`None`, the default).
+    pub fn gzip(mut self, level: Option<u32>) -> Self {
+        self.options.gzip = level;
+        self
+    }
+
+    /// Line protocol: start with the `# DDL` section and context lines for `influx -import`.
+    pub fn with_ddl(mut self, yes: bool) -> Self {
+        self.options.with_ddl = yes;
+        self
+    }
+
+    /// Only these databases; without any, every database but `_internal`.
+    pub fn databases<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.options
+            .filter
+            .databases
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Only these retention policies.
+    pub fn retention_policies<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.options
+            .filter
+            .retention_policies
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Only these shard ids.
+    pub fn shards(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.options.filter.shards.extend(ids);
+        self
+    }
+
+    /// Only measurements matching one of these globs.
+    pub fn measurements<S: Into<String>>(mut self, globs: impl IntoIterator<Item = S>) -> Self {
+        self.measurements.extend(globs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Leave out measurements matching one of these globs.
+    pub fn exclude_measurements<S: Into<String>>(
+        mut self,
+        globs: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.exclude_measurements
+            .extend(globs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Only points in this range (start inclusive, end exclusive).
+    pub fn range(mut self, range: TimeRange) -> Self {
+        self.options.range = range;
+        self
+    }
+
+    /// Parquet compression (default zstd(1)).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.options.compression = compression;
+        self
+    }
+
+    /// Most rows per Parquet row group (default 1,048,576; at least 1).
+    pub fn row_group_size(mut self, rows: usize) -> Self {
+        self.options.row_group_size = rows.max(1);
+        self
+    }
+
+    /// Most bytes of decoded rows held per batch and worker (default 64 MiB).
+    pub fn batch_bytes(mut self, bytes: usize) -> Self {
+        self.options.batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// Export everything readable, leaving out (and reporting) damaged data.
+    pub fn skip_corrupt(mut self, yes: bool) -> Self {
+        self.options.skip_corrupt = yes;
+        self
+    }
+
+    /// Also export shard folders that `meta/meta.db` does not list as live.
+    pub fn include_unlisted_shards(mut self, yes: bool) -> Self {
+        self.options.include_unlisted_shards = yes;
+        self
+    }
+
+    /// Check each block's CRC-32 before decoding it (default on).
+    pub fn verify_crc(mut self, yes: bool) -> Self {
+        self.options.verify_crc = yes;
+        self
+    }
+
+    /// What to do with a non-empty output directory (default: refuse).
+    pub fn mode(mut self, mode: OutMode) -> Self {
+        self.options.mode = mode;
+        self
+    }
+
+    /// Checks the options against each other and the file system.
+    ///
+    /// # Errors
+    /// [`Error::Options`] for a missing input folder, an output inside the input (or the
+    /// other way round), an empty time range, a bad glob, options of the other format.
+    pub fn build(self) -> Result<Options> {
+        let OptionsBuilder {
+            mut options,
+            measurements,
+            exclude_measurements,
+        } = self;
+        if !options.data_dir.is_dir() {
+            return Err(usage(format!(
+                "data folder {} does not exist",
+                options.data_dir.display()
+            )));
+        }
+        if let Some(dir) = options.wal_dir.as_ref().filter(|d| !d.is_dir()) {
+            return Err(usage(format!(
+                "WAL folder {} does not exist",
+                dir.display()
+            )));
+        }
+        if options.format == Format::Parquet && (options.gzip.is_some() || options.with_ddl) {
+            return Err(usage("--compress and --with-ddl need --format lp"));
+        }
+        if options.gzip.is_some_and(|level| level > 9) {
+            return Err(usage("gzip level must be 0 to 9"));
+        }
+        if let Compression::Zstd(level) = options.compression
+            && !(1..=22).contains(&level)
+        {
+            return Err(usage(format!("zstd level must be 1 to 22, not {level}")));
+        }
+        let stream = options.is_stream();
+        if stream && options.format != Format::Lp {
+            return Err(usage("--out - (stdout) needs --format lp"));
+        }
+        if stream && options.mode != OutMode::Fresh {
+            return Err(usage(
+                "--resume, --overwrite and --dry-run need an output folder, not --out -",
+            ));
+        }
+        if !stream {
+            check_apart(&options.out, &options.data_dir)?;
+            if let Some(wal) = &options.wal_dir {
+                check_apart(&options.out, wal)?;
+            }
+        }
+        if options.range.start >= options.range.end {
+            return Err(usage("--start must be before --end"));
+        }
+        options.batch_rows = BATCH_ROWS.min(options.row_group_size);
+        options.filter.include_set = glob_set(&measurements)?;
+        options.filter.exclude_set = glob_set(&exclude_measurements)?;
+        options.filter.include = measurements;
+        options.filter.exclude = exclude_measurements;
+        Ok(options)
+    }
+}
+
+/// Refuses an output folder inside `input`, or an input inside the output folder.
+pub fn check_apart(out: &Path, input: &Path) -> Result<()> {
+    let out_resolved = resolve(out)
+        .map_err(|err| usage(format!("cannot resolve --out {}: {err}", out.display())))?;
+    let input_resolved = resolve(input)
+        .map_err(|err| usage(format!("cannot resolve {}: {err}", input.display())))?;
+    if out_resolved.starts_with(&input_resolved) {
+        return Err(usage(format!(
+            "--out {} is inside the input {}; never writing into the input",
+            out.display(),
+            input.display()
+        )));
+    }
+    if input_resolved.starts_with(&out_resolved) {
+        return Err(usage(format!(
+            "the input {} is inside --out {}",
+            input.display(),
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `path` made absolute with symbolic links resolved, also when it (or its tail) does not
+/// exist yet: the longest existing ancestor is canonicalised and the rest appended.
+pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => out.push(component),
+            Component::CurDir => {}
+            // `out` is canonical whenever it exists, so its lexical parent is its real one.
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if let Ok(real) = out.canonicalize() {
+                    out = real;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_handles_missing_tails() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        assert_eq!(resolve(&dir.path().join("a/b")).unwrap(), base.join("a/b"));
+        assert_eq!(resolve(&dir.path().join("a/../c")).unwrap(), base.join("c"));
+        assert_eq!(resolve(dir.path()).unwrap(), base);
+    }
+}
