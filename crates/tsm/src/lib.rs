@@ -20,6 +20,7 @@
 //! | the directory tree | [`layout`] |
 //! | one key merged across files, tombstones and WAL | [`merge`] |
 //! | a shard's measurements as rows (one per series and timestamp) | [`shard`], [`rows`] |
+//! | how a shard is opened and which times are read, for both of the above | [`options`] |
 //!
 //! # Merge semantics
 //!
@@ -80,6 +81,7 @@ pub mod limits;
 pub mod merge;
 pub mod meta;
 pub mod mmap;
+pub mod options;
 pub mod rows;
 pub mod shard;
 pub mod tombstone;

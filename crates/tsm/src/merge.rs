@@ -23,7 +23,7 @@
 use crate::block::decode_block;
 use crate::error::Result;
 use crate::file::{BlockEntry, TsmFile};
-use crate::shard::{ShardOptions, TimeRange};
+use crate::options::{ShardOptions, TimeRange};
 use crate::values::Values;
 
 /// One block of the key, with what is needed to decode and filter it.
