@@ -18,6 +18,7 @@
 //! | tombstone files v1–v4 | [`tombstone`] |
 //! | WAL segments, and their replay into a cache | [`wal`], [`cache`] |
 //! | the directory tree | [`layout`] |
+//! | a shard's files, mapped or as bytes the caller holds | [`source`] |
 //! | one key merged across files, tombstones and WAL | [`merge`] |
 //! | a shard's measurements as rows (one per series and timestamp) | [`shard`], [`rows`] |
 //! | how a shard is opened and which times are read, for both of the above | [`options`] |
@@ -84,6 +85,7 @@ pub mod mmap;
 pub mod options;
 pub mod rows;
 pub mod shard;
+pub mod source;
 pub mod tombstone;
 pub mod values;
 pub mod verify;

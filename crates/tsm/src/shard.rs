@@ -1,5 +1,5 @@
-//! One shard opened: its TSM files mapped, tombstones read, WAL replayed; and its merged
-//! view, measurement by measurement, as rows.
+//! One shard opened: its TSM files mapped (or handed in as bytes, see [`crate::source`]),
+//! tombstones read, WAL replayed; and its merged view, measurement by measurement, as rows.
 //!
 //! What [`Shard`] returns is what `SELECT * FROM <measurement> GROUP BY *` returns on the
 //! live server for this shard: every composite key's values merged across TSM files and
@@ -19,8 +19,8 @@ use crate::key::{SeriesKey, measurement_of, split_composite, unescape};
 use crate::layout::ShardLocation;
 use crate::limits::Limits;
 use crate::merge::{BlockSource, KeyMerger, covered};
-use crate::mmap::MappedFile;
 use crate::rows::{FieldSchema, MeasurementSchema};
+use crate::source::{FileSource, ShardFiles, TsmSource};
 use crate::tombstone::{TombstoneSet, decode_tombstones};
 use crate::values::FieldType;
 
@@ -54,13 +54,19 @@ pub enum ProblemKind {
 }
 
 struct OpenTsm {
-    map: MappedFile,
+    source: FileSource,
     tombstones: TombstoneSet,
 }
 
 impl OpenTsm {
-    fn file(&self) -> TsmFile<'_> {
-        TsmFile::parse(self.map.bytes()).expect("checked when opened")
+    /// The parsed file. Checked when opened, but parsed again rather than trusted: a
+    /// caller's owner of the bytes could lend out other bytes the second time.
+    fn file(&self) -> Result<TsmFile<'_>> {
+        TsmFile::parse(self.source.bytes()).map_err(|e| e.in_file(self.source.name()))
+    }
+
+    fn name(&self) -> &std::path::Path {
+        self.source.name()
     }
 }
 
@@ -92,6 +98,8 @@ pub struct Shard {
     measurements: Vec<MeasurementSchema>,
     series: Vec<Vec<SeriesInfo>>,
     problems: Vec<Problem>,
+    /// Bytes of the TSM files opened, their tombstones and the WAL segments replayed.
+    file_bytes: u64,
 }
 
 impl Shard {
@@ -101,17 +109,83 @@ impl Shard {
     }
 
     /// Opens the shard's files: maps every TSM file and walks its index, reads its
-    /// tombstones, replays the WAL.
+    /// tombstones, replays the WAL. The same as [`Shard::open_from`] with
+    /// [`ShardFiles::map`]; errors name the files' paths.
     ///
     /// # Errors
     /// When a file cannot be read, or is damaged and `skip_corrupt` is off. A torn WAL
     /// tail is never an error (influxd drops it too); see [`Shard::problems`].
     pub fn open_with(location: &ShardLocation, options: &ShardOptions) -> Result<Shard> {
+        let mut shard = Shard::open_from(ShardFiles::map(location)?, options)?;
+        // The location scanned knows more (database, retention policy, WAL folder) than
+        // the names of the mapped files.
+        shard.location = location.clone();
+        Ok(shard)
+    }
+
+    /// Opens a shard from files the caller provides: walks every TSM file's index, reads
+    /// its tombstones, replays the WAL. The shard keeps the TSM files' owners and decodes
+    /// blocks from their bytes while streaming; tombstone and WAL bytes are released once
+    /// read. Errors name each file by its [`FileSource::name`], and [`Shard::location`]
+    /// lists those names (database and retention policy empty, id 0).
+    ///
+    /// ```
+    /// use tsm::rows::RowBatch;
+    /// use tsm::shard::{Shard, ShardOptions, TimeRange};
+    /// use tsm::source::{FileSource, ShardFiles, TsmSource};
+    ///
+    /// # fn main() -> tsm::Result<()> {
+    /// // Bytes from anywhere: here a fixture shard's files, read into memory.
+    /// let dir = "../../fixtures/small-a/influxdb/data/fleet_ops/autogen/17";
+    /// let tsm = std::fs::read(format!("{dir}/000000003-000000001.tsm"))?;
+    /// let files = ShardFiles::new("fleet_ops/17")
+    ///     .tsm(TsmSource::new(FileSource::new("gen 3", tsm), 3, 1));
+    /// let shard = Shard::open_from(files, &ShardOptions::default().verify_crc(true))?;
+    ///
+    /// let mut values = 0;
+    /// for (i, schema) in shard.measurements().iter().enumerate() {
+    ///     let mut rows = shard.rows(i, TimeRange::ALL);
+    ///     let mut batch = RowBatch::new(schema);
+    ///     while rows.next_batch(&mut batch, 1024, 1 << 20)? {
+    ///         values += batch.value_count();
+    ///     }
+    /// }
+    /// assert!(values > 0);
+    ///
+    /// // A damaged copy: the error names the caller's name and the byte offset.
+    /// let err = Shard::open_from(
+    ///     ShardFiles::new("x").tsm(TsmSource::new(FileSource::new("gen 3", vec![0u8; 64]), 3, 1)),
+    ///     &ShardOptions::default(),
+    /// )
+    /// .err()
+    /// .expect("not a TSM file");
+    /// assert_eq!(err.path(), Some(std::path::Path::new("gen 3")));
+    /// assert_eq!(err.offset(), Some(0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When a file is damaged and `skip_corrupt` is off. A torn WAL tail is never an error
+    /// (influxd drops it too); see [`Shard::problems`].
+    pub fn open_from(files: ShardFiles, options: &ShardOptions) -> Result<Shard> {
+        let location = files.location();
+        let ShardFiles {
+            name: _,
+            mut tsm_files,
+            wal_segments,
+        } = files;
+        // Stable: files of equal (generation, sequence) keep the caller's order.
+        tsm_files.sort_by_key(|t| (t.generation, t.sequence));
         let mut problems = Vec::new();
         let mut files = Vec::new();
-        for tsm in &location.tsm_files {
-            match open_tsm(&tsm.path, tsm.tombstone.as_deref(), &options.limits) {
-                Ok(file) => files.push(file),
+        let mut file_bytes = 0;
+        for tsm in tsm_files {
+            match open_tsm(tsm, &options.limits) {
+                Ok((file, tombstone_bytes)) => {
+                    file_bytes += file.source.len() + tombstone_bytes;
+                    files.push(file);
+                }
                 Err(err) if options.skip_corrupt && err.is_corruption() => problems.push(Problem {
                     error: err,
                     kind: ProblemKind::Skipped,
@@ -119,27 +193,24 @@ impl Shard {
                 Err(err) => return Err(err),
             }
         }
-        let mut maps = Vec::new();
-        for path in &location.wal_segments {
-            maps.push(MappedFile::open(path)?);
-        }
+        file_bytes += wal_segments.iter().map(FileSource::len).sum::<u64>();
         let (cache, replay_problems) =
-            Cache::replay(maps.iter().map(MappedFile::bytes), &options.limits);
+            Cache::replay(wal_segments.iter().map(FileSource::bytes), &options.limits);
         problems.extend(replay_problems.into_iter().map(|p| {
-            let path = maps[p.segment].path().to_path_buf();
+            let name = wal_segments[p.segment].name().to_path_buf();
             let kind = match p.kind {
                 ReplayProblemKind::Unreadable(_) => ProblemKind::DroppedByInfluxd,
                 _ => ProblemKind::Conflict,
             };
             Problem {
-                error: p.into_error().in_file(&path),
+                error: p.into_error().in_file(&name),
                 kind,
             }
         }));
-        // The cache owns its values; the segment maps can go.
-        drop(maps);
+        // The cache owns its values; the segments' bytes can go.
+        drop(wal_segments);
         let mut shard = Shard {
-            location: location.clone(),
+            location,
             options: *options,
             files,
             cache,
@@ -147,6 +218,7 @@ impl Shard {
             measurements: Vec::new(),
             series: Vec::new(),
             problems,
+            file_bytes,
         };
         shard.build_keys()?;
         shard.build_measurements();
@@ -158,11 +230,11 @@ impl Shard {
     fn build_keys(&mut self) -> Result<()> {
         let mut entries: Vec<IndexRef<'_>> = Vec::new();
         for (i, open) in self.files.iter().enumerate() {
-            for entry in open.file().index() {
+            for entry in open.file()?.index() {
                 match entry {
                     Ok(e) => entries.push((e.key, i, e.offset, e.field_type)),
                     Err(err) => {
-                        let err = err.in_file(open.map.path());
+                        let err = err.in_file(open.name());
                         if !self.options.skip_corrupt {
                             return Err(err);
                         }
@@ -353,10 +425,10 @@ impl Shard {
         let mut blocks = Vec::new();
         for &(file_index, offset) in &info.sources {
             let open = &self.files[file_index];
-            let file = open.file();
+            let file = open.file()?;
             let entry = file
                 .index_entry_at(offset)
-                .map_err(|e| e.in_file(open.map.path()))?;
+                .map_err(|e| e.in_file(open.name()))?;
             let tombstones = open.tombstones.ranges(&info.key);
             for (b, block) in entry.blocks().enumerate() {
                 blocks.push(BlockSource {
@@ -364,7 +436,7 @@ impl Shard {
                     entry: block,
                     priority: ((file_index as u64) << 32) | b as u64,
                     tombstones,
-                    path: open.map.path(),
+                    path: open.name(),
                 });
             }
         }
@@ -393,16 +465,10 @@ impl Shard {
         MeasurementRows::new(self, index, range)
     }
 
-    /// Total bytes of the shard's TSM, tombstone and WAL files.
+    /// Total bytes of the shard's TSM files (those opened), their tombstone files and its
+    /// WAL segments, as counted when the shard was opened.
     pub fn file_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.map.len()).sum::<u64>()
-            + self
-                .location
-                .wal_segments
-                .iter()
-                .filter_map(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-                .sum::<u64>()
+        self.file_bytes
     }
 }
 
@@ -421,10 +487,13 @@ fn key_info(
             let open = &files[file];
             let ranges = open.tombstones.ranges(key);
             ranges.is_empty()
-                || open.file().index_entry_at(offset).is_ok_and(|e| {
-                    let (min, max) = e.time_range();
-                    !covered(ranges, min, max)
-                })
+                || open
+                    .file()
+                    .and_then(|f| f.index_entry_at(offset))
+                    .is_ok_and(|e| {
+                        let (min, max) = e.time_range();
+                        !covered(ranges, min, max)
+                    })
         })
         .collect();
     let field_type = cache_type.or_else(|| live.last().map(|s| s.2))?;
@@ -433,7 +502,7 @@ fn key_info(
         if ty == field_type {
             kept.push((file, offset));
         } else {
-            let path = files[file].map.path();
+            let path = files[file].name();
             problems.push(Problem {
                 error: Error::corrupt(
                     offset,
@@ -452,25 +521,27 @@ fn key_info(
     })
 }
 
-fn open_tsm(
-    path: &std::path::Path,
-    tombstone: Option<&std::path::Path>,
-    limits: &Limits,
-) -> Result<OpenTsm> {
-    let map = MappedFile::open(path)?;
-    TsmFile::parse(map.bytes()).map_err(|e| e.in_file(path))?;
-    let tombstones = match tombstone {
+/// Checks a TSM file's header and footer and decodes its tombstones; returns the file
+/// and how many tombstone bytes were read.
+fn open_tsm(tsm: TsmSource, limits: &Limits) -> Result<(OpenTsm, u64)> {
+    let TsmSource {
+        file: source,
+        tombstone,
+        ..
+    } = tsm;
+    TsmFile::parse(source.bytes()).map_err(|e| e.in_file(source.name()))?;
+    let (tombstones, tombstone_bytes) = match tombstone {
         Some(t) => {
-            // Mapped, not read: the file is never copied whole, and the map is released
-            // once decoded. Its size is capped like the bytes a gzip'd one inflates to.
-            let map = MappedFile::open(t)?;
-            if map.len() > limits.max_decompressed_bytes as u64 {
-                let cap = limits.max_decompressed_bytes as u64;
-                return Err(Error::limit(0, "tombstone file bytes", map.len(), cap).in_file(t));
+            // Capped like the bytes a gzip'd tombstone file inflates to: a mapped one is
+            // never copied whole, but what it decodes to is held.
+            let cap = limits.max_decompressed_bytes as u64;
+            if t.len() > cap {
+                return Err(Error::limit(0, "tombstone file bytes", t.len(), cap).in_file(t.name()));
             }
-            TombstoneSet::new(decode_tombstones(map.bytes(), limits).map_err(|e| e.in_file(t))?)
+            let set = decode_tombstones(t.bytes(), limits).map_err(|e| e.in_file(t.name()))?;
+            (TombstoneSet::new(set), t.len())
         }
-        None => TombstoneSet::default(),
+        None => (TombstoneSet::default(), 0),
     };
-    Ok(OpenTsm { map, tombstones })
+    Ok((OpenTsm { source, tombstones }, tombstone_bytes))
 }
