@@ -91,7 +91,9 @@ pub mod values;
 pub mod verify;
 pub mod wal;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{
+    ConflictWith, Error, ErrorKind, IndexEntryFault, Result, TombstoneFault, WalEntryFault,
+};
 pub use limits::Limits;
 pub use values::{FieldType, Strings, Value, Values};
 #[cfg(feature = "testkit")]

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cache::{Cache, ReplayProblemKind};
-use crate::error::{Error, Result};
+use crate::error::{ConflictWith, Error, ErrorKind, Result};
 use crate::file::TsmFile;
 use crate::key::{SeriesKey, measurement_of, split_composite, unescape};
 use crate::layout::ShardLocation;
@@ -296,7 +296,8 @@ impl Shard {
         for (k, info) in self.keys.iter().enumerate() {
             let Some((series_key, field)) = split_composite(&info.key) else {
                 self.problems.push(Problem {
-                    error: Error::corrupt(0, "key without the #!~# field separator is left out")
+                    error: Error::new(ErrorKind::MissingFieldSeparator)
+                        .at(0)
                         .for_key(&info.key)
                         .in_file(&self.location.data_dir),
                     kind: ProblemKind::Conflict,
@@ -312,13 +313,12 @@ impl Shard {
             let declared = *b.fields.entry(field.to_vec()).or_insert(info.field_type);
             if declared != info.field_type {
                 self.problems.push(Problem {
-                    error: Error::corrupt(
-                        0,
-                        format!(
-                            "field has type {declared} in other series of the measurement but {} here; left out",
-                            info.field_type
-                        ),
-                    )
+                    error: Error::new(ErrorKind::TypeConflict {
+                        found: info.field_type,
+                        kept: declared,
+                        with: ConflictWith::OtherSeries,
+                    })
+                    .at(0)
                     .for_key(&info.key)
                     .in_file(&self.location.data_dir),
                     kind: ProblemKind::Conflict,
@@ -504,10 +504,12 @@ fn key_info(
         } else {
             let path = files[file].name();
             problems.push(Problem {
-                error: Error::corrupt(
-                    offset,
-                    format!("key holds {ty} values here but {field_type} in newer data; the {ty} values are left out"),
-                )
+                error: Error::new(ErrorKind::TypeConflict {
+                    found: ty,
+                    kept: field_type,
+                    with: ConflictWith::NewerData,
+                })
+                .at(offset)
                 .for_key(key)
                 .in_file(path),
                 kind: ProblemKind::Conflict,
