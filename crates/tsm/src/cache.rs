@@ -186,13 +186,12 @@ impl ReplayProblem {
                 cached,
                 written,
                 points,
-            } => Error::corrupt(
-                self.offset,
-                format!(
-                    "WAL write of {points} {written} points to a key holding {cached} values; \
-                     dropped"
-                ),
-            )
+            } => Error::new(crate::ErrorKind::TypeConflict {
+                found: written,
+                kept: cached,
+                with: crate::ConflictWith::WalWrite { points },
+            })
+            .at(self.offset)
             .for_key(&key),
         }
     }

@@ -6,7 +6,10 @@
 //! them with [`Error::rebase`], so the message a user sees always points into the file.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use crate::values::FieldType;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,8 +82,166 @@ pub enum ErrorKind {
         /// The limit in force.
         limit: u64,
     },
-    /// The bytes break a rule of the format; the text says which.
+    /// An offset or a span read from the file points outside the region it must lie in.
+    OutOfBounds {
+        /// What the file points at: `"block"`, `"index entry"`, ...
+        what: &'static str,
+        /// Where the file says it starts.
+        start: u64,
+        /// Its length in bytes, 0 where only a position is given.
+        len: u64,
+        /// The region it must lie in: `"file"`, `"index"`, ...
+        region: &'static str,
+        /// The region's bytes.
+        bounds: Range<u64>,
+    },
+    /// A TSM index entry breaks a rule no writer breaks.
+    InvalidIndexEntry(IndexEntryFault),
+    /// A TSM index key is not larger than the key before it (the index is sorted; the key
+    /// is [`Error::key`]).
+    KeysOutOfOrder,
+    /// A block decoded to no values.
+    EmptyBlock,
+    /// A block holds values of another type than the one it must hold.
+    TypeMismatch {
+        /// The type of the block's values.
+        found: FieldType,
+        /// The type expected.
+        expected: FieldType,
+        /// Who expects it: `"the index says"`, `"the key's type is"`.
+        expected_by: &'static str,
+    },
+    /// A block holds times outside the range its index entry gives (damage the CRC does not
+    /// cover, or CRCs not checked).
+    TimesOutsideIndex {
+        /// The block's first time.
+        first: i64,
+        /// The block's last time.
+        last: i64,
+        /// The index entry's min time.
+        min_time: i64,
+        /// The index entry's max time.
+        max_time: i64,
+    },
+    /// Values of a key or field come in two types; those of type `found` were left out.
+    TypeConflict {
+        /// The type of the values left out.
+        found: FieldType,
+        /// The type kept.
+        kept: FieldType,
+        /// Where the kept type comes from.
+        with: ConflictWith,
+    },
+    /// A composite key without the `#!~#` separator before its field.
+    MissingFieldSeparator,
+    /// A WAL entry that cannot be decoded.
+    BadWalEntry(WalEntryFault),
+    /// A tombstone file whose records cannot be read.
+    BadTombstone(TombstoneFault),
+    /// The bytes break a rule of the format that none of the kinds above covers; the text
+    /// says which.
     Corrupt(String),
+}
+
+/// What is wrong with a TSM index entry ([`ErrorKind::InvalidIndexEntry`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IndexEntryFault {
+    /// The key is empty.
+    EmptyKey,
+    /// The entry lists no blocks.
+    NoBlocks,
+    /// A block's min time is after its max time.
+    TimesInverted {
+        /// The block's min time.
+        min_time: i64,
+        /// The block's max time.
+        max_time: i64,
+    },
+    /// A block too short for a CRC and a type byte.
+    BlockTooShort {
+        /// The size the entry gives.
+        size: u32,
+    },
+}
+
+/// Where the type kept in a [`ErrorKind::TypeConflict`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConflictWith {
+    /// Newer data of the same key (a newer TSM file, or the WAL).
+    NewerData,
+    /// Other series of the same measurement have the field with the kept type.
+    OtherSeries,
+    /// The WAL wrote `points` values to a key its earlier entries gave another type.
+    WalWrite {
+        /// Points of the write dropped.
+        points: usize,
+    },
+}
+
+/// Why a WAL entry cannot be decoded ([`ErrorKind::BadWalEntry`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WalEntryFault {
+    /// The snappy length header is unreadable; the text is the decompressor's.
+    SnappyHeader(String),
+    /// The snappy data is unreadable; the text is the decompressor's.
+    SnappyBlock(String),
+    /// The entry type byte is none of write, delete, delete-range.
+    UnknownType(u8),
+    /// The decompressed payload breaks the entry's layout.
+    Payload {
+        /// `"write"`, `"delete"` or `"delete-range"`.
+        entry: &'static str,
+        /// Offset in the decompressed payload.
+        at: u64,
+        /// What is wrong there.
+        what: String,
+    },
+}
+
+/// Why a tombstone file cannot be read ([`ErrorKind::BadTombstone`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TombstoneFault {
+    /// A v1 line longer than influxd reads.
+    LineTooLong {
+        /// The line's length.
+        len: u64,
+        /// influxd's limit.
+        limit: u64,
+    },
+    /// A v3 file with a header and nothing after it.
+    NoGzipData,
+    /// The gzip data cannot be inflated.
+    Gzip {
+        /// `"v3 gzip stream"` or `"v4 gzip member"`.
+        stream: &'static str,
+        /// The stream's offset in the file.
+        stream_offset: u64,
+        /// About where in the file the decompressor stopped.
+        near: u64,
+        /// The decompressor's message.
+        message: String,
+    },
+    /// A v4 gzip member that consumed no bytes.
+    EmptyGzipMember,
+    /// A record of a gzip stream ends before its key and times.
+    RecordCutShort {
+        /// `"v3 gzip stream"` or `"v4 gzip member"`.
+        stream: &'static str,
+        /// The stream's offset in the file.
+        stream_offset: u64,
+        /// The record's offset in the decompressed stream.
+        record_at: u64,
+        /// The record's key length.
+        key_len: u32,
+        /// Bytes the record needs after its key length.
+        needed: u64,
+        /// Bytes left.
+        available: u64,
+    },
 }
 
 impl Error {
@@ -169,6 +330,68 @@ impl Error {
     }
 }
 
+impl fmt::Display for IndexEntryFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IndexEntryFault::EmptyKey => write!(f, "index entry with an empty key"),
+            IndexEntryFault::NoBlocks => write!(f, "index entry with zero blocks"),
+            IndexEntryFault::TimesInverted { min_time, max_time } => {
+                write!(f, "block min time {min_time} > max time {max_time}")
+            }
+            IndexEntryFault::BlockTooShort { size } => {
+                write!(f, "block of {size} bytes is too short")
+            }
+        }
+    }
+}
+
+impl fmt::Display for WalEntryFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalEntryFault::SnappyHeader(m) => write!(f, "WAL entry: bad snappy header: {m}"),
+            WalEntryFault::SnappyBlock(m) => write!(f, "WAL entry: bad snappy block: {m}"),
+            WalEntryFault::UnknownType(t) => write!(f, "unknown WAL entry type {t:#04x}"),
+            WalEntryFault::Payload { entry, at, what } => {
+                write!(f, "WAL {entry} entry, decompressed byte {at}: {what}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for TombstoneFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TombstoneFault::LineTooLong { len, limit } => write!(
+                f,
+                "v1 tombstone line of {len} bytes is longer than influxd's {limit}-byte limit"
+            ),
+            TombstoneFault::NoGzipData => write!(f, "v3 tombstone has a header but no gzip data"),
+            TombstoneFault::Gzip {
+                stream,
+                stream_offset,
+                near,
+                message,
+            } => write!(
+                f,
+                "{stream} at byte {stream_offset}: gzip data unreadable near byte {near}: {message}"
+            ),
+            TombstoneFault::EmptyGzipMember => write!(f, "v4 gzip member consumed no bytes"),
+            TombstoneFault::RecordCutShort {
+                stream,
+                stream_offset,
+                record_at,
+                key_len,
+                needed,
+                available,
+            } => write!(
+                f,
+                "{stream} at byte {stream_offset}: record at decompressed byte {record_at} is \
+                 cut short: key length {key_len} needs {needed} more bytes, {available} left"
+            ),
+        }
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Error {
         Error::new(ErrorKind::Io(err))
@@ -211,6 +434,61 @@ impl fmt::Display for ErrorKind {
             } => {
                 write!(f, "{what} of {claimed} exceeds the limit of {limit}")
             }
+            ErrorKind::OutOfBounds {
+                what,
+                start,
+                len,
+                region,
+                bounds,
+            } => {
+                write!(f, "{what} at byte {start}")?;
+                if *len > 0 {
+                    write!(f, " of {len} bytes")?;
+                }
+                write!(
+                    f,
+                    " lies outside the {region} [{}, {})",
+                    bounds.start, bounds.end
+                )
+            }
+            ErrorKind::InvalidIndexEntry(fault) => write!(f, "{fault}"),
+            ErrorKind::KeysOutOfOrder => write!(f, "index keys are not in ascending order"),
+            ErrorKind::EmptyBlock => write!(f, "block with no values"),
+            ErrorKind::TypeMismatch {
+                found,
+                expected,
+                expected_by,
+            } => write!(f, "block holds {found} values but {expected_by} {expected}"),
+            ErrorKind::TimesOutsideIndex {
+                first,
+                last,
+                min_time,
+                max_time,
+            } => write!(
+                f,
+                "block holds times {first}..={last} outside its index range {min_time}..={max_time}"
+            ),
+            ErrorKind::TypeConflict { found, kept, with } => match with {
+                ConflictWith::NewerData => write!(
+                    f,
+                    "key holds {found} values here but {kept} in newer data; the {found} values \
+                     are left out"
+                ),
+                ConflictWith::OtherSeries => write!(
+                    f,
+                    "field has type {kept} in other series of the measurement but {found} here; \
+                     left out"
+                ),
+                ConflictWith::WalWrite { points } => write!(
+                    f,
+                    "WAL write of {points} {found} points to a key holding {kept} values; dropped"
+                ),
+            },
+            ErrorKind::MissingFieldSeparator => {
+                write!(f, "key without the #!~# field separator is left out")
+            }
+            ErrorKind::BadWalEntry(fault) => write!(f, "{fault}"),
+            ErrorKind::BadTombstone(fault) => write!(f, "{fault}"),
             ErrorKind::Corrupt(what) => write!(f, "corrupt: {what}"),
         }
     }

@@ -1,7 +1,7 @@
 //! A TSM file: header, blocks, index, footer; parsed lazily from borrowed bytes.
 
 use crate::cursor::Cursor;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, IndexEntryFault, Result};
 use crate::format::{
     BLOCK_CRC_LEN, INDEX_BLOCK_ENTRY_LEN, TSM_FOOTER_LEN, TSM_HEADER_LEN, TSM_MAGIC, TSM_VERSION,
 };
@@ -42,12 +42,14 @@ impl<'a> TsmFile<'a> {
             .ok()
             .filter(|&s| s >= TSM_HEADER_LEN && s < footer_at)
             .ok_or_else(|| {
-                Error::corrupt(
-                    footer_at as u64,
-                    format!(
-                        "footer says the index starts at byte {index_start}, outside [{TSM_HEADER_LEN}, {footer_at})"
-                    ),
-                )
+                Error::new(ErrorKind::OutOfBounds {
+                    what: "index start the footer gives",
+                    start: index_start,
+                    len: 0,
+                    region: "blocks and index",
+                    bounds: TSM_HEADER_LEN as u64..footer_at as u64,
+                })
+                .at(footer_at as u64)
             })?;
         Ok(TsmFile { data, index_start })
     }
@@ -84,7 +86,17 @@ impl<'a> TsmFile<'a> {
             .ok()
             .and_then(|o| o.checked_sub(self.index_start))
             .filter(|&o| o < self.index_bytes().len())
-            .ok_or_else(|| Error::corrupt(offset, "index entry offset outside the index"))?;
+            .ok_or_else(|| {
+                Error::new(ErrorKind::OutOfBounds {
+                    what: "index entry",
+                    start: offset,
+                    len: 0,
+                    region: "index",
+                    bounds: self.index_start as u64
+                        ..(self.index_start + self.index_bytes().len()) as u64,
+                })
+                .at(offset)
+            })?;
         let mut cursor = Cursor::new(&self.index_bytes()[start..], offset);
         IndexEntry::read(&mut cursor, self.index_start as u64)
     }
@@ -99,7 +111,16 @@ impl<'a> TsmFile<'a> {
             (Some(s), Some(e)) => self.data.get(s..e),
             _ => None,
         }
-        .ok_or_else(|| Error::corrupt(entry.offset, "block outside the file"))?;
+        .ok_or_else(|| {
+            Error::new(ErrorKind::OutOfBounds {
+                what: "block",
+                start: entry.offset,
+                len: u64::from(entry.size),
+                region: "file",
+                bounds: 0..self.data.len() as u64,
+            })
+            .at(entry.offset)
+        })?;
         let (crc, bytes) = framed
             .split_first_chunk::<BLOCK_CRC_LEN>()
             .ok_or_else(|| Error::truncated(entry.offset, BLOCK_CRC_LEN as u64, 0))?;
@@ -134,7 +155,9 @@ impl<'a> IndexEntry<'a> {
         let offset = cursor.offset();
         let key_len = cursor.u16_be()?;
         if key_len == 0 {
-            return Err(Error::corrupt(offset, "index entry with an empty key"));
+            return Err(
+                Error::new(ErrorKind::InvalidIndexEntry(IndexEntryFault::EmptyKey)).at(offset),
+            );
         }
         let key = cursor.bytes(usize::from(key_len))?;
         let type_at = cursor.offset();
@@ -144,7 +167,11 @@ impl<'a> IndexEntry<'a> {
         let count_at = cursor.offset();
         let count = cursor.u16_be()?;
         if count == 0 {
-            return Err(Error::corrupt(count_at, "index entry with zero blocks").for_key(key));
+            return Err(
+                Error::new(ErrorKind::InvalidIndexEntry(IndexEntryFault::NoBlocks))
+                    .at(count_at)
+                    .for_key(key),
+            );
         }
         let blocks_offset = cursor.offset();
         let blocks = cursor
@@ -237,29 +264,30 @@ impl BlockEntry {
     /// relative to the entry.
     fn check(&self, index_start: u64) -> Result<()> {
         if self.min_time > self.max_time {
-            return Err(Error::corrupt(
-                0,
-                format!(
-                    "block min time {} > max time {}",
-                    self.min_time, self.max_time
-                ),
-            ));
+            return Err(Error::new(ErrorKind::InvalidIndexEntry(
+                IndexEntryFault::TimesInverted {
+                    min_time: self.min_time,
+                    max_time: self.max_time,
+                },
+            ))
+            .at(0));
         }
         let end = self.offset.checked_add(u64::from(self.size));
         if self.offset < TSM_HEADER_LEN as u64 || end.is_none_or(|e| e > index_start) {
-            return Err(Error::corrupt(
-                16,
-                format!(
-                    "block at {} of {} bytes lies outside the blocks region [5, {index_start})",
-                    self.offset, self.size
-                ),
-            ));
+            return Err(Error::new(ErrorKind::OutOfBounds {
+                what: "block",
+                start: self.offset,
+                len: u64::from(self.size),
+                region: "blocks region",
+                bounds: TSM_HEADER_LEN as u64..index_start,
+            })
+            .at(16));
         }
         if (self.size as usize) <= BLOCK_CRC_LEN + 1 {
-            return Err(Error::corrupt(
-                24,
-                format!("block of {} bytes is too short", self.size),
-            ));
+            return Err(Error::new(ErrorKind::InvalidIndexEntry(
+                IndexEntryFault::BlockTooShort { size: self.size },
+            ))
+            .at(24));
         }
         Ok(())
     }
@@ -285,10 +313,9 @@ impl<'a> IndexIter<'a> {
         }
         let result = IndexEntry::read(&mut self.cursor, self.index_start).and_then(|entry| {
             if self.prev_key.is_some_and(|prev| prev >= entry.key) {
-                return Err(
-                    Error::corrupt(entry.offset, "index keys are not in ascending order")
-                        .for_key(entry.key),
-                );
+                return Err(Error::new(ErrorKind::KeysOutOfOrder)
+                    .at(entry.offset)
+                    .for_key(entry.key));
             }
             self.prev_key = Some(entry.key);
             Ok(entry)

@@ -18,8 +18,10 @@
 //! | tombstone files v1–v4 | [`tombstone`] |
 //! | WAL segments, and their replay into a cache | [`wal`], [`cache`] |
 //! | the directory tree | [`layout`] |
+//! | a shard's files, mapped or as bytes the caller holds | [`source`] |
 //! | one key merged across files, tombstones and WAL | [`merge`] |
 //! | a shard's measurements as rows (one per series and timestamp) | [`shard`], [`rows`] |
+//! | how a shard is opened and which times are read, for both of the above | [`options`] |
 //!
 //! # Merge semantics
 //!
@@ -80,14 +82,18 @@ pub mod limits;
 pub mod merge;
 pub mod meta;
 pub mod mmap;
+pub mod options;
 pub mod rows;
 pub mod shard;
+pub mod source;
 pub mod tombstone;
 pub mod values;
 pub mod verify;
 pub mod wal;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{
+    ConflictWith, Error, ErrorKind, IndexEntryFault, Result, TombstoneFault, WalEntryFault,
+};
 pub use limits::Limits;
 pub use values::{FieldType, Strings, Value, Values};
 #[cfg(feature = "testkit")]

@@ -23,7 +23,7 @@
 use crate::block::decode_block;
 use crate::error::Result;
 use crate::file::{BlockEntry, TsmFile};
-use crate::shard::{ShardOptions, TimeRange};
+use crate::options::{ShardOptions, TimeRange};
 use crate::values::Values;
 
 /// One block of the key, with what is needed to decode and filter it.
@@ -223,14 +223,12 @@ impl<'a> KeyMerger<'a> {
             })
             .map_err(|e| e.in_file(source.path))?;
         if self.block_values.field_type() != self.pending_values.field_type() {
-            return Err(crate::Error::corrupt(
-                source.entry.offset,
-                format!(
-                    "block holds {} values but the key's type is {}",
-                    self.block_values.field_type(),
-                    self.pending_values.field_type()
-                ),
-            )
+            return Err(crate::Error::new(crate::ErrorKind::TypeMismatch {
+                found: self.block_values.field_type(),
+                expected: self.pending_values.field_type(),
+                expected_by: "the key's type is",
+            })
+            .at(source.entry.offset)
             .in_file(source.path));
         }
         normalize(
@@ -246,13 +244,13 @@ impl<'a> KeyMerger<'a> {
         // (damage the CRC does not cover, or unchecked CRCs) would come out unsorted.
         if first < source.entry.min_time || last > source.entry.max_time {
             self.block_ts.clear();
-            return Err(crate::Error::corrupt(
-                source.entry.offset,
-                format!(
-                    "block holds times {first}..={last} outside its index range {}..={}",
-                    source.entry.min_time, source.entry.max_time
-                ),
-            )
+            return Err(crate::Error::new(crate::ErrorKind::TimesOutsideIndex {
+                first,
+                last,
+                min_time: source.entry.min_time,
+                max_time: source.entry.max_time,
+            })
+            .at(source.entry.offset)
             .in_file(source.path));
         }
         Ok(())

@@ -69,3 +69,9 @@ impl MappedFile {
         self.bytes().is_empty()
     }
 }
+
+impl AsRef<[u8]> for MappedFile {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}

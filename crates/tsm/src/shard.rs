@@ -1,5 +1,5 @@
-//! One shard opened: its TSM files mapped, tombstones read, WAL replayed; and its merged
-//! view, measurement by measurement, as rows.
+//! One shard opened: its TSM files mapped (or handed in as bytes, see [`crate::source`]),
+//! tombstones read, WAL replayed; and its merged view, measurement by measurement, as rows.
 //!
 //! What [`Shard`] returns is what `SELECT * FROM <measurement> GROUP BY *` returns on the
 //! live server for this shard: every composite key's values merged across TSM files and
@@ -13,71 +13,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cache::{Cache, ReplayProblemKind};
-use crate::error::{Error, Result};
+use crate::error::{ConflictWith, Error, ErrorKind, Result};
 use crate::file::TsmFile;
 use crate::key::{SeriesKey, measurement_of, split_composite, unescape};
 use crate::layout::ShardLocation;
 use crate::limits::Limits;
 use crate::merge::{BlockSource, KeyMerger, covered};
-use crate::mmap::MappedFile;
-use crate::rows::{FieldSchema, MeasurementSchema, RowBatch, SeriesRun};
+use crate::rows::{FieldSchema, MeasurementSchema};
+use crate::source::{FileSource, ShardFiles, TsmSource};
 use crate::tombstone::{TombstoneSet, decode_tombstones};
-use crate::values::{FieldType, Values};
+use crate::values::FieldType;
 
-/// A time range: `start` inclusive, `end` exclusive, nanoseconds since the Unix epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimeRange {
-    /// First nanosecond included.
-    pub start: i64,
-    /// First nanosecond excluded.
-    pub end: i64,
-}
+mod measurement_rows;
 
-impl TimeRange {
-    /// Every time InfluxDB can store (`i64::MAX` excluded; InfluxDB never stores it).
-    pub const ALL: TimeRange = TimeRange {
-        start: i64::MIN,
-        end: i64::MAX,
-    };
-
-    /// Whether `t` lies in the range.
-    pub fn contains(&self, t: i64) -> bool {
-        self.start <= t && t < self.end
-    }
-}
-
-/// How to open a shard.
-#[derive(Clone, Copy, Debug, Default)]
-#[non_exhaustive]
-pub struct ShardOptions {
-    /// Caps on sizes read from the files.
-    pub limits: Limits,
-    /// Check every block's CRC-32 before decoding it (the server's query path does not).
-    pub verify_crc: bool,
-    /// Skip a damaged TSM file (with its tombstones), recording a [`Problem`], instead of
-    /// failing to open the shard.
-    pub skip_corrupt: bool,
-}
-
-impl ShardOptions {
-    /// Sets [`ShardOptions::verify_crc`].
-    pub fn verify_crc(mut self, yes: bool) -> ShardOptions {
-        self.verify_crc = yes;
-        self
-    }
-
-    /// Sets [`ShardOptions::skip_corrupt`].
-    pub fn skip_corrupt(mut self, yes: bool) -> ShardOptions {
-        self.skip_corrupt = yes;
-        self
-    }
-
-    /// Sets [`ShardOptions::limits`].
-    pub fn limits(mut self, limits: Limits) -> ShardOptions {
-        self.limits = limits;
-        self
-    }
-}
+// The streaming and the option types live in their own modules; these paths are the ones
+// callers have always used.
+pub use crate::options::{ShardOptions, TimeRange};
+pub use measurement_rows::MeasurementRows;
 
 /// Something found while opening a shard that did not stop it.
 #[derive(Debug)]
@@ -102,13 +54,19 @@ pub enum ProblemKind {
 }
 
 struct OpenTsm {
-    map: MappedFile,
+    source: FileSource,
     tombstones: TombstoneSet,
 }
 
 impl OpenTsm {
-    fn file(&self) -> TsmFile<'_> {
-        TsmFile::parse(self.map.bytes()).expect("checked when opened")
+    /// The parsed file. Checked when opened, but parsed again rather than trusted: a
+    /// caller's owner of the bytes could lend out other bytes the second time.
+    fn file(&self) -> Result<TsmFile<'_>> {
+        TsmFile::parse(self.source.bytes()).map_err(|e| e.in_file(self.source.name()))
+    }
+
+    fn name(&self) -> &std::path::Path {
+        self.source.name()
     }
 }
 
@@ -140,6 +98,8 @@ pub struct Shard {
     measurements: Vec<MeasurementSchema>,
     series: Vec<Vec<SeriesInfo>>,
     problems: Vec<Problem>,
+    /// Bytes of the TSM files opened, their tombstones and the WAL segments replayed.
+    file_bytes: u64,
 }
 
 impl Shard {
@@ -149,17 +109,83 @@ impl Shard {
     }
 
     /// Opens the shard's files: maps every TSM file and walks its index, reads its
-    /// tombstones, replays the WAL.
+    /// tombstones, replays the WAL. The same as [`Shard::open_from`] with
+    /// [`ShardFiles::map`]; errors name the files' paths.
     ///
     /// # Errors
     /// When a file cannot be read, or is damaged and `skip_corrupt` is off. A torn WAL
     /// tail is never an error (influxd drops it too); see [`Shard::problems`].
     pub fn open_with(location: &ShardLocation, options: &ShardOptions) -> Result<Shard> {
+        let mut shard = Shard::open_from(ShardFiles::map(location)?, options)?;
+        // The location scanned knows more (database, retention policy, WAL folder) than
+        // the names of the mapped files.
+        shard.location = location.clone();
+        Ok(shard)
+    }
+
+    /// Opens a shard from files the caller provides: walks every TSM file's index, reads
+    /// its tombstones, replays the WAL. The shard keeps the TSM files' owners and decodes
+    /// blocks from their bytes while streaming; tombstone and WAL bytes are released once
+    /// read. Errors name each file by its [`FileSource::name`], and [`Shard::location`]
+    /// lists those names (database and retention policy empty, id 0).
+    ///
+    /// ```
+    /// use tsm::rows::RowBatch;
+    /// use tsm::shard::{Shard, ShardOptions, TimeRange};
+    /// use tsm::source::{FileSource, ShardFiles, TsmSource};
+    ///
+    /// # fn main() -> tsm::Result<()> {
+    /// // Bytes from anywhere: here a fixture shard's files, read into memory.
+    /// let dir = "../../fixtures/small-a/influxdb/data/fleet_ops/autogen/17";
+    /// let tsm = std::fs::read(format!("{dir}/000000003-000000001.tsm"))?;
+    /// let files = ShardFiles::new("fleet_ops/17")
+    ///     .tsm(TsmSource::new(FileSource::new("gen 3", tsm), 3, 1));
+    /// let shard = Shard::open_from(files, &ShardOptions::default().verify_crc(true))?;
+    ///
+    /// let mut values = 0;
+    /// for (i, schema) in shard.measurements().iter().enumerate() {
+    ///     let mut rows = shard.rows(i, TimeRange::ALL);
+    ///     let mut batch = RowBatch::new(schema);
+    ///     while rows.next_batch(&mut batch, 1024, 1 << 20)? {
+    ///         values += batch.value_count();
+    ///     }
+    /// }
+    /// assert!(values > 0);
+    ///
+    /// // A damaged copy: the error names the caller's name and the byte offset.
+    /// let err = Shard::open_from(
+    ///     ShardFiles::new("x").tsm(TsmSource::new(FileSource::new("gen 3", vec![0u8; 64]), 3, 1)),
+    ///     &ShardOptions::default(),
+    /// )
+    /// .err()
+    /// .expect("not a TSM file");
+    /// assert_eq!(err.path(), Some(std::path::Path::new("gen 3")));
+    /// assert_eq!(err.offset(), Some(0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When a file is damaged and `skip_corrupt` is off. A torn WAL tail is never an error
+    /// (influxd drops it too); see [`Shard::problems`].
+    pub fn open_from(files: ShardFiles, options: &ShardOptions) -> Result<Shard> {
+        let location = files.location();
+        let ShardFiles {
+            name: _,
+            mut tsm_files,
+            wal_segments,
+        } = files;
+        // Stable: files of equal (generation, sequence) keep the caller's order.
+        tsm_files.sort_by_key(|t| (t.generation, t.sequence));
         let mut problems = Vec::new();
         let mut files = Vec::new();
-        for tsm in &location.tsm_files {
-            match open_tsm(&tsm.path, tsm.tombstone.as_deref(), &options.limits) {
-                Ok(file) => files.push(file),
+        let mut file_bytes = 0;
+        for tsm in tsm_files {
+            match open_tsm(tsm, &options.limits) {
+                Ok((file, tombstone_bytes)) => {
+                    file_bytes += file.source.len() + tombstone_bytes;
+                    files.push(file);
+                }
                 Err(err) if options.skip_corrupt && err.is_corruption() => problems.push(Problem {
                     error: err,
                     kind: ProblemKind::Skipped,
@@ -167,27 +193,24 @@ impl Shard {
                 Err(err) => return Err(err),
             }
         }
-        let mut maps = Vec::new();
-        for path in &location.wal_segments {
-            maps.push(MappedFile::open(path)?);
-        }
+        file_bytes += wal_segments.iter().map(FileSource::len).sum::<u64>();
         let (cache, replay_problems) =
-            Cache::replay(maps.iter().map(MappedFile::bytes), &options.limits);
+            Cache::replay(wal_segments.iter().map(FileSource::bytes), &options.limits);
         problems.extend(replay_problems.into_iter().map(|p| {
-            let path = maps[p.segment].path().to_path_buf();
+            let name = wal_segments[p.segment].name().to_path_buf();
             let kind = match p.kind {
                 ReplayProblemKind::Unreadable(_) => ProblemKind::DroppedByInfluxd,
                 _ => ProblemKind::Conflict,
             };
             Problem {
-                error: p.into_error().in_file(&path),
+                error: p.into_error().in_file(&name),
                 kind,
             }
         }));
-        // The cache owns its values; the segment maps can go.
-        drop(maps);
+        // The cache owns its values; the segments' bytes can go.
+        drop(wal_segments);
         let mut shard = Shard {
-            location: location.clone(),
+            location,
             options: *options,
             files,
             cache,
@@ -195,6 +218,7 @@ impl Shard {
             measurements: Vec::new(),
             series: Vec::new(),
             problems,
+            file_bytes,
         };
         shard.build_keys()?;
         shard.build_measurements();
@@ -206,11 +230,11 @@ impl Shard {
     fn build_keys(&mut self) -> Result<()> {
         let mut entries: Vec<IndexRef<'_>> = Vec::new();
         for (i, open) in self.files.iter().enumerate() {
-            for entry in open.file().index() {
+            for entry in open.file()?.index() {
                 match entry {
                     Ok(e) => entries.push((e.key, i, e.offset, e.field_type)),
                     Err(err) => {
-                        let err = err.in_file(open.map.path());
+                        let err = err.in_file(open.name());
                         if !self.options.skip_corrupt {
                             return Err(err);
                         }
@@ -272,7 +296,8 @@ impl Shard {
         for (k, info) in self.keys.iter().enumerate() {
             let Some((series_key, field)) = split_composite(&info.key) else {
                 self.problems.push(Problem {
-                    error: Error::corrupt(0, "key without the #!~# field separator is left out")
+                    error: Error::new(ErrorKind::MissingFieldSeparator)
+                        .at(0)
                         .for_key(&info.key)
                         .in_file(&self.location.data_dir),
                     kind: ProblemKind::Conflict,
@@ -288,13 +313,12 @@ impl Shard {
             let declared = *b.fields.entry(field.to_vec()).or_insert(info.field_type);
             if declared != info.field_type {
                 self.problems.push(Problem {
-                    error: Error::corrupt(
-                        0,
-                        format!(
-                            "field has type {declared} in other series of the measurement but {} here; left out",
-                            info.field_type
-                        ),
-                    )
+                    error: Error::new(ErrorKind::TypeConflict {
+                        found: info.field_type,
+                        kept: declared,
+                        with: ConflictWith::OtherSeries,
+                    })
+                    .at(0)
                     .for_key(&info.key)
                     .in_file(&self.location.data_dir),
                     kind: ProblemKind::Conflict,
@@ -401,10 +425,10 @@ impl Shard {
         let mut blocks = Vec::new();
         for &(file_index, offset) in &info.sources {
             let open = &self.files[file_index];
-            let file = open.file();
+            let file = open.file()?;
             let entry = file
                 .index_entry_at(offset)
-                .map_err(|e| e.in_file(open.map.path()))?;
+                .map_err(|e| e.in_file(open.name()))?;
             let tombstones = open.tombstones.ranges(&info.key);
             for (b, block) in entry.blocks().enumerate() {
                 blocks.push(BlockSource {
@@ -412,7 +436,7 @@ impl Shard {
                     entry: block,
                     priority: ((file_index as u64) << 32) | b as u64,
                     tombstones,
-                    path: open.map.path(),
+                    path: open.name(),
                 });
             }
         }
@@ -438,26 +462,13 @@ impl Shard {
             index < self.measurements.len(),
             "measurement index out of range"
         );
-        MeasurementRows {
-            shard: self,
-            measurement: index,
-            range,
-            next_series: 0,
-            join: None,
-            skipped: Vec::new(),
-        }
+        MeasurementRows::new(self, index, range)
     }
 
-    /// Total bytes of the shard's TSM, tombstone and WAL files.
+    /// Total bytes of the shard's TSM files (those opened), their tombstone files and its
+    /// WAL segments, as counted when the shard was opened.
     pub fn file_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.map.len()).sum::<u64>()
-            + self
-                .location
-                .wal_segments
-                .iter()
-                .filter_map(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-                .sum::<u64>()
+        self.file_bytes
     }
 }
 
@@ -476,10 +487,13 @@ fn key_info(
             let open = &files[file];
             let ranges = open.tombstones.ranges(key);
             ranges.is_empty()
-                || open.file().index_entry_at(offset).is_ok_and(|e| {
-                    let (min, max) = e.time_range();
-                    !covered(ranges, min, max)
-                })
+                || open
+                    .file()
+                    .and_then(|f| f.index_entry_at(offset))
+                    .is_ok_and(|e| {
+                        let (min, max) = e.time_range();
+                        !covered(ranges, min, max)
+                    })
         })
         .collect();
     let field_type = cache_type.or_else(|| live.last().map(|s| s.2))?;
@@ -488,12 +502,14 @@ fn key_info(
         if ty == field_type {
             kept.push((file, offset));
         } else {
-            let path = files[file].map.path();
+            let path = files[file].name();
             problems.push(Problem {
-                error: Error::corrupt(
-                    offset,
-                    format!("key holds {ty} values here but {field_type} in newer data; the {ty} values are left out"),
-                )
+                error: Error::new(ErrorKind::TypeConflict {
+                    found: ty,
+                    kept: field_type,
+                    with: ConflictWith::NewerData,
+                })
+                .at(offset)
                 .for_key(key)
                 .in_file(path),
                 kind: ProblemKind::Conflict,
@@ -507,244 +523,27 @@ fn key_info(
     })
 }
 
-fn open_tsm(
-    path: &std::path::Path,
-    tombstone: Option<&std::path::Path>,
-    limits: &Limits,
-) -> Result<OpenTsm> {
-    let map = MappedFile::open(path)?;
-    TsmFile::parse(map.bytes()).map_err(|e| e.in_file(path))?;
-    let tombstones = match tombstone {
+/// Checks a TSM file's header and footer and decodes its tombstones; returns the file
+/// and how many tombstone bytes were read.
+fn open_tsm(tsm: TsmSource, limits: &Limits) -> Result<(OpenTsm, u64)> {
+    let TsmSource {
+        file: source,
+        tombstone,
+        ..
+    } = tsm;
+    TsmFile::parse(source.bytes()).map_err(|e| e.in_file(source.name()))?;
+    let (tombstones, tombstone_bytes) = match tombstone {
         Some(t) => {
-            // Mapped, not read: the file is never copied whole, and the map is released
-            // once decoded. Its size is capped like the bytes a gzip'd one inflates to.
-            let map = MappedFile::open(t)?;
-            if map.len() > limits.max_decompressed_bytes as u64 {
-                let cap = limits.max_decompressed_bytes as u64;
-                return Err(Error::limit(0, "tombstone file bytes", map.len(), cap).in_file(t));
+            // Capped like the bytes a gzip'd tombstone file inflates to: a mapped one is
+            // never copied whole, but what it decodes to is held.
+            let cap = limits.max_decompressed_bytes as u64;
+            if t.len() > cap {
+                return Err(Error::limit(0, "tombstone file bytes", t.len(), cap).in_file(t.name()));
             }
-            TombstoneSet::new(decode_tombstones(map.bytes(), limits).map_err(|e| e.in_file(t))?)
+            let set = decode_tombstones(t.bytes(), limits).map_err(|e| e.in_file(t.name()))?;
+            (TombstoneSet::new(set), t.len())
         }
-        None => TombstoneSet::default(),
+        None => (TombstoneSet::default(), 0),
     };
-    Ok(OpenTsm { map, tombstones })
-}
-
-/// The rows of one measurement of a shard, in batches; see [`Shard::rows`].
-pub struct MeasurementRows<'a> {
-    shard: &'a Shard,
-    measurement: usize,
-    range: TimeRange,
-    next_series: usize,
-    join: Option<SeriesJoin<'a>>,
-    skipped: Vec<Error>,
-}
-
-impl MeasurementRows<'_> {
-    /// The damaged blocks left out since the last call (only with
-    /// [`ShardOptions::skip_corrupt`]; without it the first damaged block is an error of
-    /// [`MeasurementRows::next_batch`]). Each error names the file, the byte offset and the
-    /// series.
-    pub fn take_skipped(&mut self) -> Vec<Error> {
-        std::mem::take(&mut self.skipped)
-    }
-
-    /// Clears `batch` and fills it with the next rows, stopping once it holds `max_rows`
-    /// rows or `max_bytes` bytes (a series may be split across batches). Returns `false`
-    /// when no rows are left.
-    ///
-    /// `batch` must have been made for this measurement's schema ([`RowBatch::new`]).
-    pub fn next_batch(
-        &mut self,
-        batch: &mut RowBatch,
-        max_rows: usize,
-        max_bytes: usize,
-    ) -> Result<bool> {
-        batch.clear();
-        let max_rows = max_rows.max(1);
-        let series = &self.shard.series[self.measurement];
-        let mut run_series = None;
-        loop {
-            if batch.len() >= max_rows || batch.byte_len() >= max_bytes {
-                return Ok(true);
-            }
-            if self.join.is_none() {
-                let Some(info) = series.get(self.next_series) else {
-                    return Ok(!batch.is_empty());
-                };
-                let mut fields = Vec::with_capacity(info.fields.len());
-                for &(schema_index, key_index) in &info.fields {
-                    let merger = self.shard.merger(key_index, self.range)?;
-                    fields.push(FieldCursor::new(
-                        schema_index,
-                        merger,
-                        self.shard.keys[key_index].field_type,
-                    ));
-                }
-                self.join = Some(SeriesJoin { fields });
-            }
-            let join = self.join.as_mut().expect("set above");
-            let budget = (max_rows - batch.len()).min(8192);
-            let before = batch.len();
-            let info = &series[self.next_series];
-            let finished = join
-                .append(batch, budget)
-                .map_err(|e| e.for_key(&info.key))?;
-            for f in &mut join.fields {
-                self.skipped.extend(
-                    f.merger
-                        .take_skipped()
-                        .into_iter()
-                        .map(|e| e.for_key(&info.key)),
-                );
-            }
-            let added = batch.len() - before;
-            if added > 0 {
-                if run_series == Some(self.next_series) {
-                    if let Some(run) = batch.series.last_mut() {
-                        run.rows += added;
-                    }
-                } else {
-                    let info = &series[self.next_series];
-                    batch.series.push(SeriesRun {
-                        key: info.key.clone(),
-                        tags: info.tags.clone(),
-                        rows: added,
-                    });
-                    run_series = Some(self.next_series);
-                }
-            }
-            if finished {
-                self.join = None;
-                self.next_series += 1;
-            }
-        }
-    }
-}
-
-struct FieldCursor<'a> {
-    schema_index: usize,
-    merger: KeyMerger<'a>,
-    ts: Vec<i64>,
-    values: Values,
-    pos: usize,
-    done: bool,
-}
-
-impl<'a> FieldCursor<'a> {
-    fn new(schema_index: usize, merger: KeyMerger<'a>, ty: FieldType) -> FieldCursor<'a> {
-        FieldCursor {
-            schema_index,
-            merger,
-            ts: Vec::new(),
-            values: Values::new(ty),
-            pos: 0,
-            done: false,
-        }
-    }
-
-    /// Makes sure a value is buffered unless the key is exhausted.
-    fn refill(&mut self) -> Result<()> {
-        while !self.done && self.pos == self.ts.len() {
-            self.pos = 0;
-            if !self.merger.next_chunk(&mut self.ts, &mut self.values)? {
-                self.done = true;
-            }
-        }
-        Ok(())
-    }
-
-    fn remaining(&self) -> &[i64] {
-        &self.ts[self.pos..]
-    }
-}
-
-/// Joins the fields of one series on time.
-struct SeriesJoin<'a> {
-    fields: Vec<FieldCursor<'a>>,
-}
-
-impl SeriesJoin<'_> {
-    /// Appends up to `budget` rows; returns whether the series is finished.
-    fn append(&mut self, batch: &mut RowBatch, budget: usize) -> Result<bool> {
-        let mut added = 0;
-        // Which schema columns got a value in the current rows; allocated once per call,
-        // not once per row on the general path.
-        let mut present = vec![false; batch.fields.len()];
-        while added < budget {
-            for f in &mut self.fields {
-                f.refill()?;
-            }
-            let active: Vec<usize> = (0..self.fields.len())
-                .filter(|&i| !self.fields[i].remaining().is_empty())
-                .collect();
-            let Some(&first) = active.first() else {
-                return Ok(true);
-            };
-            // Rows up to `bound` are final: every field's next chunk starts after it.
-            let bound = active
-                .iter()
-                .map(|&i| *self.fields[i].remaining().last().expect("non-empty"))
-                .min()
-                .expect("non-empty");
-            // Fast path: all fields have values at the same timestamps (the usual case).
-            let lead = self.fields[first].remaining();
-            let n = lead.partition_point(|&t| t <= bound).min(budget - added);
-            let aligned = active
-                .iter()
-                .all(|&i| self.fields[i].remaining().get(..n) == Some(&lead[..n]));
-            if aligned && n > 0 {
-                batch.time.extend_from_slice(&lead[..n]);
-                present.fill(false);
-                for &i in &active {
-                    let f = &mut self.fields[i];
-                    let column = &mut batch.fields[f.schema_index];
-                    column.values.extend_from(&f.values, f.pos..f.pos + n);
-                    column.valid.extend(std::iter::repeat_n(true, n));
-                    present[f.schema_index] = true;
-                    f.pos += n;
-                }
-                for (column, _) in batch.fields.iter_mut().zip(&present).filter(|(_, p)| !**p) {
-                    for _ in 0..n {
-                        column.values.push_default();
-                    }
-                    column.valid.extend(std::iter::repeat_n(false, n));
-                }
-                added += n;
-                continue;
-            }
-            // General path: one row at a time, the smallest pending timestamp first.
-            while added < budget {
-                let t = self
-                    .fields
-                    .iter()
-                    .filter_map(|f| f.remaining().first().copied())
-                    .min();
-                let Some(t) = t.filter(|&t| t <= bound) else {
-                    break;
-                };
-                batch.time.push(t);
-                present.fill(false);
-                for f in &mut self.fields {
-                    if f.remaining().first() == Some(&t) {
-                        let column = &mut batch.fields[f.schema_index];
-                        column.values.push_from(&f.values, f.pos);
-                        column.valid.push(true);
-                        present[f.schema_index] = true;
-                        f.pos += 1;
-                    }
-                }
-                for (column, _) in batch.fields.iter_mut().zip(&present).filter(|(_, p)| !**p) {
-                    column.values.push_default();
-                    column.valid.push(false);
-                }
-                added += 1;
-            }
-        }
-        // Budget used up: finished only if nothing is left anywhere.
-        for f in &mut self.fields {
-            f.refill()?;
-        }
-        Ok(self.fields.iter().all(|f| f.remaining().is_empty()))
-    }
+    Ok((OpenTsm { source, tombstones }, tombstone_bytes))
 }

@@ -46,7 +46,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TombstoneFault};
 use crate::format::tombstone_header;
 use crate::limits::Limits;
 
@@ -99,12 +99,12 @@ fn decode_v1(data: &[u8], out: &mut Vec<Tombstone>) -> Result<()> {
             .map_or(data.len(), |i| start + i);
         let mut line = &data[start..end];
         if line.len() > V1_MAX_LINE {
-            return Err(Error::corrupt(
+            return Err(bad(
                 start as u64,
-                format!(
-                    "v1 tombstone line of {} bytes is longer than influxd's {V1_MAX_LINE}-byte limit",
-                    line.len()
-                ),
+                TombstoneFault::LineTooLong {
+                    len: line.len() as u64,
+                    limit: V1_MAX_LINE as u64,
+                },
             ));
         }
         if let Some(stripped) = line.strip_suffix(b"\r") {
@@ -162,16 +162,16 @@ fn decode_records_inflated(data: &[u8], from: Stream, out: &mut Vec<Tombstone>) 
             Some((key, i64::from_be_bytes(*min), i64::from_be_bytes(*max)))
         });
         let Some((key, min_time, max_time)) = parsed else {
-            return Err(Error::corrupt(
+            return Err(bad(
                 from.offset,
-                format!(
-                    "{} at byte {}: record at decompressed byte {pos} is cut short: \
-                     key length {key_len} needs {} more bytes, {} left",
-                    from.what,
-                    from.offset,
-                    u64::from(key_len) + 16,
-                    rest.len()
-                ),
+                TombstoneFault::RecordCutShort {
+                    stream: from.what,
+                    stream_offset: from.offset,
+                    record_at: pos as u64,
+                    key_len,
+                    needed: u64::from(key_len) + 16,
+                    available: rest.len() as u64,
+                },
             ));
         };
         out.push(Tombstone {
@@ -213,13 +213,19 @@ enum InflateResult {
 fn gzip_error(data_len: usize, remaining: usize, from: Stream, err: std::io::Error) -> Error {
     // The decoder consumed input up to here (give or take its look-ahead).
     let at = 4 + data_len.saturating_sub(remaining);
-    Error::corrupt(
+    bad(
         at as u64,
-        format!(
-            "{} at byte {}: gzip data unreadable near byte {at}: {err}",
-            from.what, from.offset
-        ),
+        TombstoneFault::Gzip {
+            stream: from.what,
+            stream_offset: from.offset,
+            near: at as u64,
+            message: err.to_string(),
+        },
     )
+}
+
+fn bad(at: u64, fault: TombstoneFault) -> Error {
+    Error::new(crate::ErrorKind::BadTombstone(fault)).at(at)
 }
 
 fn decode_v3(body: &[u8], limits: &Limits, out: &mut Vec<Tombstone>) -> Result<()> {
@@ -229,10 +235,7 @@ fn decode_v3(body: &[u8], limits: &Limits, out: &mut Vec<Tombstone>) -> Result<(
     };
     if body.is_empty() {
         // Go's gzip.NewReader returns io.EOF here and influxd reports it.
-        return Err(Error::corrupt(
-            4,
-            "v3 tombstone has a header but no gzip data",
-        ));
+        return Err(bad(4, TombstoneFault::NoGzipData));
     }
     let mut decoder = flate2::bufread::MultiGzDecoder::new(body);
     let mut inflated = Vec::new();
@@ -283,7 +286,7 @@ fn decode_v4(body: &[u8], limits: &Limits, out: &mut Vec<Tombstone>) -> Result<(
         let next = decoder.into_inner();
         if next.len() >= rest.len() {
             // A member always has a header, so this cannot happen; it guards the loop.
-            return Err(Error::corrupt(offset, "v4 gzip member consumed no bytes"));
+            return Err(bad(offset, TombstoneFault::EmptyGzipMember));
         }
         rest = next;
         budget -= inflated.len();

@@ -190,13 +190,12 @@ fn check_block(
     let at = block.offset + 4;
     let info = BlockInfo::read(bytes, at)?;
     if info.field_type != index_type {
-        return Err(Error::corrupt(
-            at,
-            format!(
-                "block holds {} values but the index says {index_type}",
-                info.field_type
-            ),
-        ));
+        return Err(Error::new(crate::ErrorKind::TypeMismatch {
+            found: info.field_type,
+            expected: index_type,
+            expected_by: "the index says",
+        })
+        .at(at));
     }
     *counted += info.count as u64;
     if !options.decode {

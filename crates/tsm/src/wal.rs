@@ -36,7 +36,7 @@
 //! (influxd trusts both and allocates them), and a key's point count against the bytes
 //! left in the payload before anything is reserved for it.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, WalEntryFault};
 use crate::format::wal_entry;
 use crate::limits::Limits;
 use crate::values::{FieldType, Strings, Values};
@@ -162,7 +162,7 @@ impl<'a> WalSegmentReader<'a> {
         };
 
         let inflated_len = snap::raw::decompress_len(compressed)
-            .map_err(|err| Error::corrupt(at, format!("WAL entry: bad snappy header: {err}")))?;
+            .map_err(|err| bad_entry(at, WalEntryFault::SnappyHeader(err.to_string())))?;
         if inflated_len > self.limits.max_decompressed_bytes {
             return Err(Error::limit(
                 at,
@@ -176,7 +176,7 @@ impl<'a> WalSegmentReader<'a> {
         let n = self
             .decoder
             .decompress(compressed, &mut self.buf)
-            .map_err(|err| Error::corrupt(at, format!("WAL entry: bad snappy block: {err}")))?;
+            .map_err(|err| bad_entry(at, WalEntryFault::SnappyBlock(err.to_string())))?;
         let payload = &self.buf[..n];
 
         // influxd looks at the type only after the payload inflated; keep its order so a
@@ -186,10 +186,7 @@ impl<'a> WalSegmentReader<'a> {
             wal_entry::DELETE => decode_delete(payload),
             wal_entry::DELETE_RANGE => decode_delete_range(payload, at)?,
             other => {
-                return Err(Error::corrupt(
-                    at,
-                    format!("unknown WAL entry type {other:#04x}"),
-                ));
+                return Err(bad_entry(at, WalEntryFault::UnknownType(other)));
             }
         };
         Ok((entry, ENTRY_HEADER_LEN + compressed.len()))
@@ -265,14 +262,19 @@ impl<'b> Payload<'b> {
     }
 }
 
-fn payload_error(entry: &str, at: u64, err: PayloadError) -> Error {
-    Error::corrupt(
+fn payload_error(entry: &'static str, at: u64, err: PayloadError) -> Error {
+    bad_entry(
         at,
-        format!(
-            "WAL {entry} entry, decompressed byte {}: {}",
-            err.at, err.what
-        ),
+        WalEntryFault::Payload {
+            entry,
+            at: err.at as u64,
+            what: err.what,
+        },
     )
+}
+
+fn bad_entry(at: u64, fault: WalEntryFault) -> Error {
+    Error::new(crate::ErrorKind::BadWalEntry(fault)).at(at)
 }
 
 /// Smallest encoding of one point of `ty`: timestamp plus value (a string's length
