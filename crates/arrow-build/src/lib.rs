@@ -73,6 +73,7 @@
 
 mod columns;
 mod error;
+mod reader;
 mod schema;
 
 use std::borrow::Cow;
@@ -83,6 +84,10 @@ use tsm::rows::{MeasurementSchema, RowBatch, SeriesRun};
 
 use crate::columns::{ValuesSource, field_array, tag_array, time_array};
 pub use crate::error::{Error, Result};
+pub use crate::reader::{
+    DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, MeasurementReader, MeasurementScan, ReadOptions,
+    ScanBuilder,
+};
 pub use crate::schema::{
     Column, Columns, META_KEY, META_KEY_HEX, META_MEASUREMENT, META_MEASUREMENT_HEX, META_ROLE,
     Role, field_data_type, tag_data_type, time_data_type,
