@@ -216,6 +216,13 @@ impl PendingFile {
         if writer.schema_descr().num_columns() != schema.fields().len() {
             return Err(Error::Internal("nested columns are not supported".into()));
         }
+        // Refused now rather than at the first row group, before any data is written.
+        for (i, field) in schema.fields().iter().enumerate() {
+            if tag_chunk::is_tag_column(field) {
+                tag_chunk::check_properties(&writer.schema_descr().column(i), writer.properties())
+                    .parquet_context(cannot("start", &temp))?;
+            }
+        }
         Ok(PendingFile {
             temp,
             dest,

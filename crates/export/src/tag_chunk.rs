@@ -25,7 +25,7 @@ use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{
     ColumnChunkMetaData, ColumnIndexBuilder, LevelHistogram, OffsetIndexBuilder, PageEncodingStats,
 };
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
@@ -98,6 +98,56 @@ struct Run {
     len: usize,
 }
 
+/// Refuses writer properties that [`TagChunkWriter`] does not implement for the column
+/// `descr`, so that a tag column is never silently written otherwise than the rest of the
+/// file: writer version 2, dictionary encoding off, statistics below page level, the offset
+/// index off, bloom filters, statistics in page headers, distinct-value counts, a fallback
+/// encoding other than `PLAIN`, content-defined chunking, or a codec other than
+/// uncompressed, Snappy, LZ4_RAW and ZSTD. (Encryption needs parquet's `encryption`
+/// feature, which this crate does not enable.)
+///
+/// # Errors
+/// [`ParquetError::NYI`] naming the column and the property.
+pub fn check_properties(descr: &ColumnDescPtr, properties: &WriterProperties) -> Result<()> {
+    let path = descr.path();
+    let refuse = |what: &str| {
+        Err(ParquetError::NYI(format!(
+            "tag column {path}: the tag column writer does not implement {what}"
+        )))
+    };
+    if properties.writer_version() != WriterVersion::PARQUET_1_0 {
+        return refuse("writer version 2 (data page v2)");
+    }
+    if !properties.dictionary_enabled(path) {
+        return refuse("dictionary encoding turned off");
+    }
+    if properties.statistics_enabled(path) != EnabledStatistics::Page {
+        return refuse("statistics other than page level");
+    }
+    if properties.offset_index_disabled() {
+        return refuse("a disabled offset index");
+    }
+    if properties.bloom_filter_properties(path).is_some() {
+        return refuse("bloom filters");
+    }
+    if properties.write_page_header_statistics(path) {
+        return refuse("statistics in page headers");
+    }
+    if properties.write_row_group_number_distinct_values() {
+        return refuse("distinct-value counts");
+    }
+    if properties
+        .encoding(path)
+        .is_some_and(|encoding| encoding != Encoding::PLAIN)
+    {
+        return refuse("a fallback encoding other than PLAIN");
+    }
+    if properties.content_defined_chunking().is_some() {
+        return refuse("content-defined chunking");
+    }
+    PageCompressor::new(properties.compression(path)).map(drop)
+}
+
 /// A finished data page, compressed, waiting for the dictionary page to go first.
 struct DataPage {
     page: CompressedPage,
@@ -114,12 +164,13 @@ impl TagChunkWriter {
                 descr.path()
             )));
         }
+        check_properties(&descr, properties)?;
         let path = descr.path();
         let compression = properties.compression(path);
         let compressor = PageCompressor::new(compression)?;
         let limits = Limits {
-            page_rows: properties.data_page_row_count_limit().max(1),
-            page_bytes: properties.data_page_size_limit().max(1),
+            page_rows: properties.column_data_page_row_count_limit(path).max(1),
+            page_bytes: properties.column_data_page_size_limit(path).max(1),
             dictionary_bytes: properties.column_dictionary_page_size_limit(path),
             statistics_truncate: properties.statistics_truncate_length(),
             index_truncate: properties.column_index_truncate_length(),

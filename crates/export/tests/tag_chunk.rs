@@ -450,3 +450,88 @@ proptest! {
         );
     }
 }
+
+/// Each writer property the tag-column writer does not implement is refused when the file
+/// is created, naming the property; the defaults and the properties it does honour are not.
+#[test]
+fn unsupported_properties_are_refused() {
+    use parquet::basic::Encoding;
+    use parquet::file::properties::{EnabledStatistics, WriterVersion};
+    use parquet::schema::types::ColumnPath;
+
+    let tag = ColumnPath::from("tag");
+    type Change = fn(
+        parquet::file::properties::WriterPropertiesBuilder,
+        ColumnPath,
+    ) -> parquet::file::properties::WriterPropertiesBuilder;
+    let refused: [(&str, Change); 10] = [
+        ("writer version 2", |b, _| {
+            b.set_writer_version(WriterVersion::PARQUET_2_0)
+        }),
+        ("dictionary encoding turned off", |b, c| {
+            b.set_column_dictionary_enabled(c, false)
+        }),
+        ("statistics other than page level", |b, c| {
+            b.set_column_statistics_enabled(c, EnabledStatistics::Chunk)
+        }),
+        ("statistics other than page level", |b, c| {
+            b.set_column_statistics_enabled(c, EnabledStatistics::None)
+        }),
+        ("a disabled offset index", |b, _| {
+            b.set_offset_index_disabled(true)
+        }),
+        ("bloom filters", |b, c| {
+            b.set_column_bloom_filter_enabled(c, true)
+        }),
+        ("statistics in page headers", |b, c| {
+            b.set_column_write_page_header_statistics(c, true)
+        }),
+        ("distinct-value counts", |b, _| {
+            b.set_write_row_group_number_distinct_values(true)
+        }),
+        ("a fallback encoding other than PLAIN", |b, c| {
+            b.set_column_encoding(c, Encoding::DELTA_BYTE_ARRAY)
+        }),
+        ("tag columns compressed with", |b, c| {
+            b.set_column_compression(c, Compression::GZIP(Default::default()))
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (what, change)) in refused.into_iter().enumerate() {
+        let properties = change(properties(), tag.clone()).build();
+        let dest = dir.path().join(format!("{i}.parquet"));
+        let err = match PendingFile::create(dest.clone(), schema(), properties) {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(err) => err,
+        };
+        let chain = anyhow_chain(&err);
+        assert!(chain.contains(what), "{what}: {chain}");
+        assert!(!dest.exists(), "{what}: a file appeared");
+    }
+    // What it implements is accepted, and the column is still written through it.
+    let honoured: [Change; 4] = [
+        |b, c| b.set_column_encoding(c, Encoding::PLAIN),
+        |b, c| b.set_column_dictionary_page_size_limit(c, 64),
+        |b, _| b.set_data_page_row_count_limit(3),
+        |b, _| b.set_statistics_truncate_length(Some(8)),
+    ];
+    for change in honoured {
+        let properties = change(properties(), tag.clone()).build();
+        check(
+            &[batch(&[(Some("a"), 5), (None, 2), (Some("b"), 4)], 0)],
+            &properties,
+        );
+    }
+}
+
+/// The error and its sources, joined like anyhow's `{:#}`.
+fn anyhow_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
