@@ -76,6 +76,7 @@
 pub mod conflicts;
 mod error;
 mod export;
+pub mod inspect;
 pub mod lp;
 mod lp_export;
 pub mod lp_sink;
