@@ -16,33 +16,12 @@ use arrow_schema::{ArrowError, DataType};
 use tsm::layout::scan;
 use tsm::rows::RowBatch;
 use tsm::shard::{Shard, ShardOptions, TimeRange};
+use tsm::testkit::oracle::{Points, Scalar};
 use tsm::testkit::tsm::TsmWriter;
 use tsm::{FieldType, Strings, Values};
 
-/// A field value in a form that compares exactly (floats by bits).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Scalar {
-    Float(u64),
-    Integer(i64),
-    Unsigned(u64),
-    String(Vec<u8>),
-    Boolean(bool),
-}
-
-/// (db, rp, measurement, tags, time) -> field -> value.
-type Points =
-    BTreeMap<(String, String, String, Vec<(String, String)>, i64), BTreeMap<String, Scalar>>;
-
 fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("fixtures folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("oracle_typed.jsonl").is_file())
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no fixtures under {}", root.display());
-    out
+    tsm::testkit::oracle::fixture_dirs()
 }
 
 fn small_a() -> PathBuf {
@@ -50,39 +29,7 @@ fn small_a() -> PathBuf {
 }
 
 fn oracle(path: &Path) -> Points {
-    let text = std::fs::read_to_string(path.join("oracle_typed.jsonl")).expect("oracle");
-    let mut points = Points::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).expect("oracle line is JSON");
-        let s = |v: &serde_json::Value| v.as_str().expect("string").to_owned();
-        let tags = v["tags"]
-            .as_array()
-            .expect("tags")
-            .iter()
-            .map(|kv| (s(&kv[0]), s(&kv[1])))
-            .collect();
-        let key = (
-            s(&v["db"]),
-            s(&v["rp"]),
-            s(&v["m"]),
-            tags,
-            v["time"].as_i64().expect("time"),
-        );
-        let mut fields = BTreeMap::new();
-        for f in v["fields"].as_array().expect("fields") {
-            let value = match f[1].as_str().expect("type") {
-                "float" => Scalar::Float(f[2].as_f64().expect("float").to_bits()),
-                "integer" => Scalar::Integer(f[2].as_i64().expect("integer")),
-                "unsigned" => Scalar::Unsigned(f[2].as_u64().expect("unsigned")),
-                "string" => Scalar::String(f[2].as_str().expect("str").as_bytes().to_vec()),
-                "boolean" => Scalar::Boolean(f[2].as_bool().expect("bool")),
-                other => panic!("unknown oracle type {other}"),
-            };
-            fields.insert(s(&f[0]), value);
-        }
-        points.insert(key, fields);
-    }
-    points
+    tsm::testkit::oracle::load(path)
 }
 
 /// The points of `batch`, read through the column metadata (role and original key), as

@@ -5,6 +5,8 @@
 //! shards whose truth is known.
 
 pub mod encode;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 pub mod tombstone;
 pub mod tsm;
 pub mod wal;
