@@ -41,6 +41,27 @@ enum Failure {
     Cancelled,
 }
 
+impl Failure {
+    /// Whether the failure stops the shard: anything but damaged data under
+    /// `skip_corrupt` (which is recorded and skipped) or a cancellation.
+    fn is_fatal(&self, skip_corrupt: bool) -> bool {
+        match self {
+            Failure::Data(err) => !(skip_corrupt && err.is_corruption()),
+            Failure::Other(_) => true,
+            Failure::Cancelled => false,
+        }
+    }
+
+    /// The error of a fatal failure in measurement `measurement` of `shard`.
+    fn into_error(self, shard: String, measurement: String) -> Error {
+        match self {
+            Failure::Data(err) => Error::Input(err).in_shard(shard, Some(measurement)),
+            Failure::Other(err) => err.in_shard(shard, Some(measurement)),
+            Failure::Cancelled => Error::Internal("a cancelled measurement has no error".into()),
+        }
+    }
+}
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Failure {
         Failure::Other(err)
@@ -167,27 +188,67 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
             Some(dir) => dirs.extend(dir),
         }
     } else if let Some(shard) = &shard {
-        for (index, schema) in shard.measurements().iter().enumerate() {
-            if !ctx.config.filter.measurement(&schema.name) {
-                continue;
-            }
-            let name = String::from_utf8_lossy(&schema.name).into_owned();
-            match export_measurement(ctx, shard, loc, index, schema, &mut manifest) {
+        let selected: Vec<usize> = (0..shard.measurements().len())
+            .filter(|&i| ctx.config.filter.measurement(&shard.measurements()[i].name))
+            .collect();
+        // A shard's measurements are independent files: idle workers take them, so a
+        // directory with fewer shards than threads still keeps every core busy. Each
+        // measurement records into its own part of the manifest; the parts are joined
+        // in measurement order, so the manifest does not depend on the scheduling.
+        let mut outcomes: Vec<(Manifest, Result<Option<PathBuf>, Failure>)> = selected
+            .par_iter()
+            .with_max_len(1)
+            .map(|&index| {
+                let schema = &shard.measurements()[index];
+                let mut part = Manifest::new(loc, 0);
+                let result = export_measurement(ctx, shard, loc, index, schema, &mut part);
+                if let Err(failure) = &result
+                    && failure.is_fatal(ctx.config.skip_corrupt)
+                {
+                    // The shard fails: its other measurements need not finish.
+                    ctx.cancel.store(true, Ordering::Relaxed);
+                }
+                (part, result)
+            })
+            .collect();
+        // The first failure in measurement order is the shard's error, also when a later
+        // measurement was only cancelled because of it.
+        let fatal = outcomes.iter().position(|(_, result)| {
+            result
+                .as_ref()
+                .is_err_and(|failure| failure.is_fatal(ctx.config.skip_corrupt))
+        });
+        if let Some(pos) = fatal
+            && let (_, Err(failure)) = outcomes.swap_remove(pos)
+        {
+            let name = String::from_utf8_lossy(&shard.measurements()[selected[pos]].name);
+            return Err(failure.into_error(shard_name(loc), name.into_owned()));
+        }
+        if outcomes
+            .iter()
+            .any(|(_, r)| matches!(r, Err(Failure::Cancelled)))
+        {
+            return Ok(None);
+        }
+        for (&index, (part, result)) in selected.iter().zip(outcomes) {
+            manifest.files.extend(part.files);
+            manifest.fields.extend(part.fields);
+            manifest.skipped.extend(part.skipped);
+            manifest.replaced_field_values += part.replaced_field_values;
+            manifest.replaced_tag_values += part.replaced_tag_values;
+            match result {
                 Ok(Some(dir)) => {
                     dirs.insert(dir);
                 }
                 Ok(None) => {}
-                Err(Failure::Cancelled) => return Ok(None),
-                Err(Failure::Data(err)) if ctx.config.skip_corrupt && err.is_corruption() => {
+                Err(Failure::Data(err)) => {
+                    let name = String::from_utf8_lossy(&shard.measurements()[index].name);
                     manifest
                         .skipped
-                        .push(SkipRecord::new(loc, Some(name), &err));
+                        .push(SkipRecord::new(loc, Some(name.into_owned()), &err));
                 }
-                Err(Failure::Data(err)) => {
-                    return Err(Error::Input(err).in_shard(shard_name(loc), Some(name)));
-                }
-                Err(Failure::Other(err)) => {
-                    return Err(err.in_shard(shard_name(loc), Some(name)));
+                Err(Failure::Other(_) | Failure::Cancelled) => {
+                    unreachable!("fatal failures and cancellations returned above")
                 }
             }
         }
