@@ -6,6 +6,7 @@
 #   C  influx-tsm export --format lp
 #   D  influx_inspect export -lponly                  (Go, 1.6.7 + the -lponly backport)
 #   E  duckdb_lp_to_parquet.py on D's output          (the user's pipeline = D + E)
+#   F  influx-tsm inspect, G influx-tsm verify         (first round only: their memory)
 #
 # Runs alternate (A B C D E, A B C D E, ...), RUNS rounds; medians, ratios, peak memory
 # and output sizes are printed and written to OUT/compare.tsv and OUT/compare-summary.txt.
@@ -94,6 +95,12 @@ for r in $(seq 1 "$RUNS"); do
   rm -f "$W/inspect.lp"
   timed inspect_lponly "$r" "$W/inspect.lp" -- "$INFLUX_INSPECT_LPONLY" export -lponly \
     -datadir "$INFLUXDB_DIR/data" -waldir "$INFLUXDB_DIR/wal" -out "$W/inspect.lp"
+  if [ "$r" = 1 ]; then
+    # Once: the directory summary and the full check, for their memory on this shape.
+    # (Their output is the step's stdout, which `timed` keeps in $W/stdout.txt.)
+    timed inspect "$r" "$W/stdout.txt" -- "$TSM_BIN" inspect "$INFLUXDB_DIR"
+    timed verify "$r" "$W/stdout.txt" -- "$TSM_BIN" verify -q "$INFLUXDB_DIR"
+  fi
   if [ "$HAVE_DUCKDB" = 1 ]; then
     rm -f "$W/duckdb.parquet"
     timed duckdb_lp_to_parquet "$r" "$W/duckdb.parquet" -- "$PYTHON" "$REALDATA/duckdb_lp_to_parquet.py" "$W/inspect.lp" "$W/duckdb.parquet"
@@ -126,6 +133,9 @@ print(f"2 threads vs 1 thread (parquet):      {pq1 / pq:6.2f}x (target >= 1.8x)"
 pq_bytes = int(steps["parquet_2threads"][-1]["output_bytes"])
 print(f"parquet bytes / TSM bytes:            {pq_bytes / tsm_bytes:6.3f} ({pq_bytes} / {tsm_bytes}; target <= 0.5)")
 print(f"peak RssAnon, parquet export:         {max(float(r['rss_anon_kb']) for r in steps['parquet_2threads'])/1024:6.1f} MiB (target <= 256)")
+for s in ("inspect", "verify"):
+    if s in steps:
+        print(f"peak RssAnon, {s + ':':24}{max(float(r['rss_anon_kb']) for r in steps[s])/1024:6.1f} MiB, {med(s, 'wall_s'):.2f} s (target <= 256 MiB)")
 EOF
 rm -f "$W/time.txt" "$W/stdout.txt" "$W/stderr.txt" "$MEM"
 log "results: $TSV, $W/compare-summary.txt (outputs kept in $W)"
