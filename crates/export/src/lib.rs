@@ -85,6 +85,7 @@ mod observer;
 mod opened;
 mod options;
 pub mod output;
+pub mod parts;
 mod plan;
 mod report;
 pub mod state;
