@@ -16,10 +16,19 @@ use crate::format::FIELD_SEPARATOR;
 /// assert_eq!((series, field), (&b"cpu,host=a"[..], &b"usage"[..]));
 /// ```
 pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = key
-        .windows(FIELD_SEPARATOR.len())
-        .position(|w| w == FIELD_SEPARATOR)?;
-    Some((&key[..at], &key[at + FIELD_SEPARATOR.len()..]))
+    // Every key of a shard is split, twice per export: look for the separator's first
+    // byte and check the rest there, rather than compare every window.
+    let (first, rest) = FIELD_SEPARATOR.split_first()?;
+    let mut from = 0;
+    while let Some(i) = key.get(from..)?.iter().position(|b| b == first) {
+        let at = from + i;
+        let tail = &key[at + 1..];
+        if tail.starts_with(rest) {
+            return Some((&key[..at], &tail[rest.len()..]));
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// A series key split into its measurement and tags, still escaped.
@@ -174,6 +183,18 @@ mod tests {
         );
         assert_eq!(split_composite(b"m#!~#"), Some((&b"m"[..], &b""[..])));
         assert_eq!(split_composite(b"no separator"), None);
+    }
+
+    #[test]
+    fn split_finds_the_separator_among_hashes() {
+        assert_eq!(
+            split_composite(b"m##!~##!~#f"),
+            Some((&b"m#"[..], &b"#!~#f"[..]))
+        );
+        assert_eq!(split_composite(b"#!~#"), Some((&b""[..], &b""[..])));
+        assert_eq!(split_composite(b"m#!~"), None);
+        assert_eq!(split_composite(b"#"), None);
+        assert_eq!(split_composite(b""), None);
     }
 
     #[test]
