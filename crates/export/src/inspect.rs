@@ -14,7 +14,8 @@ use tsm::Limits;
 use tsm::block_info::count_values;
 use tsm::cache::Cache;
 use tsm::file::TsmFile;
-use tsm::key::{SeriesKey, measurement_of, split_composite, unescape};
+use tsm::index_merge::IndexMerge;
+use tsm::key::{measurement_of, split_composite, tags_of, unescape};
 use tsm::layout::ShardLocation;
 use tsm::mmap::MappedFile;
 
@@ -59,8 +60,6 @@ pub struct MeasurementInfo {
     pub min_time: Option<i64>,
     /// Last timestamp.
     pub max_time: Option<i64>,
-    #[serde(skip)]
-    series_keys: BTreeSet<Vec<u8>>,
 }
 
 /// One shard.
@@ -130,15 +129,34 @@ fn widen(range: &mut (Option<i64>, Option<i64>), min: i64, max: i64) {
 }
 
 impl MeasurementInfo {
-    fn add(&mut self, series: &[u8], field: &str, ty: &str, values: u64, min: i64, max: i64) {
-        if self.series_keys.insert(series.to_vec()) {
-            for (k, _) in SeriesKey::parse(series).tags_unescaped() {
-                self.tag_keys
-                    .insert(String::from_utf8_lossy(&k).into_owned());
+    /// Adds a key's stored values; `new_series` is its series key when the key is the
+    /// first seen of its series.
+    fn add(
+        &mut self,
+        new_series: Option<&[u8]>,
+        field: &[u8],
+        ty: &str,
+        values: u64,
+        min: i64,
+        max: i64,
+    ) {
+        if let Some(series) = new_series {
+            self.series += 1;
+            for (k, _) in tags_of(series) {
+                let k = String::from_utf8_lossy(&unescape(k, b", =")).into_owned();
+                if !self.tag_keys.contains(&k) {
+                    self.tag_keys.insert(k);
+                }
             }
         }
-        let f = self.fields.entry(field.to_string()).or_default();
-        f.types.insert(ty.to_string());
+        let field = String::from_utf8_lossy(field);
+        let f = match self.fields.get_mut(field.as_ref()) {
+            Some(f) => f,
+            None => self.fields.entry(field.into_owned()).or_default(),
+        };
+        if !f.types.contains(ty) {
+            f.types.insert(ty.to_string());
+        }
         f.values += values;
         let mut range = (f.min_time, f.max_time);
         widen(&mut range, min, max);
@@ -147,7 +165,54 @@ impl MeasurementInfo {
         let mut range = (self.min_time, self.max_time);
         widen(&mut range, min, max);
         (self.min_time, self.max_time) = range;
-        self.series = self.series_keys.len();
+    }
+}
+
+/// Adds keys to a [`ShardInfo`] in merged key order (every TSM file and the WAL), which
+/// lets it count series by counting changes of series key: a series' keys are
+/// consecutive in that order (they all start with `series#!~#`). Nothing is kept per
+/// series.
+struct Adder<'k> {
+    last_series: Option<&'k [u8]>,
+    last_escaped: Option<&'k [u8]>,
+    last_name: String,
+}
+
+impl<'k> Adder<'k> {
+    /// Adds one stored copy of `key`; a problem goes to `problems`.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        info: &mut ShardInfo,
+        problems: &mut Vec<String>,
+        key: &'k [u8],
+        ty: &str,
+        values: u64,
+        min: i64,
+        max: i64,
+    ) {
+        let Some((series, field)) = split_composite(key) else {
+            problems.push(format!(
+                "key without a field: {:?}",
+                String::from_utf8_lossy(key)
+            ));
+            return;
+        };
+        let escaped = measurement_of(series);
+        if self.last_escaped != Some(escaped) {
+            self.last_name = String::from_utf8_lossy(&unescape(escaped, b", ")).into_owned();
+            self.last_escaped = Some(escaped);
+        }
+        let new_series = (self.last_series != Some(series)).then_some(series);
+        self.last_series = Some(series);
+        let m = match info.measurements.get_mut(&self.last_name) {
+            Some(m) => m,
+            None => info.measurements.entry(self.last_name.clone()).or_default(),
+        };
+        m.add(new_series, field, ty, values, min, max);
+        let mut range = (info.min_time, info.max_time);
+        widen(&mut range, min, max);
+        (info.min_time, info.max_time) = range;
     }
 }
 
@@ -178,63 +243,83 @@ pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
         problems: Vec::new(),
         catalogue: None,
     };
-    let add = |info: &mut ShardInfo, key: &[u8], ty: &str, values: u64, min: i64, max: i64| {
-        let Some((series, field)) = split_composite(key) else {
-            info.problems.push(format!(
-                "key without a field: {:?}",
-                String::from_utf8_lossy(key)
-            ));
-            return;
-        };
-        let name = unescape(measurement_of(series), b", ");
-        let name = String::from_utf8_lossy(&name).into_owned();
-        let field = String::from_utf8_lossy(field);
-        info.measurements
-            .entry(name)
-            .or_default()
-            .add(series, &field, ty, values, min, max);
-        let mut range = (info.min_time, info.max_time);
-        widen(&mut range, min, max);
-        (info.min_time, info.max_time) = range;
+    // Problems per TSM file, then the WAL's: the order a file-by-file walk reports them.
+    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); loc.tsm_files.len()];
+    let mut tsm_maps = Vec::new();
+    for (i, tsm) in loc.tsm_files.iter().enumerate() {
+        match MappedFile::open(&tsm.path) {
+            Ok(map) => tsm_maps.push((i, map)),
+            Err(err) => file_problems[i].push(err.to_string()),
+        }
+    }
+    let mut files: Vec<(usize, TsmFile<'_>)> = Vec::new();
+    for (i, map) in &tsm_maps {
+        match TsmFile::parse(map.bytes()) {
+            Ok(file) => files.push((*i, file)),
+            Err(err) => file_problems[*i].push(err.in_file(&loc.tsm_files[*i].path).to_string()),
+        }
+    }
+    let mut wal_problems = Vec::new();
+    let mut maps = Vec::new();
+    for path in &loc.wal_segments {
+        match MappedFile::open(path) {
+            Ok(map) => maps.push(map),
+            Err(err) => wal_problems.push(err.to_string()),
+        }
+    }
+    let (cache, problems) = Cache::replay(maps.iter().map(MappedFile::bytes), limits);
+    for p in problems {
+        let path = maps[p.segment].path().to_path_buf();
+        wal_problems.push(p.into_error().in_file(&path).to_string());
+    }
+    let mut merge = IndexMerge::new(files.iter().map(|(_, f)| Some(f.index())).collect());
+    let mut cache_keys = cache.iter().peekable();
+    let mut adder = Adder {
+        last_series: None,
+        last_escaped: None,
+        last_name: String::new(),
     };
-    for tsm in &loc.tsm_files {
-        let map = match MappedFile::open(&tsm.path) {
-            Ok(map) => map,
-            Err(err) => {
-                info.problems.push(err.to_string());
-                continue;
-            }
+    let mut entries = Vec::new();
+    let index_errors = |merge: &mut IndexMerge<'_>, file_problems: &mut Vec<Vec<String>>| {
+        for (f, err) in merge.take_errors() {
+            let (i, _) = files[f];
+            file_problems[i].push(err.in_file(&loc.tsm_files[i].path).to_string());
+        }
+    };
+    index_errors(&mut merge, &mut file_problems);
+    loop {
+        let cached = cache_keys.peek().map(|(k, _)| *k);
+        let key = match (merge.peek(), cached) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => break,
         };
-        let file = match TsmFile::parse(map.bytes()) {
-            Ok(file) => file,
-            Err(err) => {
-                info.problems.push(err.in_file(&tsm.path).to_string());
-                continue;
-            }
-        };
-        for entry in file.index() {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => {
-                    info.problems.push(err.in_file(&tsm.path).to_string());
-                    break;
-                }
-            };
+        if merge.peek() == Some(key) {
+            merge.next_key(&mut entries);
+        } else {
+            entries.clear();
+        }
+        for &(f, entry) in &entries {
+            let (i, file) = files[f];
+            let path = &loc.tsm_files[i].path;
+            let problems = &mut file_problems[i];
             let mut values = 0u64;
             for block in entry.blocks() {
                 match file.block(&block, false).and_then(count_values) {
                     Ok(n) => values += n as u64,
-                    Err(err) => info.problems.push(
+                    Err(err) => problems.push(
                         err.rebase(block.offset + 4)
-                            .in_file(&tsm.path)
+                            .in_file(path)
                             .for_key(entry.key)
                             .to_string(),
                     ),
                 }
             }
             let (min, max) = entry.time_range();
-            add(
+            adder.add(
                 &mut info,
+                problems,
                 entry.key,
                 entry.field_type.name(),
                 values,
@@ -242,32 +327,30 @@ pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
                 max,
             );
         }
-    }
-    let mut maps = Vec::new();
-    for path in &loc.wal_segments {
-        match MappedFile::open(path) {
-            Ok(map) => maps.push(map),
-            Err(err) => info.problems.push(err.to_string()),
+        // An index error is met on moving past an entry: it follows that entry's.
+        index_errors(&mut merge, &mut file_problems);
+        if let Some(&(k, entry)) = cache_keys.peek()
+            && k == key
+        {
+            cache_keys.next();
+            if let (Some(&min), Some(&max)) = (entry.timestamps.first(), entry.timestamps.last()) {
+                adder.add(
+                    &mut info,
+                    &mut wal_problems,
+                    key,
+                    entry.field_type().name(),
+                    entry.len() as u64,
+                    min,
+                    max,
+                );
+            }
         }
     }
-    let (cache, problems) = Cache::replay(maps.iter().map(MappedFile::bytes), limits);
-    for p in problems {
-        let path = maps[p.segment].path().to_path_buf();
-        info.problems
-            .push(p.into_error().in_file(&path).to_string());
-    }
-    for (key, entry) in cache.iter() {
-        if let (Some(&min), Some(&max)) = (entry.timestamps.first(), entry.timestamps.last()) {
-            add(
-                &mut info,
-                key,
-                entry.field_type().name(),
-                entry.len() as u64,
-                min,
-                max,
-            );
-        }
-    }
+    info.problems = file_problems
+        .into_iter()
+        .flatten()
+        .chain(wal_problems)
+        .collect();
     info
 }
 

@@ -80,6 +80,18 @@ impl CacheEntry {
     }
 }
 
+/// Keys and their points from a key on; see [`Cache::range_from`].
+#[derive(Clone, Debug)]
+pub struct CacheRange<'a>(std::collections::btree_map::Range<'a, Vec<u8>, CacheEntry>);
+
+impl<'a> Iterator for CacheRange<'a> {
+    type Item = (&'a [u8], &'a CacheEntry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, e)| (k.as_slice(), e))
+    }
+}
+
 /// A shard's WAL replayed: per key, points sorted by time with one value per timestamp.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Cache {
@@ -116,6 +128,14 @@ impl Cache {
     /// Keys and their points, in ascending key order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &CacheEntry)> + '_ {
         self.entries.iter().map(|(k, e)| (k.as_slice(), e))
+    }
+
+    /// Keys and their points from the first key at or after `key`, in ascending key order.
+    pub fn range_from(&self, key: &[u8]) -> CacheRange<'_> {
+        CacheRange(
+            self.entries
+                .range::<[u8], _>((std::ops::Bound::Included(key), std::ops::Bound::Unbounded)),
+        )
     }
 
     /// The points of `key`.

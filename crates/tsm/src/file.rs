@@ -79,6 +79,36 @@ impl<'a> TsmFile<'a> {
         }
     }
 
+    /// Walks the index from the entry at absolute offset `offset` (an [`IndexEntry::offset`]
+    /// seen before, or [`TsmFile::index_start`]) to the end, checking keys ascend from
+    /// there on.
+    ///
+    /// # Errors
+    /// When `offset` is outside the index.
+    pub fn index_at(&self, offset: u64) -> Result<IndexIter<'a>> {
+        let index = self.index_bytes();
+        let start = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_sub(self.index_start))
+            .filter(|&o| o <= index.len())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::OutOfBounds {
+                    what: "index entry",
+                    start: offset,
+                    len: 0,
+                    region: "index",
+                    bounds: self.index_start as u64..(self.index_start + index.len()) as u64,
+                })
+                .at(offset)
+            })?;
+        Ok(IndexIter {
+            cursor: Cursor::new(&index[start..], offset),
+            index_start: self.index_start as u64,
+            prev_key: None,
+            failed: false,
+        })
+    }
+
     /// The index entry that starts at absolute offset `offset` (as given by
     /// [`IndexEntry::offset`]).
     pub fn index_entry_at(&self, offset: u64) -> Result<IndexEntry<'a>> {
@@ -199,7 +229,7 @@ impl<'a> IndexEntry<'a> {
     }
 
     /// The block entries, in stored order (ascending min time).
-    pub fn blocks(&self) -> impl ExactSizeIterator<Item = BlockEntry> + 'a {
+    pub fn blocks(&self) -> impl ExactSizeIterator<Item = BlockEntry> + use<'a> {
         self.blocks
             .chunks_exact(INDEX_BLOCK_ENTRY_LEN)
             .map(|chunk| {
@@ -306,6 +336,11 @@ pub struct IndexIter<'a> {
 }
 
 impl<'a> IndexIter<'a> {
+    /// Absolute offset of the next entry (the end of the index once walked).
+    pub fn offset(&self) -> u64 {
+        self.cursor.offset()
+    }
+
     /// The next entry, `Ok(None)` at the end of the index.
     pub fn next_entry(&mut self) -> Result<Option<IndexEntry<'a>>> {
         if self.failed || self.cursor.is_empty() {

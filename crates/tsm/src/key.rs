@@ -16,10 +16,19 @@ use crate::format::FIELD_SEPARATOR;
 /// assert_eq!((series, field), (&b"cpu,host=a"[..], &b"usage"[..]));
 /// ```
 pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = key
-        .windows(FIELD_SEPARATOR.len())
-        .position(|w| w == FIELD_SEPARATOR)?;
-    Some((&key[..at], &key[at + FIELD_SEPARATOR.len()..]))
+    // Every key of a shard is split, twice per export: look for the separator's first
+    // byte and check the rest there, rather than compare every window.
+    let (first, rest) = FIELD_SEPARATOR.split_first()?;
+    let mut from = 0;
+    while let Some(i) = key.get(from..)?.iter().position(|b| b == first) {
+        let at = from + i;
+        let tail = &key[at + 1..];
+        if tail.starts_with(rest) {
+            return Some((&key[..at], &tail[rest.len()..]));
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// A series key split into its measurement and tags, still escaped.
@@ -41,16 +50,10 @@ impl<'a> SeriesKey<'a> {
     /// assert_eq!(k.tags_unescaped(), vec![(b"site".to_vec(), b"Qu,1".to_vec()), (b"dev".to_vec(), b"a=b".to_vec())]);
     /// ```
     pub fn parse(key: &'a [u8]) -> SeriesKey<'a> {
-        let mut parts = split_unescaped(key, b',');
-        let measurement = parts.next().unwrap_or_default();
-        let tags = parts
-            .filter(|p| !p.is_empty())
-            .map(|pair| match find_unescaped(pair, b'=') {
-                Some(at) => (&pair[..at], &pair[at + 1..]),
-                None => (pair, &pair[pair.len()..]),
-            })
-            .collect();
-        SeriesKey { measurement, tags }
+        SeriesKey {
+            measurement: measurement_of(key),
+            tags: tags_of(key).collect(),
+        }
     }
 
     /// The measurement name without escapes (`\,` and `\ ` are the only escapes the
@@ -75,6 +78,45 @@ pub fn measurement_of(series_key: &[u8]) -> &[u8] {
         Some(at) => &series_key[..at],
         None => series_key,
     }
+}
+
+/// The escaped (key, value) pairs of a series key, as [`SeriesKey::parse`] reads them,
+/// without collecting them: streaming a shard parses every series once.
+pub fn tags_of(series_key: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut parts = split_unescaped(series_key, b',');
+    // The measurement.
+    parts.next();
+    parts
+        .filter(|p| !p.is_empty())
+        .map(|pair| match find_unescaped(pair, b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        })
+}
+
+/// Whether `escaped` unescapes (like [`unescape`] with `escaped_bytes`) to `plain`,
+/// without building the unescaped copy.
+pub fn unescapes_to(escaped: &[u8], escaped_bytes: &[u8], plain: &[u8]) -> bool {
+    let mut rest = plain;
+    let mut i = 0;
+    while i < escaped.len() {
+        let b = if escaped[i] == b'\\'
+            && escaped
+                .get(i + 1)
+                .is_some_and(|b| escaped_bytes.contains(b))
+        {
+            i += 2;
+            escaped[i - 1]
+        } else {
+            i += 1;
+            escaped[i - 1]
+        };
+        match rest.split_first() {
+            Some((&first, tail)) if first == b => rest = tail,
+            _ => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Position of the first `sep` not preceded by a backslash.
@@ -110,6 +152,13 @@ fn split_unescaped(bytes: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
 /// Removes a backslash in front of any byte of `escaped`; other backslashes are literal.
 pub fn unescape(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
+    unescape_into(bytes, escaped, &mut out);
+    out
+}
+
+/// [`unescape`] into `out` (cleared first), so that a caller can reuse one buffer.
+pub fn unescape_into(bytes: &[u8], escaped: &[u8], out: &mut Vec<u8>) {
+    out.clear();
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| escaped.contains(b)) {
@@ -120,7 +169,6 @@ pub fn unescape(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
             i += 1;
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -135,6 +183,18 @@ mod tests {
         );
         assert_eq!(split_composite(b"m#!~#"), Some((&b"m"[..], &b""[..])));
         assert_eq!(split_composite(b"no separator"), None);
+    }
+
+    #[test]
+    fn split_finds_the_separator_among_hashes() {
+        assert_eq!(
+            split_composite(b"m##!~##!~#f"),
+            Some((&b"m#"[..], &b"#!~#f"[..]))
+        );
+        assert_eq!(split_composite(b"#!~#"), Some((&b""[..], &b""[..])));
+        assert_eq!(split_composite(b"m#!~"), None);
+        assert_eq!(split_composite(b"#"), None);
+        assert_eq!(split_composite(b""), None);
     }
 
     #[test]
@@ -163,6 +223,20 @@ mod tests {
             vec![(&b"novalue"[..], &b""[..]), (&b"a"[..], &b"1\\"[..])]
         );
         assert_eq!(SeriesKey::parse(b"").measurement, b"");
+    }
+
+    #[test]
+    fn unescapes_to_matches_unescape() {
+        let cases: [&[u8]; 7] = [b"", b"cpu", br"c\,pu", br"a\ b", br"a\", br"a\\,", br"x\y"];
+        for escaped in cases {
+            for plain in cases.iter().copied().chain([&b"c,pu"[..], b"a b"]) {
+                assert_eq!(
+                    unescapes_to(escaped, b", ", plain),
+                    unescape(escaped, b", ") == plain,
+                    "{escaped:?} {plain:?}"
+                );
+            }
+        }
     }
 
     #[test]

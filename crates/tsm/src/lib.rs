@@ -76,6 +76,7 @@ pub mod encoding;
 mod error;
 pub mod file;
 pub mod format;
+pub mod index_merge;
 pub mod key;
 pub mod layout;
 pub mod limits;

@@ -66,37 +66,81 @@ impl<'a> KeyMerger<'a> {
     /// [`KeyMerger::take_skipped`]) or stops the merge.
     pub fn new(
         field_type: crate::FieldType,
-        mut blocks: Vec<BlockSource<'a>>,
+        blocks: Vec<BlockSource<'a>>,
         cache: Option<(&'a [i64], &'a Values)>,
         range: TimeRange,
         options: ShardOptions,
     ) -> KeyMerger<'a> {
-        blocks.retain(|b| b.entry.max_time >= range.start && b.entry.min_time < range.end);
-        blocks.retain(|b| !covered(b.tombstones, b.entry.min_time, b.entry.max_time));
-        blocks.sort_by_key(|b| (b.entry.min_time, b.priority));
+        let mut merger = KeyMerger {
+            blocks,
+            next_block: 0,
+            cache_ts: &[],
+            cache_values: None,
+            cache_pos: 0,
+            cache_end: 0,
+            pending_ts: Vec::new(),
+            pending_values: Values::new(field_type),
+            pending_priority: Vec::new(),
+            block_ts: Vec::new(),
+            block_values: Values::new(field_type),
+            range,
+            options,
+            skipped: Vec::new(),
+        };
+        merger.start(cache, range, options);
+        merger
+    }
+
+    /// Makes this merger one over another key, as [`KeyMerger::new`] would, keeping its
+    /// buffers: a shard streams millions of keys of a few values each, and their
+    /// allocations would cost more than their decoding.
+    pub fn reset(
+        &mut self,
+        field_type: crate::FieldType,
+        blocks: impl IntoIterator<Item = BlockSource<'a>>,
+        cache: Option<(&'a [i64], &'a Values)>,
+        range: TimeRange,
+        options: ShardOptions,
+    ) {
+        self.blocks.clear();
+        self.blocks.extend(blocks);
+        self.pending_ts.clear();
+        self.pending_values.reset(field_type);
+        self.pending_priority.clear();
+        self.block_ts.clear();
+        self.block_values.reset(field_type);
+        self.skipped.clear();
+        self.start(cache, range, options);
+    }
+
+    fn start(
+        &mut self,
+        cache: Option<(&'a [i64], &'a Values)>,
+        range: TimeRange,
+        options: ShardOptions,
+    ) {
+        self.blocks
+            .retain(|b| b.entry.max_time >= range.start && b.entry.min_time < range.end);
+        self.blocks
+            .retain(|b| !covered(b.tombstones, b.entry.min_time, b.entry.max_time));
+        // Usually one block per source, already in order: no sort needed.
+        if !self
+            .blocks
+            .is_sorted_by_key(|b| (b.entry.min_time, b.priority))
+        {
+            self.blocks.sort_by_key(|b| (b.entry.min_time, b.priority));
+        }
         let (cache_ts, cache_values) = match cache {
             Some((ts, v)) => (ts, Some(v)),
             None => (&[][..], None),
         };
-        let cache_pos = cache_ts.partition_point(|&t| t < range.start);
-        let cache_end = cache_ts.partition_point(|&t| t < range.end);
-        let ty = field_type;
-        KeyMerger {
-            blocks,
-            next_block: 0,
-            cache_ts,
-            cache_values,
-            cache_pos,
-            cache_end,
-            pending_ts: Vec::new(),
-            pending_values: Values::new(ty),
-            pending_priority: Vec::new(),
-            block_ts: Vec::new(),
-            block_values: Values::new(ty),
-            range,
-            options,
-            skipped: Vec::new(),
-        }
+        self.cache_ts = cache_ts;
+        self.cache_values = cache_values;
+        self.cache_pos = cache_ts.partition_point(|&t| t < range.start);
+        self.cache_end = cache_ts.partition_point(|&t| t < range.end);
+        self.next_block = 0;
+        self.range = range;
+        self.options = options;
     }
 
     /// The damaged blocks left out since the last call, each error naming the file and

@@ -6,16 +6,19 @@
 //! the WAL ([`crate::merge`] has the rules), each file's tombstones applied, the fields
 //! of a series re-joined into rows.
 //!
-//! Memory: the shard's key list (one entry per composite key: the key bytes and where its
-//! index entries are) and the replayed WAL are held, as influxd holds its index and cache;
-//! block data is decoded while streaming, a few blocks per field in flight.
+//! Memory: the replayed WAL is held, as influxd holds its cache; the keys are not. Opening
+//! walks every file's index once, merged in key order, and keeps per measurement only its
+//! schema and where its keys are (index offsets every few thousand keys); streaming a
+//! measurement walks its keys again from there. So memory follows the work in flight (one
+//! series, a few blocks per field), not the number of series.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cache::{Cache, ReplayProblemKind};
+use crate::cache::{Cache, CacheEntry, CacheRange, ReplayProblemKind};
 use crate::error::{ConflictWith, Error, ErrorKind, Result};
-use crate::file::TsmFile;
-use crate::key::{SeriesKey, measurement_of, split_composite, unescape};
+use crate::file::{IndexEntry, TsmFile};
+use crate::index_merge::IndexMerge;
+use crate::key::{measurement_of, split_composite, tags_of, unescape, unescape_into};
 use crate::layout::ShardLocation;
 use crate::limits::Limits;
 use crate::merge::{BlockSource, KeyMerger, covered};
@@ -70,22 +73,32 @@ impl OpenTsm {
     }
 }
 
-/// A key's index entry in one file: (key, file index, entry offset, type).
-type IndexRef<'a> = (&'a [u8], usize, u64, FieldType);
-
-/// Where a composite key's data is.
-struct KeyInfo {
-    key: Box<[u8]>,
-    field_type: FieldType,
-    /// (file index, absolute offset of the key's index entry), oldest file first.
-    sources: Vec<(usize, u64)>,
+/// A stretch of one measurement's keys in the shard's merged key order, from a series'
+/// first key on: where to resume the merged walk to stream them again.
+struct Segment {
+    /// The run (the longest stretch of consecutive keys of the measurement in the merged
+    /// order) the segment belongs to; segments of one run follow each other.
+    run: u32,
+    /// Per file, the offset of its first index entry at or after `first_key`
+    /// ([`NO_ENTRY`] when the file has none).
+    starts: Box<[u64]>,
+    /// The segment's first composite key.
+    first_key: Box<[u8]>,
+    /// Keys of the measurement in the segment, dead ones included.
+    keys: u64,
 }
 
-struct SeriesInfo {
-    key: Vec<u8>,
-    tags: Vec<Option<Vec<u8>>>,
-    /// (index into the schema's fields, index into `Shard::keys`).
-    fields: Vec<(usize, usize)>,
+/// Marks a file with no index entry left in [`Segment::starts`].
+const NO_ENTRY: u64 = u64::MAX;
+
+/// Keys per segment (a new one starts at the next series after that many): the
+/// granularity of [`Shard::split_series`] and of seeking to a series.
+const SEGMENT_KEYS: u64 = 4096;
+
+/// Where a measurement's keys are, and how many series it has.
+struct Placement {
+    segments: Vec<Segment>,
+    series: usize,
 }
 
 /// An opened shard.
@@ -94,9 +107,9 @@ pub struct Shard {
     options: ShardOptions,
     files: Vec<OpenTsm>,
     cache: Cache,
-    keys: Vec<KeyInfo>,
     measurements: Vec<MeasurementSchema>,
-    series: Vec<Vec<SeriesInfo>>,
+    placements: Vec<Placement>,
+    key_count: usize,
     problems: Vec<Problem>,
     /// Bytes of the TSM files opened, their tombstones and the WAL segments replayed.
     file_bytes: u64,
@@ -209,176 +222,19 @@ impl Shard {
         }));
         // The cache owns its values; the segments' bytes can go.
         drop(wal_segments);
-        let mut shard = Shard {
+        let scanned = scan_keys(&files, &cache, options, &location.data_dir)?;
+        problems.extend(scanned.problems);
+        Ok(Shard {
             location,
             options: *options,
             files,
             cache,
-            keys: Vec::new(),
-            measurements: Vec::new(),
-            series: Vec::new(),
+            measurements: scanned.measurements,
+            placements: scanned.placements,
+            key_count: scanned.key_count,
             problems,
             file_bytes,
-        };
-        shard.build_keys()?;
-        shard.build_measurements();
-        Ok(shard)
-    }
-
-    /// Collects every composite key from the TSM indexes and the WAL, in byte order, with
-    /// where its data is; drops keys whose data is entirely deleted.
-    fn build_keys(&mut self) -> Result<()> {
-        let mut entries: Vec<IndexRef<'_>> = Vec::new();
-        for (i, open) in self.files.iter().enumerate() {
-            for entry in open.file()?.index() {
-                match entry {
-                    Ok(e) => entries.push((e.key, i, e.offset, e.field_type)),
-                    Err(err) => {
-                        let err = err.in_file(open.name());
-                        if !self.options.skip_corrupt {
-                            return Err(err);
-                        }
-                        // Keys before the damage were read intact and stay.
-                        self.problems.push(Problem {
-                            error: err,
-                            kind: ProblemKind::Skipped,
-                        });
-                    }
-                }
-            }
-        }
-        entries.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
-        let mut cache_keys = self.cache.keys().peekable();
-        let mut keys: Vec<KeyInfo> = Vec::new();
-        let mut i = 0;
-        loop {
-            let next_tsm = entries.get(i).map(|e| e.0);
-            let next_cache = cache_keys.peek().copied();
-            let key: &[u8] = match (next_tsm, next_cache) {
-                (None, None) => break,
-                (Some(a), Some(b)) => a.min(b),
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
-            };
-            let mut sources = Vec::new();
-            while let Some(e) = entries.get(i).filter(|e| e.0 == key) {
-                sources.push((e.1, e.2, e.3));
-                i += 1;
-            }
-            let cached = self.cache.get(key);
-            if next_cache == Some(key) {
-                cache_keys.next();
-            }
-            let cache_type = cached.map(|c| c.values.field_type());
-            if let Some(info) = key_info(&self.files, &mut self.problems, key, sources, cache_type)
-            {
-                keys.push(info);
-            }
-        }
-        self.keys = keys;
-        Ok(())
-    }
-
-    /// Groups the keys by measurement and series, and derives each measurement's schema.
-    fn build_measurements(&mut self) {
-        struct Builder {
-            tag_keys: BTreeSet<Vec<u8>>,
-            fields: BTreeMap<Vec<u8>, FieldType>,
-            series: Vec<SeriesBuilder>,
-        }
-        struct SeriesBuilder {
-            key: Vec<u8>,
-            tags: Vec<(Vec<u8>, Vec<u8>)>,
-            /// (field key, index into `Shard::keys`)
-            fields: Vec<(Vec<u8>, usize)>,
-        }
-        let mut by_name: BTreeMap<Vec<u8>, Builder> = BTreeMap::new();
-        for (k, info) in self.keys.iter().enumerate() {
-            let Some((series_key, field)) = split_composite(&info.key) else {
-                self.problems.push(Problem {
-                    error: Error::new(ErrorKind::MissingFieldSeparator)
-                        .at(0)
-                        .for_key(&info.key)
-                        .in_file(&self.location.data_dir),
-                    kind: ProblemKind::Conflict,
-                });
-                continue;
-            };
-            let name = unescape(measurement_of(series_key), b", ");
-            let b = by_name.entry(name).or_insert_with(|| Builder {
-                tag_keys: BTreeSet::new(),
-                fields: BTreeMap::new(),
-                series: Vec::new(),
-            });
-            let declared = *b.fields.entry(field.to_vec()).or_insert(info.field_type);
-            if declared != info.field_type {
-                self.problems.push(Problem {
-                    error: Error::new(ErrorKind::TypeConflict {
-                        found: info.field_type,
-                        kept: declared,
-                        with: ConflictWith::OtherSeries,
-                    })
-                    .at(0)
-                    .for_key(&info.key)
-                    .in_file(&self.location.data_dir),
-                    kind: ProblemKind::Conflict,
-                });
-                continue;
-            }
-            if b.series.last().is_none_or(|s| s.key != series_key) {
-                let tags = SeriesKey::parse(series_key).tags_unescaped();
-                b.tag_keys.extend(tags.iter().map(|(k, _)| k.clone()));
-                b.series.push(SeriesBuilder {
-                    key: series_key.to_vec(),
-                    tags,
-                    fields: Vec::new(),
-                });
-            }
-            if let Some(last) = b.series.last_mut() {
-                last.fields.push((field.to_vec(), k));
-            }
-        }
-        for (name, b) in by_name {
-            let tag_keys: Vec<Vec<u8>> = b.tag_keys.into_iter().collect();
-            let fields: Vec<FieldSchema> = b
-                .fields
-                .into_iter()
-                .map(|(key, field_type)| FieldSchema { key, field_type })
-                .collect();
-            let series = b
-                .series
-                .into_iter()
-                .map(|series| {
-                    let mut aligned = vec![None; tag_keys.len()];
-                    for (k, v) in series.tags {
-                        if let Ok(i) = tag_keys.binary_search(&k) {
-                            aligned[i] = Some(v);
-                        }
-                    }
-                    let fields = series
-                        .fields
-                        .into_iter()
-                        .filter_map(|(f, key_idx)| {
-                            fields
-                                .binary_search_by(|s| s.key.as_slice().cmp(&f))
-                                .ok()
-                                .map(|i| (i, key_idx))
-                        })
-                        .collect();
-                    SeriesInfo {
-                        key: series.key,
-                        tags: aligned,
-                        fields,
-                    }
-                })
-                .collect();
-            self.measurements.push(MeasurementSchema {
-                name,
-                tag_keys,
-                fields,
-            });
-            self.series.push(series);
-        }
+        })
     }
 
     /// Where the shard's files are.
@@ -391,9 +247,9 @@ impl Shard {
         &self.measurements
     }
 
-    /// Number of series of measurement `index`.
+    /// Number of series of measurement `index` (counted at open).
     pub fn series_count(&self, index: usize) -> usize {
-        self.series.get(index).map_or(0, Vec::len)
+        self.placements.get(index).map_or(0, |p| p.series)
     }
 
     /// What went wrong without stopping the open: torn WAL tails, skipped damaged files,
@@ -407,62 +263,143 @@ impl Shard {
         &self.cache
     }
 
-    /// Number of composite keys with data.
+    /// Number of composite keys with data (counted at open).
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.key_count
     }
 
     /// Streams the merged values of the composite key `key` in `range`.
+    ///
+    /// Cost: the shard keeps no per-key table, so this walks the merged indexes from the
+    /// start of `key`'s measurement (or of the shard, for a key of no measurement) up to
+    /// `key`; for tools and tests, not for a loop over keys ([`Shard::rows`] streams).
     pub fn key_values(&self, key: &[u8], range: TimeRange) -> Result<Option<KeyMerger<'_>>> {
-        match self.keys.binary_search_by(|k| k.key.as_ref().cmp(key)) {
-            Ok(i) => self.merger(i, range).map(Some),
-            Err(_) => Ok(None),
+        let files = self.parsed_files()?;
+        let measurement = split_composite(key).and_then(|(series, _)| {
+            let name = unescape(measurement_of(series), b", ");
+            self.measurements
+                .binary_search_by(|m| m.name.as_slice().cmp(&name))
+                .ok()
+        });
+        let mut stream = match measurement.and_then(|m| {
+            let segments = &self.placements[m].segments;
+            let after = segments.partition_point(|s| *s.first_key <= *key);
+            after.checked_sub(1).map(|i| &segments[i])
+        }) {
+            Some(segment) => KeyStream::at(self, &files, segment)?,
+            None => KeyStream::start(self, &files)?,
+        };
+        let mut group = KeyGroup::default();
+        while let Some(next) = stream.peek() {
+            if next > key {
+                break;
+            }
+            stream.next(&mut group)?;
+            if next < key {
+                continue;
+            }
+            let Some(ty) = resolve(&self.files, &mut group, |_, _, _| {}) else {
+                return Ok(None);
+            };
+            let mut merger = KeyMerger::new(ty, Vec::new(), None, range, self.options);
+            self.reset_merger(&mut merger, &files, &group, ty, range);
+            return Ok(Some(merger));
         }
+        Ok(None)
     }
 
-    fn merger(&self, key_index: usize, range: TimeRange) -> Result<KeyMerger<'_>> {
-        let info = &self.keys[key_index];
-        let mut blocks = Vec::new();
-        for &(file_index, offset) in &info.sources {
+    /// The files parsed again (see [`OpenTsm::file`]).
+    fn parsed_files(&self) -> Result<Vec<TsmFile<'_>>> {
+        self.files.iter().map(OpenTsm::file).collect()
+    }
+
+    /// Points `merger` at the key of `group`, whose sources [`resolve`] kept.
+    fn reset_merger<'a>(
+        &'a self,
+        merger: &mut KeyMerger<'a>,
+        files: &[TsmFile<'a>],
+        group: &KeyGroup<'a>,
+        field_type: FieldType,
+        range: TimeRange,
+    ) {
+        let key = group.key;
+        let blocks = group.sources.iter().flat_map(|&(file_index, entry)| {
             let open = &self.files[file_index];
-            let file = open.file()?;
-            let entry = file
-                .index_entry_at(offset)
-                .map_err(|e| e.in_file(open.name()))?;
-            let tombstones = open.tombstones.ranges(&info.key);
-            for (b, block) in entry.blocks().enumerate() {
-                blocks.push(BlockSource {
+            let tombstones = open.tombstones.ranges(key);
+            let file = files[file_index];
+            entry
+                .blocks()
+                .enumerate()
+                .map(move |(b, block)| BlockSource {
                     file,
                     entry: block,
                     priority: ((file_index as u64) << 32) | b as u64,
                     tombstones,
                     path: open.name(),
-                });
-            }
-        }
-        let cache = self
-            .cache
-            .get(&info.key)
-            .map(|c| (c.timestamps.as_slice(), &c.values));
-        Ok(KeyMerger::new(
-            info.field_type,
-            blocks,
-            cache,
-            range,
-            self.options,
-        ))
+                })
+        });
+        let cache = group.cache.map(|c| (c.timestamps.as_slice(), &c.values));
+        merger.reset(field_type, blocks, cache, range, self.options);
     }
 
-    /// Streams the rows of measurement `index` (into [`Shard::measurements`]) in `range`.
+    /// Streams the rows of measurement `index` (into [`Shard::measurements`]) in `range`:
+    /// its series in key order, each series' rows in time order.
+    ///
+    /// Memory: the measurement's keys are read from the indexes again as the rows are
+    /// made; what is held is the series being joined and a few blocks per field.
     ///
     /// # Panics
     /// When `index` is out of range.
     pub fn rows(&self, index: usize, range: TimeRange) -> MeasurementRows<'_> {
+        self.rows_between(index, range, None, None)
+    }
+
+    /// [`Shard::rows`] of the series `from <= series < to` only (an absent bound is open).
+    /// Series compare as their keys do in the index (series key then `#!~#`), which is the
+    /// order rows come in: the rows of consecutive ranges, concatenated, are the rows of
+    /// the whole measurement. [`Shard::split_series`] gives bounds of similar sizes.
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn rows_between(
+        &self,
+        index: usize,
+        range: TimeRange,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+    ) -> MeasurementRows<'_> {
         assert!(
             index < self.measurements.len(),
             "measurement index out of range"
         );
-        MeasurementRows::new(self, index, range)
+        MeasurementRows::new(self, index, range, from, to)
+    }
+
+    /// Up to `parts - 1` series keys of measurement `index`, ascending, that cut its series
+    /// into `parts` shares of roughly equal key counts, for [`Shard::rows_between`] on
+    /// several threads. Fewer when the measurement is small (shares are made of whole
+    /// stretches of about 4096 keys); none when `index` is out of range.
+    pub fn split_series(&self, index: usize, parts: usize) -> Vec<Vec<u8>> {
+        let Some(placement) = self.placements.get(index) else {
+            return Vec::new();
+        };
+        let total: u64 = placement.segments.iter().map(|s| s.keys).sum();
+        let parts = parts.max(1) as u64;
+        let mut cuts: Vec<Vec<u8>> = Vec::new();
+        let mut before = 0u64;
+        for segment in &placement.segments {
+            // Cut before this segment when it starts past the next share's boundary.
+            let share = (cuts.len() as u64 + 1).saturating_mul(total) / parts;
+            if before > 0
+                && before >= share
+                && (cuts.len() as u64) + 1 < parts
+                && let Some((series, _)) = split_composite(&segment.first_key)
+            {
+                cuts.push(series.to_vec());
+            }
+            before += segment.keys;
+        }
+        cuts
     }
 
     /// Total bytes of the shard's TSM files (those opened), their tombstone files and its
@@ -472,54 +409,363 @@ impl Shard {
     }
 }
 
-/// Decides a key's type and drops sources that are entirely deleted or of another
-/// type. `None` when nothing of the key is left.
-fn key_info(
-    files: &[OpenTsm],
-    problems: &mut Vec<Problem>,
-    key: &[u8],
-    sources: Vec<(usize, u64, FieldType)>,
-    cache_type: Option<FieldType>,
-) -> Option<KeyInfo> {
-    let live: Vec<(usize, u64, FieldType)> = sources
-        .into_iter()
-        .filter(|&(file, offset, _)| {
-            let open = &files[file];
-            let ranges = open.tombstones.ranges(key);
-            ranges.is_empty()
-                || open
-                    .file()
-                    .and_then(|f| f.index_entry_at(offset))
-                    .is_ok_and(|e| {
-                        let (min, max) = e.time_range();
-                        !covered(ranges, min, max)
-                    })
-        })
-        .collect();
-    let field_type = cache_type.or_else(|| live.last().map(|s| s.2))?;
-    let mut kept = Vec::with_capacity(live.len());
-    for (file, offset, ty) in live {
-        if ty == field_type {
-            kept.push((file, offset));
-        } else {
-            let path = files[file].name();
-            problems.push(Problem {
-                error: Error::new(ErrorKind::TypeConflict {
-                    found: ty,
-                    kept: field_type,
-                    with: ConflictWith::NewerData,
-                })
-                .at(offset)
-                .for_key(key)
-                .in_file(path),
-                kind: ProblemKind::Conflict,
-            });
+/// One key of the merged walk: the files' entries holding it and its WAL points.
+#[derive(Default)]
+struct KeyGroup<'a> {
+    key: &'a [u8],
+    /// (file index, entry), oldest file first.
+    sources: Vec<(usize, IndexEntry<'a>)>,
+    cache: Option<&'a CacheEntry>,
+}
+
+/// Every composite key of the shard (TSM indexes and WAL) in byte order, from a starting
+/// point on; see [`IndexMerge`].
+struct KeyStream<'a> {
+    shard: &'a Shard,
+    index: IndexMerge<'a>,
+    cache: std::iter::Peekable<CacheRange<'a>>,
+}
+
+impl<'a> KeyStream<'a> {
+    /// From the first key of the shard.
+    fn start(shard: &'a Shard, files: &[TsmFile<'a>]) -> Result<KeyStream<'a>> {
+        let iters = files.iter().map(|f| Some(f.index())).collect();
+        let mut stream = KeyStream {
+            shard,
+            index: IndexMerge::new(iters),
+            cache: shard.cache.range_from(&[]).peekable(),
+        };
+        stream.check()?;
+        Ok(stream)
+    }
+
+    /// From the first key of `segment`.
+    fn at(shard: &'a Shard, files: &[TsmFile<'a>], segment: &Segment) -> Result<KeyStream<'a>> {
+        let mut iters = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            match segment.starts.get(i) {
+                Some(&NO_ENTRY) | None => iters.push(None),
+                Some(&offset) => iters.push(Some(
+                    file.index_at(offset)
+                        .map_err(|e| e.in_file(shard.files[i].name()))?,
+                )),
+            }
+        }
+        let mut stream = KeyStream {
+            shard,
+            index: IndexMerge::new(iters),
+            cache: shard.cache.range_from(&segment.first_key).peekable(),
+        };
+        stream.check()?;
+        Ok(stream)
+    }
+
+    /// Index errors met while streaming: the damage was found at open too, and was either
+    /// skipped there (the file's keys end at it, as they did at open) or refused the open;
+    /// one met only now means the bytes changed since, and is refused.
+    fn check(&mut self) -> Result<()> {
+        if self.index.has_errors() {
+            let errors = self.index.take_errors();
+            if !self.shard.options.skip_corrupt
+                && let Some((file, err)) = errors.into_iter().next()
+            {
+                return Err(err.in_file(self.shard.files[file].name()));
+            }
+        }
+        Ok(())
+    }
+
+    fn peek(&mut self) -> Option<&'a [u8]> {
+        let cached = self.cache.peek().map(|(k, _)| *k);
+        match (self.index.peek(), cached) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
-    Some(KeyInfo {
-        key: key.into(),
-        field_type,
-        sources: kept,
+
+    /// Moves to the next key, filling `group`; `false` at the end.
+    fn next(&mut self, group: &mut KeyGroup<'a>) -> Result<bool> {
+        let Some(key) = self.peek() else {
+            group.sources.clear();
+            return Ok(false);
+        };
+        if self.index.peek() == Some(key) {
+            self.index.next_key(&mut group.sources);
+        } else {
+            group.sources.clear();
+        }
+        group.key = key;
+        group.cache = match self.cache.peek() {
+            Some(&(k, entry)) if k == key => {
+                self.cache.next();
+                Some(entry)
+            }
+            _ => None,
+        };
+        self.check()?;
+        Ok(true)
+    }
+}
+
+/// Decides a key's type and keeps in `group.sources` only the sources of that type with
+/// data left after their file's tombstones; `None` when nothing of the key is left.
+/// `conflict(file, entry, kept)` hears of each live source of another type.
+///
+/// The type is the WAL's if the key is there (the cache wins every timestamp), else that
+/// of the newest file with data left: what influxd's cursors would read.
+fn resolve<'a>(
+    files: &[OpenTsm],
+    group: &mut KeyGroup<'a>,
+    mut conflict: impl FnMut(usize, &IndexEntry<'a>, FieldType),
+) -> Option<FieldType> {
+    let key = group.key;
+    group.sources.retain(|(file, entry)| {
+        let tombstones = &files[*file].tombstones;
+        if tombstones.is_empty() {
+            return true;
+        }
+        let ranges = tombstones.ranges(key);
+        let (min, max) = entry.time_range();
+        ranges.is_empty() || !covered(ranges, min, max)
+    });
+    let field_type = group
+        .cache
+        .map(CacheEntry::field_type)
+        .or_else(|| group.sources.last().map(|s| s.1.field_type))?;
+    group.sources.retain(|(file, entry)| {
+        let keep = entry.field_type == field_type;
+        if !keep {
+            conflict(*file, entry, field_type);
+        }
+        keep
+    });
+    Some(field_type)
+}
+
+/// What the open pass over the keys finds.
+struct Scanned {
+    measurements: Vec<MeasurementSchema>,
+    placements: Vec<Placement>,
+    key_count: usize,
+    problems: Vec<Problem>,
+}
+
+/// One measurement as the open pass builds it.
+struct Builder {
+    tag_keys: BTreeSet<Vec<u8>>,
+    fields: BTreeMap<Vec<u8>, FieldType>,
+    segments: Vec<Segment>,
+    series: usize,
+    /// Whether any of its keys has data: a measurement made only of deleted keys does
+    /// not exist.
+    live: bool,
+}
+
+/// One pass over every key of the shard in merged order: each measurement's schema, where
+/// its keys are, and the problems of the keys (type conflicts, keys without a field), in
+/// the order the shard reports them. Nothing is kept per key or per series.
+fn scan_keys(
+    files: &[OpenTsm],
+    cache: &Cache,
+    options: &ShardOptions,
+    shard_name: &std::path::Path,
+) -> Result<Scanned> {
+    let parsed: Vec<TsmFile<'_>> = files.iter().map(OpenTsm::file).collect::<Result<_>>()?;
+    let mut index = IndexMerge::new(parsed.iter().map(|f| Some(f.index())).collect());
+    let mut cache_keys = cache.iter().peekable();
+    let mut group = KeyGroup::default();
+    // Conflicts with newer data (per key, in key order) come before the problems of
+    // keys within their measurement, as influxd's own order of checks has them.
+    let mut newer = Vec::new();
+    let mut later = Vec::new();
+    let mut names: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut builders: Vec<Builder> = Vec::new();
+    let mut name_buf = Vec::new();
+    let mut tag_buf = Vec::new();
+    // The escaped measurement of the previous key with a field, and its builder: keys of
+    // one measurement come in long stretches, so a name is looked up once per stretch.
+    let mut last_escaped: Option<(&[u8], usize)> = None;
+    let mut run: Option<usize> = None;
+    let mut runs = 0u32;
+    let mut prev_series: Option<&[u8]> = None;
+    let mut last_counted: Option<&[u8]> = None;
+    let mut key_count = 0;
+    loop {
+        let cached = cache_keys.peek().map(|(k, _)| *k);
+        let Some(key) = (match (index.peek(), cached) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }) else {
+            break;
+        };
+        let split = split_composite(key);
+        let member = split.map(|(series, _)| {
+            let escaped = measurement_of(series);
+            match last_escaped {
+                Some((e, id)) if e == escaped => id,
+                _ => {
+                    unescape_into(escaped, b", ", &mut name_buf);
+                    let id = match names.get(name_buf.as_slice()) {
+                        Some(&id) => id,
+                        None => {
+                            names.insert(name_buf.clone(), builders.len());
+                            builders.push(Builder {
+                                tag_keys: BTreeSet::new(),
+                                fields: BTreeMap::new(),
+                                segments: Vec::new(),
+                                series: 0,
+                                live: false,
+                            });
+                            builders.len() - 1
+                        }
+                    };
+                    last_escaped = Some((escaped, id));
+                    id
+                }
+            }
+        });
+        let series = split.map(|(series, _)| series);
+        if let Some(id) = member {
+            let b = &mut builders[id];
+            let new_run = run != Some(id);
+            let long = b.segments.last().is_none_or(|s| s.keys >= SEGMENT_KEYS);
+            if new_run || (long && series != prev_series) {
+                if new_run {
+                    runs += 1;
+                }
+                b.segments.push(Segment {
+                    run: runs,
+                    starts: index.positions().map(|p| p.unwrap_or(NO_ENTRY)).collect(),
+                    first_key: key.into(),
+                    keys: 0,
+                });
+            }
+            if let Some(segment) = b.segments.last_mut() {
+                segment.keys += 1;
+            }
+        }
+        run = member;
+        prev_series = series;
+
+        if index.peek() == Some(key) {
+            index.next_key(&mut group.sources);
+        } else {
+            group.sources.clear();
+        }
+        group.key = key;
+        group.cache = match cache_keys.peek() {
+            Some(&(k, entry)) if k == key => {
+                cache_keys.next();
+                Some(entry)
+            }
+            _ => None,
+        };
+        let conflict = |file: usize, entry: &IndexEntry<'_>, kept: FieldType| {
+            newer.push(Problem {
+                error: Error::new(ErrorKind::TypeConflict {
+                    found: entry.field_type,
+                    kept,
+                    with: ConflictWith::NewerData,
+                })
+                .at(entry.offset)
+                .for_key(key)
+                .in_file(files[file].name()),
+                kind: ProblemKind::Conflict,
+            });
+        };
+        let Some(field_type) = resolve(files, &mut group, conflict) else {
+            continue;
+        };
+        key_count += 1;
+        let (Some((series, field)), Some(id)) = (split, member) else {
+            later.push(Problem {
+                error: Error::new(ErrorKind::MissingFieldSeparator)
+                    .at(0)
+                    .for_key(key)
+                    .in_file(shard_name),
+                kind: ProblemKind::Conflict,
+            });
+            continue;
+        };
+        let b = &mut builders[id];
+        b.live = true;
+        let declared = match b.fields.get(field) {
+            Some(&declared) => declared,
+            None => {
+                b.fields.insert(field.to_vec(), field_type);
+                field_type
+            }
+        };
+        if declared != field_type {
+            later.push(Problem {
+                error: Error::new(ErrorKind::TypeConflict {
+                    found: field_type,
+                    kept: declared,
+                    with: ConflictWith::OtherSeries,
+                })
+                .at(0)
+                .for_key(key)
+                .in_file(shard_name),
+                kind: ProblemKind::Conflict,
+            });
+            continue;
+        }
+        // A series' keys are consecutive in the merged order (they all start with
+        // `series#!~#`), so a new series is a change from the last one counted.
+        if last_counted != Some(series) {
+            last_counted = Some(series);
+            b.series += 1;
+            for (k, _) in tags_of(series) {
+                unescape_into(k, b", =", &mut tag_buf);
+                if !b.tag_keys.contains(tag_buf.as_slice()) {
+                    b.tag_keys.insert(tag_buf.clone());
+                }
+            }
+        }
+    }
+    // Index errors in file order, as a file-by-file walk meets them.
+    let mut index_errors = index.take_errors();
+    index_errors.sort_by_key(|(file, _)| *file);
+    let mut problems = Vec::new();
+    for (file, err) in index_errors {
+        let err = err.in_file(files[file].name());
+        if !options.skip_corrupt {
+            return Err(err);
+        }
+        // Keys before the damage were read intact and stay.
+        problems.push(Problem {
+            error: err,
+            kind: ProblemKind::Skipped,
+        });
+    }
+    problems.append(&mut newer);
+    problems.append(&mut later);
+    let mut measurements = Vec::new();
+    let mut placements = Vec::new();
+    let mut builders: Vec<Option<Builder>> = builders.into_iter().map(Some).collect();
+    for (name, id) in names {
+        let Some(b) = builders[id].take().filter(|b| b.live) else {
+            continue;
+        };
+        measurements.push(MeasurementSchema {
+            name,
+            tag_keys: b.tag_keys.into_iter().collect(),
+            fields: b
+                .fields
+                .into_iter()
+                .map(|(key, field_type)| FieldSchema { key, field_type })
+                .collect(),
+        });
+        placements.push(Placement {
+            segments: b.segments,
+            series: b.series,
+        });
+    }
+    Ok(Scanned {
+        measurements,
+        placements,
+        key_count,
+        problems,
     })
 }
 

@@ -1,36 +1,136 @@
-//! A measurement's rows streamed out of an opened [`Shard`]: one [`KeyMerger`] per field
-//! of the current series, joined on time into a [`RowBatch`].
+//! A measurement's rows streamed out of an opened [`Shard`]: its keys walked again in
+//! merged order from where the open pass saw them, grouped into series, one
+//! [`KeyMerger`] per field of the current series, joined on time into a [`RowBatch`].
 //!
-//! A child of [`crate::shard`] so that it reads the shard's key and series tables
-//! directly; nothing outside the shard module needs to see them.
+//! A child of [`crate::shard`] so that it reads the shard's placements directly; nothing
+//! outside the shard module needs to see them.
+//!
+//! Nothing is allocated per key: the series key, its tag values, the field cursors and
+//! their mergers' buffers are reused from one series to the next.
+
+use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
+use crate::file::TsmFile;
+use crate::format::FIELD_SEPARATOR;
+use crate::key::{measurement_of, split_composite, tags_of, unescape_into, unescapes_to};
 use crate::merge::KeyMerger;
 use crate::options::TimeRange;
-use crate::rows::{RowBatch, SeriesRun};
+use crate::rows::{MeasurementSchema, RowBatch, SeriesRun};
 use crate::values::{FieldType, Values};
 
-use super::Shard;
+use super::{KeyGroup, KeyStream, Segment, Shard, resolve};
 
 /// The rows of one measurement of a shard, in batches; see [`Shard::rows`].
 pub struct MeasurementRows<'a> {
     shard: &'a Shard,
-    measurement: usize,
+    schema: &'a MeasurementSchema,
+    segments: &'a [Segment],
     range: TimeRange,
-    next_series: usize,
-    join: Option<SeriesJoin<'a>>,
+    from: Option<Vec<u8>>,
+    to: Option<Vec<u8>>,
+    /// The files parsed again, once the first batch is asked for.
+    files: Option<Vec<TsmFile<'a>>>,
+    /// The walk over the current run of the measurement's keys.
+    stream: Option<KeyStream<'a>>,
+    /// The segment to open when the current run ends.
+    next_segment: usize,
+    /// No series is left.
+    finished: bool,
+    /// The escaped measurement of the last key found to belong to the measurement.
+    last_escaped: Option<&'a [u8]>,
+    group: KeyGroup<'a>,
+    series: Series,
+    /// The current series is loaded and not fully appended yet.
+    in_series: bool,
+    /// The current series' fields; the first `active` are in use.
+    cursors: Vec<FieldCursor<'a>>,
+    active: usize,
+    join: JoinScratch,
     skipped: Vec<Error>,
+}
+
+/// The series being joined.
+#[derive(Default)]
+struct Series {
+    key: Vec<u8>,
+    /// Unescaped tag values aligned with the schema's tag keys; valid where `present`.
+    values: Vec<Vec<u8>>,
+    present: Vec<bool>,
+    scratch: Vec<u8>,
+}
+
+impl Series {
+    /// Makes this the series `key`, its tags aligned with `tag_keys`.
+    fn load(&mut self, key: &[u8], tag_keys: &[Vec<u8>]) {
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.values.resize_with(tag_keys.len(), Vec::new);
+        self.present.clear();
+        self.present.resize(tag_keys.len(), false);
+        for (k, v) in tags_of(key) {
+            unescape_into(k, b", =", &mut self.scratch);
+            if let Ok(i) = tag_keys.binary_search(&self.scratch) {
+                unescape_into(v, b", =", &mut self.values[i]);
+                self.present[i] = true;
+            }
+        }
+    }
+
+    fn tags(&self) -> Vec<Option<Vec<u8>>> {
+        self.values
+            .iter()
+            .zip(&self.present)
+            .map(|(v, &p)| p.then(|| v.clone()))
+            .collect()
+    }
+}
+
+/// Compares series keys as their composite keys order them (each followed by `#!~#`).
+fn cmp_series(a: &[u8], b: &[u8]) -> Ordering {
+    a.iter()
+        .chain(FIELD_SEPARATOR)
+        .cmp(b.iter().chain(FIELD_SEPARATOR))
 }
 
 impl<'a> MeasurementRows<'a> {
     /// Rows of measurement `measurement` of `shard`; the index was checked by the caller.
-    pub(super) fn new(shard: &'a Shard, measurement: usize, range: TimeRange) -> Self {
+    pub(super) fn new(
+        shard: &'a Shard,
+        measurement: usize,
+        range: TimeRange,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+    ) -> Self {
+        let segments = shard.placements[measurement].segments.as_slice();
+        // Start at the last segment whose first series is at or before `from`: the
+        // series before `from` in it are skipped.
+        let next_segment = from.map_or(0, |from| {
+            segments
+                .partition_point(|s| {
+                    split_composite(&s.first_key)
+                        .is_some_and(|(series, _)| cmp_series(series, from) != Ordering::Greater)
+                })
+                .saturating_sub(1)
+        });
         MeasurementRows {
             shard,
-            measurement,
+            schema: &shard.measurements[measurement],
+            segments,
             range,
-            next_series: 0,
-            join: None,
+            from: from.map(<[u8]>::to_vec),
+            to: to.map(<[u8]>::to_vec),
+            files: None,
+            stream: None,
+            next_segment,
+            finished: false,
+            last_escaped: None,
+            group: KeyGroup::default(),
+            series: Series::default(),
+            in_series: false,
+            cursors: Vec::new(),
+            active: 0,
+            join: JoinScratch::default(),
             skipped: Vec::new(),
         }
     }
@@ -56,63 +156,172 @@ impl<'a> MeasurementRows<'a> {
     ) -> Result<bool> {
         batch.clear();
         let max_rows = max_rows.max(1);
-        let series = &self.shard.series[self.measurement];
-        let mut run_series = None;
+        // Whether the last run of `batch` is the current series.
+        let mut run_open = false;
         loop {
             if batch.len() >= max_rows || batch.byte_len() >= max_bytes {
                 return Ok(true);
             }
-            if self.join.is_none() {
-                let Some(info) = series.get(self.next_series) else {
+            if !self.in_series {
+                run_open = false;
+                if !self.load_series()? {
                     return Ok(!batch.is_empty());
-                };
-                let mut fields = Vec::with_capacity(info.fields.len());
-                for &(schema_index, key_index) in &info.fields {
-                    let merger = self.shard.merger(key_index, self.range)?;
-                    fields.push(FieldCursor::new(
-                        schema_index,
-                        merger,
-                        self.shard.keys[key_index].field_type,
-                    ));
                 }
-                self.join = Some(SeriesJoin { fields });
+                self.in_series = true;
             }
-            let join = self.join.as_mut().expect("set above");
             let budget = (max_rows - batch.len()).min(8192);
             let before = batch.len();
-            let info = &series[self.next_series];
-            let finished = join
-                .append(batch, budget)
-                .map_err(|e| e.for_key(&info.key))?;
-            for f in &mut join.fields {
-                self.skipped.extend(
-                    f.merger
-                        .take_skipped()
-                        .into_iter()
-                        .map(|e| e.for_key(&info.key)),
-                );
+            let cursors = &mut self.cursors[..self.active];
+            let finished = append(cursors, &mut self.join, batch, budget)
+                .map_err(|e| e.for_key(&self.series.key))?;
+            for f in cursors.iter_mut() {
+                let skipped = f.merger.take_skipped();
+                if !skipped.is_empty() {
+                    let key = &self.series.key;
+                    self.skipped
+                        .extend(skipped.into_iter().map(|e| e.for_key(key)));
+                }
             }
             let added = batch.len() - before;
             if added > 0 {
-                if run_series == Some(self.next_series) {
-                    if let Some(run) = batch.series.last_mut() {
-                        run.rows += added;
+                match batch.series.last_mut() {
+                    Some(run) if run_open => run.rows += added,
+                    _ => {
+                        batch.series.push(SeriesRun {
+                            key: self.series.key.clone(),
+                            tags: self.series.tags(),
+                            rows: added,
+                        });
+                        run_open = true;
                     }
-                } else {
-                    let info = &series[self.next_series];
-                    batch.series.push(SeriesRun {
-                        key: info.key.clone(),
-                        tags: info.tags.clone(),
-                        rows: added,
-                    });
-                    run_series = Some(self.next_series);
                 }
             }
             if finished {
-                self.join = None;
-                self.next_series += 1;
+                self.in_series = false;
             }
         }
+    }
+
+    /// Whether `key` belongs to the measurement; its (series, field) if so.
+    fn member(&mut self, key: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
+        let (series, field) = split_composite(key)?;
+        let escaped = measurement_of(series);
+        if self.last_escaped != Some(escaped) {
+            if !unescapes_to(escaped, b", ", &self.schema.name) {
+                return None;
+            }
+            self.last_escaped = Some(escaped);
+        }
+        Some((series, field))
+    }
+
+    /// The next key of the measurement, without moving past it; `None` when no series is
+    /// left. Opens the next run when the current one ends.
+    fn peek_member(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if let Some(stream) = self.stream.as_mut() {
+                if let Some(key) = stream.peek()
+                    && let Some(split) = self.member(key)
+                {
+                    return Ok(Some(split));
+                }
+                // The run has ended: skip the rest of its segments.
+                self.stream = None;
+                let run = self
+                    .segments
+                    .get(self.next_segment.saturating_sub(1))
+                    .map(|s| s.run);
+                while self
+                    .segments
+                    .get(self.next_segment)
+                    .is_some_and(|s| Some(s.run) == run)
+                {
+                    self.next_segment += 1;
+                }
+            }
+            let Some(segment) = self.segments.get(self.next_segment) else {
+                self.finished = true;
+                return Ok(None);
+            };
+            if self.files.is_none() {
+                self.files = Some(self.shard.parsed_files()?);
+            }
+            let files = self.files.as_deref().unwrap_or_default();
+            self.stream = Some(KeyStream::at(self.shard, files, segment)?);
+            self.next_segment += 1;
+        }
+    }
+
+    /// Loads the next series with data in range of the bounds into the cursors; `false`
+    /// when none is left.
+    fn load_series(&mut self) -> Result<bool> {
+        self.active = 0;
+        let mut loaded = false;
+        while let Some((series, field)) = self.peek_member()? {
+            if loaded {
+                if series != self.series.key.as_slice() {
+                    return Ok(true);
+                }
+            } else {
+                if let Some(to) = &self.to
+                    && cmp_series(series, to) != Ordering::Less
+                {
+                    self.finished = true;
+                    self.stream = None;
+                    return Ok(false);
+                }
+                if let Some(from) = &self.from
+                    && cmp_series(series, from) == Ordering::Less
+                {
+                    self.advance()?;
+                    continue;
+                }
+            }
+            self.advance()?;
+            // Sources of another type were reported at open.
+            let Some(ty) = resolve(&self.shard.files, &mut self.group, |_, _, _| {}) else {
+                continue;
+            };
+            let fields = &self.schema.fields;
+            let Ok(schema_index) = fields.binary_search_by(|f| f.key.as_slice().cmp(field)) else {
+                continue;
+            };
+            // A key of another type than the measurement's field was reported at open.
+            if fields[schema_index].field_type != ty {
+                continue;
+            }
+            if !loaded {
+                self.series.load(series, &self.schema.tag_keys);
+                loaded = true;
+            }
+            if self.active == self.cursors.len() {
+                self.cursors.push(FieldCursor::new(KeyMerger::new(
+                    ty,
+                    Vec::new(),
+                    None,
+                    self.range,
+                    self.shard.options,
+                )));
+            }
+            let files = self.files.as_deref().unwrap_or_default();
+            let cursor = &mut self.cursors[self.active];
+            self.shard
+                .reset_merger(&mut cursor.merger, files, &self.group, ty, self.range);
+            cursor.reset(schema_index, ty);
+            self.active += 1;
+        }
+        Ok(loaded)
+    }
+
+    /// Moves the stream past the key [`MeasurementRows::peek_member`] returned.
+    fn advance(&mut self) -> Result<()> {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.next(&mut self.group)?;
+        }
+        Ok(())
     }
 }
 
@@ -126,15 +335,24 @@ struct FieldCursor<'a> {
 }
 
 impl<'a> FieldCursor<'a> {
-    fn new(schema_index: usize, merger: KeyMerger<'a>, ty: FieldType) -> FieldCursor<'a> {
+    fn new(merger: KeyMerger<'a>) -> FieldCursor<'a> {
         FieldCursor {
-            schema_index,
+            schema_index: 0,
             merger,
             ts: Vec::new(),
-            values: Values::new(ty),
+            values: Values::new(FieldType::Float),
             pos: 0,
             done: false,
         }
+    }
+
+    /// Starts over on a new key (its merger already reset), keeping the buffers.
+    fn reset(&mut self, schema_index: usize, ty: FieldType) {
+        self.schema_index = schema_index;
+        self.ts.clear();
+        self.values.reset(ty);
+        self.pos = 0;
+        self.done = false;
     }
 
     /// Makes sure a value is buffered unless the key is exhausted.
@@ -153,92 +371,111 @@ impl<'a> FieldCursor<'a> {
     }
 }
 
-/// Joins the fields of one series on time.
-struct SeriesJoin<'a> {
-    fields: Vec<FieldCursor<'a>>,
+/// Buffers of [`append`], kept between calls.
+#[derive(Default)]
+struct JoinScratch {
+    /// Which schema columns got a value in the current rows.
+    present: Vec<bool>,
+    /// The cursors with values left.
+    active: Vec<usize>,
 }
 
-impl SeriesJoin<'_> {
-    /// Appends up to `budget` rows; returns whether the series is finished.
-    fn append(&mut self, batch: &mut RowBatch, budget: usize) -> Result<bool> {
-        let mut added = 0;
-        // Which schema columns got a value in the current rows; allocated once per call,
-        // not once per row on the general path.
-        let mut present = vec![false; batch.fields.len()];
-        while added < budget {
-            for f in &mut self.fields {
-                f.refill()?;
-            }
-            let active: Vec<usize> = (0..self.fields.len())
-                .filter(|&i| !self.fields[i].remaining().is_empty())
-                .collect();
-            let Some(&first) = active.first() else {
-                return Ok(true);
-            };
-            // Rows up to `bound` are final: every field's next chunk starts after it.
-            let bound = active
-                .iter()
-                .map(|&i| *self.fields[i].remaining().last().expect("non-empty"))
-                .min()
-                .expect("non-empty");
-            // Fast path: all fields have values at the same timestamps (the usual case).
-            let lead = self.fields[first].remaining();
-            let n = lead.partition_point(|&t| t <= bound).min(budget - added);
-            let aligned = active
-                .iter()
-                .all(|&i| self.fields[i].remaining().get(..n) == Some(&lead[..n]));
-            if aligned && n > 0 {
-                batch.time.extend_from_slice(&lead[..n]);
-                present.fill(false);
-                for &i in &active {
-                    let f = &mut self.fields[i];
-                    let column = &mut batch.fields[f.schema_index];
-                    column.values.extend_from(&f.values, f.pos..f.pos + n);
-                    column.valid.extend(std::iter::repeat_n(true, n));
-                    present[f.schema_index] = true;
-                    f.pos += n;
-                }
-                for (column, _) in batch.fields.iter_mut().zip(&present).filter(|(_, p)| !**p) {
-                    for _ in 0..n {
-                        column.values.push_default();
-                    }
-                    column.valid.extend(std::iter::repeat_n(false, n));
-                }
-                added += n;
-                continue;
-            }
-            // General path: one row at a time, the smallest pending timestamp first.
-            while added < budget {
-                let t = self
-                    .fields
-                    .iter()
-                    .filter_map(|f| f.remaining().first().copied())
-                    .min();
-                let Some(t) = t.filter(|&t| t <= bound) else {
-                    break;
-                };
-                batch.time.push(t);
-                present.fill(false);
-                for f in &mut self.fields {
-                    if f.remaining().first() == Some(&t) {
-                        let column = &mut batch.fields[f.schema_index];
-                        column.values.push_from(&f.values, f.pos);
-                        column.valid.push(true);
-                        present[f.schema_index] = true;
-                        f.pos += 1;
-                    }
-                }
-                for (column, _) in batch.fields.iter_mut().zip(&present).filter(|(_, p)| !**p) {
-                    column.values.push_default();
-                    column.valid.push(false);
-                }
-                added += 1;
-            }
-        }
-        // Budget used up: finished only if nothing is left anywhere.
-        for f in &mut self.fields {
+/// Joins the fields of one series on time: appends up to `budget` rows; returns whether
+/// the series is finished.
+fn append(
+    fields: &mut [FieldCursor<'_>],
+    scratch: &mut JoinScratch,
+    batch: &mut RowBatch,
+    budget: usize,
+) -> Result<bool> {
+    let mut added = 0;
+    let present = &mut scratch.present;
+    present.clear();
+    present.resize(batch.fields.len(), false);
+    let active = &mut scratch.active;
+    while added < budget {
+        for f in fields.iter_mut() {
             f.refill()?;
         }
-        Ok(self.fields.iter().all(|f| f.remaining().is_empty()))
+        active.clear();
+        active.extend((0..fields.len()).filter(|&i| !fields[i].remaining().is_empty()));
+        let Some(&first) = active.first() else {
+            return Ok(true);
+        };
+        // Rows up to `bound` are final: every field's next chunk starts after it.
+        let Some(bound) = active
+            .iter()
+            .filter_map(|&i| fields[i].remaining().last().copied())
+            .min()
+        else {
+            return Ok(true);
+        };
+        // Fast path: all fields have values at the same timestamps (the usual case).
+        let lead = fields[first].remaining();
+        let n = lead.partition_point(|&t| t <= bound).min(budget - added);
+        let aligned = active
+            .iter()
+            .all(|&i| fields[i].remaining().get(..n) == Some(&lead[..n]));
+        if aligned && n > 0 {
+            batch.time.extend_from_slice(&lead[..n]);
+            present.fill(false);
+            for &i in active.iter() {
+                let f = &mut fields[i];
+                let column = &mut batch.fields[f.schema_index];
+                column.values.extend_from(&f.values, f.pos..f.pos + n);
+                column.valid.extend(std::iter::repeat_n(true, n));
+                present[f.schema_index] = true;
+                f.pos += n;
+            }
+            for (column, _) in batch
+                .fields
+                .iter_mut()
+                .zip(present.iter())
+                .filter(|(_, p)| !**p)
+            {
+                for _ in 0..n {
+                    column.values.push_default();
+                }
+                column.valid.extend(std::iter::repeat_n(false, n));
+            }
+            added += n;
+            continue;
+        }
+        // General path: one row at a time, the smallest pending timestamp first.
+        while added < budget {
+            let t = fields
+                .iter()
+                .filter_map(|f| f.remaining().first().copied())
+                .min();
+            let Some(t) = t.filter(|&t| t <= bound) else {
+                break;
+            };
+            batch.time.push(t);
+            present.fill(false);
+            for f in fields.iter_mut() {
+                if f.remaining().first() == Some(&t) {
+                    let column = &mut batch.fields[f.schema_index];
+                    column.values.push_from(&f.values, f.pos);
+                    column.valid.push(true);
+                    present[f.schema_index] = true;
+                    f.pos += 1;
+                }
+            }
+            for (column, _) in batch
+                .fields
+                .iter_mut()
+                .zip(present.iter())
+                .filter(|(_, p)| !**p)
+            {
+                column.values.push_default();
+                column.valid.push(false);
+            }
+            added += 1;
+        }
     }
+    // Budget used up: finished only if nothing is left anywhere.
+    for f in fields.iter_mut() {
+        f.refill()?;
+    }
+    Ok(fields.iter().all(|f| f.remaining().is_empty()))
 }
