@@ -12,13 +12,14 @@ use arrow_build::Columns;
 use rayon::prelude::*;
 use tsm::layout::ShardLocation;
 use tsm::rows::{MeasurementSchema, RowBatch};
-use tsm::shard::Shard;
+use tsm::shard::{MeasurementRows, Shard};
 
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::observer::Observer;
 use crate::opened::{open_shard, shard_name};
 use crate::options::{Format, Options};
 use crate::output::{PendingFile, lp_relative_path, relative_path, sync_dir, writer_properties};
+use crate::parts::{join_parts, part_path};
 use crate::plan::{Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
@@ -262,8 +263,48 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
     }))
 }
 
+/// Most parts one measurement is cut into.
+const MAX_PARTS: usize = 16;
+
+/// Series keys `from <= series < to`; `None` is open.
+type SeriesRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// What was written of a measurement or of a part of it.
+#[derive(Default)]
+struct Written {
+    rows: u64,
+    values: u64,
+    stats: arrow_build::Stats,
+}
+
+/// A part (or the whole) of a measurement, written and committed.
+struct PartFile {
+    written: Written,
+    /// The file and its size; none when the part had no rows.
+    file: Option<(PathBuf, u64)>,
+}
+
+/// What one part (or the whole) of a measurement produced.
+struct PartOutcome {
+    result: Result<PartFile, Failure>,
+    /// Damaged blocks left out (`--skip-corrupt`).
+    damaged_blocks: Vec<tsm::Error>,
+}
+
+/// Where one measurement's rows go.
+struct Target<'a> {
+    loc: &'a ShardLocation,
+    schema: &'a MeasurementSchema,
+    columns: &'a Columns,
+}
+
 /// Exports one measurement of a shard; returns the folder of the file written, if any
 /// (none when no point falls in the time range).
+///
+/// A measurement of many series is cut into series ranges ([`Shard::split_series`]),
+/// written as parts by whichever workers are idle and joined into the one file
+/// ([`crate::parts::join_parts`]): a shard holding one huge measurement still uses every
+/// core. The rows and their order are those of one piece.
 fn export_measurement(
     ctx: &Shared<'_>,
     shard: &Shard,
@@ -272,35 +313,95 @@ fn export_measurement(
     schema: &MeasurementSchema,
     manifest: &mut Manifest,
 ) -> Result<Option<PathBuf>, Failure> {
-    let mut file = None;
-    let mut damaged_blocks = Vec::new();
-    let result = write_measurement(
-        ctx,
-        shard,
+    let relative = relative_path(&loc.database, &loc.retention_policy, &schema.name, loc.id);
+    let dest = ctx.out.root().join(&relative);
+    let parts = (shard.series_count(index) / ctx.config.series_per_part).clamp(1, MAX_PARTS);
+    let cuts = if parts > 1 {
+        shard.split_series(index, parts)
+    } else {
+        Vec::new()
+    };
+    let bounds: Vec<SeriesRange<'_>> = (0..=cuts.len())
+        .map(|i| {
+            let from = i.checked_sub(1).map(|j| cuts[j].as_slice());
+            (from, cuts.get(i).map(Vec::as_slice))
+        })
+        .collect();
+    let columns = Columns::new(schema);
+    let target = Target {
         loc,
-        index,
         schema,
-        &mut file,
-        &mut damaged_blocks,
-    );
+        columns: &columns,
+    };
+    let outcomes: Vec<PartOutcome> = bounds
+        .par_iter()
+        .enumerate()
+        .with_max_len(1)
+        .map(|(i, &(from, to))| {
+            let part_dest = if bounds.len() == 1 {
+                dest.clone()
+            } else {
+                part_path(&dest, i)
+            };
+            let rows = shard.rows_between(index, ctx.config.range, from, to);
+            write_part(ctx, &target, rows, part_dest)
+        })
+        .collect();
     let measurement = String::from_utf8_lossy(&schema.name).into_owned();
-    manifest.skipped.extend(
-        damaged_blocks
-            .iter()
-            .map(|err| SkipRecord::block(loc, measurement.clone(), err)),
-    );
-    let (rows, values, stats) = match result {
-        Ok(counts) => counts,
-        Err(failure) => {
-            if let Some(file) = file {
-                file.abort();
+    let mut total = Written::default();
+    let mut files = Vec::new();
+    let mut failure = None;
+    for outcome in outcomes {
+        manifest.skipped.extend(
+            outcome
+                .damaged_blocks
+                .iter()
+                .map(|err| SkipRecord::block(loc, measurement.clone(), err)),
+        );
+        match outcome.result {
+            Ok(part) => {
+                total.rows += part.written.rows;
+                total.values += part.written.values;
+                total.stats.add(&part.written.stats);
+                files.extend(part.file);
             }
-            return Err(failure);
+            // The first failure in part order; a later part may only have been cancelled.
+            Err(err) => {
+                if failure.is_none() || matches!(failure, Some(Failure::Cancelled)) {
+                    failure = Some(err);
+                }
+            }
+        }
+    }
+    if let Some(failure) = failure {
+        // Committed parts are hidden temporary files; a single piece that failed was never
+        // committed.
+        for (path, _) in files.iter().filter(|_| bounds.len() > 1) {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(failure);
+    }
+    let Written {
+        rows,
+        values,
+        stats,
+    } = total;
+    let bytes = match files.as_slice() {
+        [] => return Ok(None),
+        [(_, bytes)] if bounds.len() == 1 => *bytes,
+        _ => {
+            let properties = writer_properties(
+                ctx.config.compression,
+                ctx.config.row_group_size,
+                &loc.database,
+                &loc.retention_policy,
+                &schema.name,
+                loc.id,
+            )?;
+            let parts: Vec<PathBuf> = files.into_iter().map(|(path, _)| path).collect();
+            join_parts(&dest, columns.schema().clone(), properties, &parts)?
         }
     };
-    let Some(file) = file else { return Ok(None) };
-    let relative = relative_path(&loc.database, &loc.retention_policy, &schema.name, loc.id);
-    let bytes = file.commit()?;
     manifest.files.push(FileRecord {
         measurement: measurement.clone(),
         path: path_string(&relative),
@@ -317,16 +418,42 @@ fn export_measurement(
         }));
     manifest.replaced_field_values += stats.replaced_field_values;
     manifest.replaced_tag_values += stats.replaced_tag_values;
-    Ok(ctx
-        .out
-        .root()
-        .join(relative)
-        .parent()
-        .map(Path::to_path_buf))
+    Ok(dest.parent().map(Path::to_path_buf))
 }
 
-/// Streams the measurement's batches into `file` (created at the first row); returns the
-/// rows, values and lossy replacements written. Damaged blocks left out under
+/// Streams `rows` into a file at `dest` (created at the first row) and commits it.
+fn write_part(
+    ctx: &Shared<'_>,
+    target: &Target<'_>,
+    rows: MeasurementRows<'_>,
+    dest: PathBuf,
+) -> PartOutcome {
+    let mut file = None;
+    let mut damaged_blocks = Vec::new();
+    let written = write_measurement(ctx, target, rows, &dest, &mut file, &mut damaged_blocks);
+    let result = match written {
+        Ok(written) => match file.map(PendingFile::commit).transpose() {
+            Ok(bytes) => Ok(PartFile {
+                written,
+                file: bytes.map(|b| (dest, b)),
+            }),
+            Err(err) => Err(Failure::Other(err)),
+        },
+        Err(failure) => {
+            if let Some(file) = file {
+                file.abort();
+            }
+            Err(failure)
+        }
+    };
+    PartOutcome {
+        result,
+        damaged_blocks,
+    }
+}
+
+/// Streams the rows' batches into `file` (created at the first row, as `dest`); returns
+/// the rows, values and lossy replacements written. Damaged blocks left out under
 /// `--skip-corrupt` are added to `damaged_blocks`.
 ///
 /// Decoding the next batch overlaps encoding the previous one (`rayon::join`, so an idle
@@ -334,17 +461,15 @@ fn export_measurement(
 /// are alive at once, besides the rows being decoded.
 fn write_measurement(
     ctx: &Shared<'_>,
-    shard: &Shard,
-    loc: &ShardLocation,
-    index: usize,
-    schema: &MeasurementSchema,
+    target: &Target<'_>,
+    mut rows: MeasurementRows<'_>,
+    dest: &Path,
     file: &mut Option<PendingFile>,
     damaged_blocks: &mut Vec<tsm::Error>,
-) -> Result<(u64, u64, arrow_build::Stats), Failure> {
+) -> Result<Written, Failure> {
     let config = ctx.config;
-    let columns = Columns::new(schema);
-    let mut rows = shard.rows(index, config.range);
-    let mut batch = RowBatch::new(schema);
+    let columns = target.columns;
+    let mut batch = RowBatch::new(target.schema);
     let mut stats = arrow_build::Stats::default();
     let (mut row_count, mut value_count) = (0u64, 0u64);
     // The next batch to encode, with its row and value counts.
@@ -364,12 +489,10 @@ fn write_measurement(
         batch.reserve(config.batch_rows);
         let (written, decoded) = rayon::join(
             || match &pending {
-                Some((record_batch, _, _)) => {
-                    write_batch(ctx, loc, schema, &columns, file, record_batch)
-                }
+                Some((record_batch, _, _)) => write_batch(ctx, target, dest, file, record_batch),
                 None => Ok(()),
             },
-            || next_record_batch(config, &columns, &mut rows, &mut batch, &mut stats),
+            || next_record_batch(config, columns, &mut rows, &mut batch, &mut stats),
         );
         written?;
         if let Some((record_batch, rows, values)) = pending {
@@ -382,14 +505,18 @@ fn write_measurement(
         next = decoded?;
         damaged_blocks.extend(rows.take_skipped());
     }
-    Ok((row_count, value_count, stats))
+    Ok(Written {
+        rows: row_count,
+        values: value_count,
+        stats,
+    })
 }
 
 /// Decodes and converts the next non-empty batch; `None` at the end.
 fn next_record_batch(
     config: &Options,
     columns: &Columns,
-    rows: &mut tsm::shard::MeasurementRows<'_>,
+    rows: &mut MeasurementRows<'_>,
     batch: &mut RowBatch,
     stats: &mut arrow_build::Stats,
 ) -> Result<Option<(RecordBatch, u64, u64)>, Failure> {
@@ -412,36 +539,29 @@ fn next_record_batch(
     }
 }
 
-/// Writes one batch into `file`, creating the file first if needed.
+/// Writes one batch into `file`, creating it as `dest` first if needed.
 fn write_batch(
     ctx: &Shared<'_>,
-    loc: &ShardLocation,
-    schema: &MeasurementSchema,
-    columns: &Columns,
+    target: &Target<'_>,
+    dest: &Path,
     file: &mut Option<PendingFile>,
     record_batch: &RecordBatch,
 ) -> Result<(), Failure> {
     let file = match file {
         Some(file) => file,
         none => {
-            let config = ctx.config;
-            let dest = ctx.out.root().join(relative_path(
-                &loc.database,
-                &loc.retention_policy,
-                &schema.name,
-                loc.id,
-            ));
+            let (config, loc) = (ctx.config, target.loc);
             let properties = writer_properties(
                 config.compression,
                 config.row_group_size,
                 &loc.database,
                 &loc.retention_policy,
-                &schema.name,
+                &target.schema.name,
                 loc.id,
             )?;
             none.insert(PendingFile::create(
-                dest,
-                columns.schema().clone(),
+                dest.to_path_buf(),
+                target.columns.schema().clone(),
                 properties,
             )?)
         }

@@ -155,6 +155,11 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// Rows per Parquet row group unless set.
 pub const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
 
+/// Series per part of a measurement cut into parts written in parallel, unless set: below
+/// this a measurement is written in one piece. It depends on the data only, never on the
+/// number of threads, so the files are the same whatever the thread count.
+pub const DEFAULT_SERIES_PER_PART: usize = 250_000;
+
 /// Bytes of decoded rows per batch (and per worker) unless set.
 pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
 
@@ -177,6 +182,7 @@ pub struct Options {
     pub(crate) include_unlisted_shards: bool,
     pub(crate) verify_crc: bool,
     pub(crate) mode: OutMode,
+    pub(crate) series_per_part: usize,
 }
 
 impl Options {
@@ -202,6 +208,7 @@ impl Options {
                 include_unlisted_shards: false,
                 verify_crc: true,
                 mode: OutMode::Fresh,
+                series_per_part: DEFAULT_SERIES_PER_PART,
             },
             measurements: Vec::new(),
             exclude_measurements: Vec::new(),
@@ -418,6 +425,15 @@ impl OptionsBuilder {
     /// Check each block's CRC-32 before decoding it (default on).
     pub fn verify_crc(mut self, yes: bool) -> Self {
         self.options.verify_crc = yes;
+        self
+    }
+
+    /// Series per part when a measurement is cut into parts written in parallel and joined
+    /// into its one file (default 250,000; at least 1). The rows and their order do not
+    /// depend on it; the row group boundaries do (each part ends one), so keep the default
+    /// unless testing.
+    pub fn series_per_part(mut self, series: usize) -> Self {
+        self.options.series_per_part = series.max(1);
         self
     }
 
