@@ -180,11 +180,18 @@ pub(crate) fn tag_array(
     let mut entries: Vec<(&[u8], u64)> = Vec::new();
     let mut keys: Vec<i32> = Vec::with_capacity(rows);
     let mut valid: Vec<bool> = Vec::with_capacity(rows);
+    // Neighbouring series mostly share a tag's value (rows come sorted by series key):
+    // the previous run's key is checked before hashing.
+    let mut last: Option<(&[u8], i32)> = None;
     for run in series {
         match run.tags.get(tag).and_then(Option::as_deref) {
             Some(value) => {
-                let k = match distinct.get(value) {
-                    Some(k) => *k,
+                let known = match last {
+                    Some((previous, k)) if previous == value => Some(k),
+                    _ => distinct.get(value).copied(),
+                };
+                let k = match known {
+                    Some(k) => k,
                     None => {
                         let k = i32::try_from(entries.len()).map_err(|_| {
                             Error::Shape("more than 2^31 distinct tag values in one batch".into())
@@ -194,6 +201,7 @@ pub(crate) fn tag_array(
                         k
                     }
                 };
+                last = Some((value, k));
                 if let Some(entry) = entries.get_mut(k as usize) {
                     entry.1 += run.rows as u64;
                 }
