@@ -377,6 +377,7 @@ fn write_batch(
                 &loc.retention_policy,
                 &schema.name,
                 loc.id,
+                record_batch,
             )?;
             none.insert(PendingFile::create(
                 dest,
