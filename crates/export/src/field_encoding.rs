@@ -61,9 +61,10 @@ impl FieldEncoding {
         match data_type {
             DataType::Int64 | DataType::UInt64 => &[Dictionary, Plain, DeltaBinaryPacked],
             DataType::Float64 => &[Dictionary, Plain, ByteStreamSplit],
-            // Strings (container ids, uptime text) repeat within a series: the dictionary
-            // was smallest on every string column measured. Booleans have no
-            // dictionary in arrow-rs: PLAIN bit-packing, which the codec shrinks further.
+            // Strings: container ids repeat within a series and the dictionary stores
+            // them smallest; they are most of the string bytes in Telegraf data, so
+            // they are not worth a trial. Booleans have no dictionary in arrow-rs: PLAIN
+            // bit-packing (RLE was 1 % bigger once compressed).
             _ => &[Dictionary],
         }
     }
@@ -107,9 +108,9 @@ pub fn sample(column: &ArrayRef, rows: usize) -> Vec<ArrayRef> {
 /// same values always give the same choice.
 ///
 /// A dictionary page is written once per row group while data pages grow with the
-/// rows, so a short sample undercharges every candidate but the dictionary: sensor
-/// readings with a few thousand distinct values lose to `PLAIN` by a few percent on
-/// 8,192 rows and win by a third on a shard. So when another candidate wins by less than
+/// rows, so a short sample overcharges the dictionary: sensor readings with a few
+/// thousand distinct values lose to `PLAIN` by a few percent on 8,192 rows and win by a
+/// third on a shard. So when another candidate wins by less than
 /// [`RETRY_MARGIN_PERCENT`], the dictionary is tried again on [`RETRY_ROWS`] rows and
 /// kept if it is no bigger than the winner's sample size scaled to those rows (the other
 /// candidates grow in proportion to the rows). Retrying the whole first batch with both
