@@ -23,13 +23,15 @@ use parquet::errors::{ParquetError, Result};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
-/// Rows of a column encoded by each candidate. Enough for a dictionary to show what it
-/// saves on repeating values, few enough that the trials cost a small part of encoding
-/// a shard (each candidate encodes and compresses these rows once per file).
-pub const SAMPLE_ROWS: usize = 8192;
+/// Rows of a column encoded by each candidate, once per file. Measured with
+/// `benches/examples/field_encodings.rs` (and [`RETRY_ROWS`] 4 times this): 4,096 rows
+/// give the bench directory the same bytes as 8,192 and Telegraf data 0.1 % more, for
+/// half the trial CPU; 2,048 rows pick `PLAIN` for sensor readings and counters, 8 %
+/// more bytes on the bench directory.
+pub const SAMPLE_ROWS: usize = 4096;
 
 /// Rows the dictionary is tried on again when it came close (see [`choose`]).
-pub const RETRY_ROWS: usize = 32_768;
+pub const RETRY_ROWS: usize = 4 * SAMPLE_ROWS;
 
 /// How much bigger than the winner (percent) the dictionary may be on the sample and
 /// still be tried again on [`RETRY_ROWS`] rows (see [`choose`]).
@@ -109,13 +111,12 @@ pub fn sample(column: &ArrayRef, rows: usize) -> Vec<ArrayRef> {
 ///
 /// A dictionary page is written once per row group while data pages grow with the
 /// rows, so a short sample overcharges the dictionary: sensor readings with a few
-/// thousand distinct values lose to `PLAIN` by a few percent on 8,192 rows and win by a
+/// thousand distinct values lose to `PLAIN` by a few percent on a sample and win by a
 /// third on a shard. So when another candidate wins by less than
 /// [`RETRY_MARGIN_PERCENT`], the dictionary is tried again on [`RETRY_ROWS`] rows and
 /// kept if it is no bigger than the winner's sample size scaled to those rows (the other
-/// candidates grow in proportion to the rows). Retrying the whole first batch with both
-/// candidates gave the same bytes on the bench directory for 4 times the values
-/// encoded.
+/// candidates grow in proportion to the rows). Retrying both on the whole first batch
+/// gave the same bytes on the bench directory for 8 times the values encoded.
 ///
 /// # Errors
 /// What arrow-rs returns when it cannot encode the values.
