@@ -63,10 +63,12 @@ impl FieldEncoding {
         match data_type {
             DataType::Int64 | DataType::UInt64 => &[Dictionary, Plain, DeltaBinaryPacked],
             DataType::Float64 => &[Dictionary, Plain, ByteStreamSplit],
+            // Booleans have no dictionary in arrow-rs: PLAIN bit-packing (RLE was 1 %
+            // bigger once compressed).
+            DataType::Boolean => &[Plain],
             // Strings: container ids repeat within a series and the dictionary stores
             // them smallest; they are most of the string bytes in Telegraf data, so
-            // they are not worth a trial. Booleans have no dictionary in arrow-rs: PLAIN
-            // bit-packing (RLE was 1 % bigger once compressed).
+            // they are not worth a trial.
             _ => &[Dictionary],
         }
     }
@@ -281,11 +283,16 @@ mod tests {
     }
 
     #[test]
-    fn strings_keep_the_dictionary_and_choices_repeat() {
+    fn strings_and_booleans_are_not_tried_and_choices_repeat() {
         let strings = arrow_array::StringArray::from(vec!["a"; 10]);
         assert_eq!(
             pick(DataType::Utf8, Arc::new(strings)),
             FieldEncoding::Dictionary
+        );
+        let flags = arrow_array::BooleanArray::from(vec![true; 10]);
+        assert_eq!(
+            pick(DataType::Boolean, Arc::new(flags)),
+            FieldEncoding::Plain
         );
         let mixed: Int64Array = noise(50_000)
             .map(|r| {

@@ -249,6 +249,8 @@ fn every_encoding_reads_back_in_every_reader() {
     // Fixed data, so a fixed choice: the readers must meet BYTE_STREAM_SPLIT.
     assert!(!has("usage", Encoding::RLE_DICTIONARY), "{encodings:?}");
     assert!(has("usage", Encoding::BYTE_STREAM_SPLIT), "{encodings:?}");
+    assert!(has("ok", Encoding::PLAIN), "{encodings:?}");
+    assert!(!has("ok", Encoding::RLE_DICTIONARY), "{encodings:?}");
     assert!(has("time", Encoding::DELTA_BINARY_PACKED), "{encodings:?}");
     assert!(has("host", Encoding::RLE_DICTIONARY), "{encodings:?}");
 
