@@ -558,6 +558,7 @@ fn write_batch(
                 &loc.retention_policy,
                 &target.schema.name,
                 loc.id,
+                record_batch,
             )?;
             none.insert(PendingFile::create(
                 dest.to_path_buf(),

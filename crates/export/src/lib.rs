@@ -76,6 +76,7 @@
 pub mod conflicts;
 mod error;
 mod export;
+pub mod field_encoding;
 pub mod inspect;
 pub mod lp;
 mod lp_export;

@@ -17,9 +17,11 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::error::{Error, IoContext, ParquetContext, Result, cannot};
+use crate::field_encoding;
 use crate::naming;
 use crate::options::Compression;
 use crate::tag_chunk::{self, TagChunkWriter};
@@ -83,15 +85,16 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writer settings for one file.
+/// Writer settings for one file; `first_batch` is the file's first record batch.
 ///
-/// Every column is dictionary-encoded (Parquet's default) except `time`: its values are
-/// nearly all distinct, so a dictionary only costs hashing until it overflows, while
-/// `DELTA_BINARY_PACKED` stores regular intervals in a few bits each. Measured on a
-/// 2 M-value shard of the bench directory (`benches/examples/parquet_settings.rs`): 18 %
-/// smaller files and 10 % less writer CPU than dictionary-encoding the time column. The
-/// float and integer fields keep their dictionaries: sensor readings repeat, and without
-/// them files grow by a fifth and take longer to compress.
+/// `time` is `DELTA_BINARY_PACKED`: its values are nearly all distinct, so a dictionary
+/// only costs hashing until it overflows, while deltas store regular intervals in a few
+/// bits each. Measured on a 2 M-value shard of the bench directory
+/// (`benches/examples/parquet_settings.rs`): 18 % smaller files and 10 % less writer CPU
+/// than dictionary-encoding the time column. Tag columns are dictionary-encoded (their
+/// writer, [`tag_chunk`], implements nothing else). Each field column gets the encoding
+/// that is smallest on a sample of `first_batch` ([`field_encoding::choose`]): sensor
+/// readings keep their dictionary, counters and noisy floats do not.
 pub fn writer_properties(
     compression: Compression,
     row_group_size: usize,
@@ -99,6 +102,7 @@ pub fn writer_properties(
     retention_policy: &str,
     measurement: &[u8],
     shard: u64,
+    first_batch: &RecordBatch,
 ) -> Result<WriterProperties> {
     let codec = match compression {
         Compression::Zstd(level) => parquet::basic::Compression::ZSTD(
@@ -131,14 +135,41 @@ pub fn writer_properties(
             hex(measurement),
         ));
     }
-    let time = parquet::schema::types::ColumnPath::from("time");
-    Ok(WriterProperties::builder()
+    let time = ColumnPath::from("time");
+    let mut builder = WriterProperties::builder()
         .set_compression(codec)
         .set_column_dictionary_enabled(time.clone(), false)
         .set_column_encoding(time, parquet::basic::Encoding::DELTA_BINARY_PACKED)
         .set_max_row_group_row_count(Some(row_group_size))
-        .set_key_value_metadata(Some(metadata))
-        .build())
+        .set_key_value_metadata(Some(metadata));
+    let schema = first_batch.schema();
+    let fields: Vec<(&FieldRef, &ArrayRef)> = schema
+        .fields()
+        .iter()
+        .zip(first_batch.columns())
+        .filter(|(field, _)| {
+            field
+                .metadata()
+                .get(arrow_build::META_ROLE)
+                .map(String::as_str)
+                == Some(arrow_build::Role::Field.as_str())
+        })
+        .collect();
+    // One rayon task per column, as the columns are encoded: a wide measurement's trials
+    // spread over the idle workers.
+    let choices = fields
+        .par_iter()
+        .with_max_len(1)
+        .map(|(field, column)| field_encoding::choose(field, column, codec))
+        .collect::<parquet::errors::Result<Vec<_>>>()
+        .map_err(|source| Error::Parquet {
+            what: "cannot try the field encodings".into(),
+            source,
+        })?;
+    for ((field, _), choice) in fields.iter().zip(choices) {
+        builder = choice.apply(builder, ColumnPath::from(field.name().as_str()));
+    }
+    Ok(builder.build())
 }
 
 /// A Parquet file being written under its temporary name.
