@@ -390,6 +390,9 @@ fn export_measurement(
         [] => return Ok(None),
         [(_, bytes)] if bounds.len() == 1 => *bytes,
         _ => {
+            // The joined file's own settings only carry its metadata: the column chunks
+            // come encoded from the parts (each part chose its field encodings from its
+            // own first batch).
             let properties = writer_properties(
                 ctx.config.compression,
                 ctx.config.row_group_size,
@@ -397,6 +400,7 @@ fn export_measurement(
                 &loc.retention_policy,
                 &schema.name,
                 loc.id,
+                &RecordBatch::new_empty(columns.schema().clone()),
             )?;
             let parts: Vec<PathBuf> = files.into_iter().map(|(path, _)| path).collect();
             join_parts(&dest, columns.schema().clone(), properties, &parts)?
