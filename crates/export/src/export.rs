@@ -344,7 +344,7 @@ fn export_measurement(
                 part_path(&dest, i)
             };
             let rows = shard.rows_between(index, ctx.config.range, from, to);
-            write_part(ctx, &target, rows, part_dest)
+            write_part(ctx, &target, rows, part_dest, bounds.len() > 1)
         })
         .collect();
     let measurement = String::from_utf8_lossy(&schema.name).into_owned();
@@ -374,7 +374,7 @@ fn export_measurement(
         }
     }
     if let Some(failure) = failure {
-        // Committed parts are hidden temporary files; a single piece that failed was never
+        // Finished parts are hidden temporary files; a single piece that failed was never
         // committed.
         for (path, _) in files.iter().filter(|_| bounds.len() > 1) {
             let _ = std::fs::remove_file(path);
@@ -425,24 +425,31 @@ fn export_measurement(
     Ok(dest.parent().map(Path::to_path_buf))
 }
 
-/// Streams `rows` into a file at `dest` (created at the first row) and commits it.
+/// Streams `rows` into a file at `dest` (created at the first row) and commits it; a
+/// `part` is only finished, under its temporary name, to be joined.
 fn write_part(
     ctx: &Shared<'_>,
     target: &Target<'_>,
     rows: MeasurementRows<'_>,
     dest: PathBuf,
+    part: bool,
 ) -> PartOutcome {
     let mut file = None;
     let mut damaged_blocks = Vec::new();
     let written = write_measurement(ctx, target, rows, &dest, &mut file, &mut damaged_blocks);
     let result = match written {
-        Ok(written) => match file.map(PendingFile::commit).transpose() {
-            Ok(bytes) => Ok(PartFile {
-                written,
-                file: bytes.map(|b| (dest, b)),
-            }),
-            Err(err) => Err(Failure::Other(err)),
-        },
+        Ok(written) => {
+            let finished = file
+                .map(|file| match part {
+                    true => file.finish_temporary(),
+                    false => file.commit().map(|bytes| (dest, bytes)),
+                })
+                .transpose();
+            match finished {
+                Ok(file) => Ok(PartFile { written, file }),
+                Err(err) => Err(Failure::Other(err)),
+            }
+        }
         Err(failure) => {
             if let Some(file) = file {
                 file.abort();

@@ -366,6 +366,29 @@ impl PendingFile {
         sync_and_rename(self.writer.inner(), &self.temp, &self.dest)
     }
 
+    /// Finishes the file under its temporary name, neither flushed to disk nor renamed;
+    /// returns that name and the size. For a part that is copied into its final file at
+    /// once (which is synced) and then deleted: syncing it too would write it twice.
+    pub fn finish_temporary(mut self) -> Result<(PathBuf, u64)> {
+        let result = self
+            .flush_row_group()
+            .and_then(|()| self.writer.finish().map(drop))
+            .parquet_context(cannot("finish", &self.temp))
+            .and_then(|()| {
+                self.writer
+                    .inner()
+                    .metadata()
+                    .io_context(cannot("read the size of", &self.temp))
+            });
+        match result {
+            Ok(metadata) => Ok((self.temp.clone(), metadata.len())),
+            Err(err) => {
+                let _ = std::fs::remove_file(&self.temp);
+                Err(err)
+            }
+        }
+    }
+
     /// Gives up: deletes the temporary file.
     pub fn abort(self) {
         let temp = self.temp.clone();
