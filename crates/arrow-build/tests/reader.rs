@@ -16,7 +16,7 @@ use arrow_schema::{ArrowError, DataType};
 use tsm::layout::scan;
 use tsm::rows::RowBatch;
 use tsm::shard::{Shard, ShardOptions, TimeRange};
-use tsm::testkit::oracle::{Points, Scalar};
+use tsm::testkit::oracle::{Points, Scalar, assert_same};
 use tsm::testkit::tsm::TsmWriter;
 use tsm::{FieldType, Strings, Values};
 
@@ -91,26 +91,6 @@ fn add_points(points: &mut Points, db: &str, rp: &str, batch: &RecordBatch) {
             "row twice: {key:?}"
         );
     }
-}
-
-fn assert_same(name: &str, expected: &Points, got: &Points) {
-    let mut problems = Vec::new();
-    for (k, v) in expected {
-        match got.get(k) {
-            None => problems.push(format!("missing point {k:?}")),
-            Some(g) if g != v => problems.push(format!("point {k:?}: oracle {v:?}, got {g:?}")),
-            _ => {}
-        }
-    }
-    for k in got.keys().filter(|k| !expected.contains_key(*k)) {
-        problems.push(format!("extra point {k:?}: {:?}", got[k]));
-    }
-    assert!(
-        problems.is_empty(),
-        "{name}: {} differences, first ones:\n{}",
-        problems.len(),
-        problems[..problems.len().min(5)].join("\n")
-    );
 }
 
 fn collect(reader: impl RecordBatchReader) -> Vec<RecordBatch> {

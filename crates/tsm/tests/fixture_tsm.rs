@@ -9,15 +9,7 @@ use tsm::layout::scan;
 use tsm::{Limits, Values};
 
 fn fixture_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path().join("influxdb")))
-        .filter(|p| p.join("data").is_dir())
-        .collect();
-    out.sort();
-    assert!(!out.is_empty());
-    out
+    tsm::testkit::oracle::influxdb_dirs()
 }
 
 #[test]

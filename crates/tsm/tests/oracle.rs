@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tsm::layout::scan;
 use tsm::rows::RowBatch;
 use tsm::shard::{Shard, ShardOptions, TimeRange};
-use tsm::testkit::oracle::{Points, Scalar};
+use tsm::testkit::oracle::{Points, Scalar, assert_same};
 use tsm::values::Value;
 
 fn fixtures() -> Vec<PathBuf> {
@@ -82,31 +82,6 @@ fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
         }
     }
     (points, values)
-}
-
-fn assert_same(name: &str, expected: &Points, got: &Points) {
-    let mut problems = Vec::new();
-    for (k, v) in expected {
-        match got.get(k) {
-            None => problems.push(format!("missing point {k:?}")),
-            Some(g) if g != v => problems.push(format!("point {k:?}: oracle {v:?}, got {g:?}")),
-            _ => {}
-        }
-    }
-    for k in got.keys().filter(|k| !expected.contains_key(*k)) {
-        problems.push(format!("extra point {k:?}: {:?}", got[k]));
-    }
-    assert!(
-        problems.is_empty(),
-        "{name}: {} differences, first ones:\n{}",
-        problems.len(),
-        problems
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
 }
 
 #[test]

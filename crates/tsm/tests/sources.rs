@@ -9,15 +9,7 @@ use tsm::shard::{ProblemKind, Shard, ShardOptions, TimeRange};
 use tsm::source::{FileSource, ShardFiles, TsmSource};
 
 fn fixture_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path().join("influxdb")))
-        .filter(|p| p.join("data").is_dir())
-        .collect();
-    out.sort();
-    assert!(!out.is_empty());
-    out
+    tsm::testkit::oracle::influxdb_dirs()
 }
 
 /// Every file of `location` read into a `Vec<u8>`, named by its path so that errors read

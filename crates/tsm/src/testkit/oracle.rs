@@ -93,3 +93,39 @@ pub fn load(dir: &Path) -> Points {
     }
     points
 }
+
+/// The fixtures' InfluxDB directories (`<fixture>/influxdb`, holding `data/` and `wal/`),
+/// of the folders [`fixture_dirs`] lists.
+pub fn influxdb_dirs() -> Vec<PathBuf> {
+    fixture_dirs()
+        .into_iter()
+        .map(|d| d.join("influxdb"))
+        .filter(|d| d.join("data").is_dir())
+        .collect()
+}
+
+/// Asserts that `got` holds exactly the oracle's points; the message names `name` and
+/// the first differences.
+///
+/// # Panics
+/// When they differ.
+#[track_caller]
+pub fn assert_same(name: &str, expected: &Points, got: &Points) {
+    let mut problems = Vec::new();
+    for (k, v) in expected {
+        match got.get(k) {
+            None => problems.push(format!("missing point {k:?}")),
+            Some(g) if g != v => problems.push(format!("point {k:?}: oracle {v:?}, got {g:?}")),
+            _ => {}
+        }
+    }
+    for k in got.keys().filter(|k| !expected.contains_key(*k)) {
+        problems.push(format!("extra point {k:?}: {:?}", got[k]));
+    }
+    assert!(
+        problems.is_empty(),
+        "{name}: {} differences, first ones:\n{}",
+        problems.len(),
+        problems[..problems.len().min(20)].join("\n")
+    );
+}
