@@ -87,20 +87,8 @@ impl<'a> TsmFile<'a> {
     /// When `offset` is outside the index.
     pub fn index_at(&self, offset: u64) -> Result<IndexIter<'a>> {
         let index = self.index_bytes();
-        let start = usize::try_from(offset)
-            .ok()
-            .and_then(|o| o.checked_sub(self.index_start))
-            .filter(|&o| o <= index.len())
-            .ok_or_else(|| {
-                Error::new(ErrorKind::OutOfBounds {
-                    what: "index entry",
-                    start: offset,
-                    len: 0,
-                    region: "index",
-                    bounds: self.index_start as u64..(self.index_start + index.len()) as u64,
-                })
-                .at(offset)
-            })?;
+        // The end of the index is a place to start too: an iterator with nothing left.
+        let start = self.index_position(offset, true)?;
         Ok(IndexIter {
             cursor: Cursor::new(&index[start..], offset),
             index_start: self.index_start as u64,
@@ -109,24 +97,30 @@ impl<'a> TsmFile<'a> {
         })
     }
 
-    /// The index entry that starts at absolute offset `offset` (as given by
-    /// [`IndexEntry::offset`]).
-    pub fn index_entry_at(&self, offset: u64) -> Result<IndexEntry<'a>> {
-        let start = usize::try_from(offset)
+    /// The position in the index of the absolute offset `offset`: inside the index, or
+    /// (with `allow_end`) just past it.
+    fn index_position(&self, offset: u64, allow_end: bool) -> Result<usize> {
+        let len = self.index_bytes().len();
+        usize::try_from(offset)
             .ok()
             .and_then(|o| o.checked_sub(self.index_start))
-            .filter(|&o| o < self.index_bytes().len())
+            .filter(|&o| o < len || (allow_end && o == len))
             .ok_or_else(|| {
                 Error::new(ErrorKind::OutOfBounds {
                     what: "index entry",
                     start: offset,
                     len: 0,
                     region: "index",
-                    bounds: self.index_start as u64
-                        ..(self.index_start + self.index_bytes().len()) as u64,
+                    bounds: self.index_start as u64..(self.index_start + len) as u64,
                 })
                 .at(offset)
-            })?;
+            })
+    }
+
+    /// The index entry that starts at absolute offset `offset` (as given by
+    /// [`IndexEntry::offset`]).
+    pub fn index_entry_at(&self, offset: u64) -> Result<IndexEntry<'a>> {
+        let start = self.index_position(offset, false)?;
         let mut cursor = Cursor::new(&self.index_bytes()[start..], offset);
         IndexEntry::read(&mut cursor, self.index_start as u64)
     }
