@@ -22,9 +22,9 @@ use tsm::shard::{MeasurementRows, Shard, ShardOptions, TimeRange};
 
 use crate::{Columns, Error, Result, Stats, record_batch_counted};
 
-/// The exporter's default cap on rows per batch.
+/// The default cap on rows per batch, the exporter's too.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
-/// The exporter's default cap on decoded bytes per batch (`--batch-bytes 64M`).
+/// The default cap on decoded bytes per batch, the exporter's too (`--batch-bytes 64M`).
 pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
 
 /// What to read and in what pieces.

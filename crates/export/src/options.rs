@@ -149,8 +149,8 @@ impl FromStr for Compression {
 }
 
 /// Rows per decoded batch: enough to amortise per-batch work, small enough that
-/// the batch byte limit is what usually bounds memory.
-const BATCH_ROWS: usize = 64 * 1024;
+/// the batch byte limit is what usually bounds memory. The Arrow readers use the same.
+const BATCH_ROWS: usize = arrow_build::DEFAULT_BATCH_ROWS;
 
 /// Rows per Parquet row group unless set.
 pub const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
@@ -160,8 +160,8 @@ pub const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
 /// number of threads, so the files are the same whatever the thread count.
 pub const DEFAULT_SERIES_PER_PART: usize = 250_000;
 
-/// Bytes of decoded rows per batch (and per worker) unless set.
-pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
+/// Bytes of decoded rows per batch (and per worker) unless set; the Arrow readers' too.
+pub const DEFAULT_BATCH_BYTES: usize = arrow_build::DEFAULT_BATCH_BYTES;
 
 /// Everything an export needs to know, checked; made by [`Options::builder`].
 #[derive(Debug, Clone)]
