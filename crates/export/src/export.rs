@@ -18,11 +18,14 @@ use crate::error::{Error, IoContext, Result, cannot};
 use crate::observer::Observer;
 use crate::opened::{open_shard, shard_name};
 use crate::options::{Format, Options};
-use crate::output::{PendingFile, lp_relative_path, relative_path, sync_dir, writer_properties};
+use crate::output::{
+    PendingFile, file_properties, lp_relative_path, relative_path, sync_dir, writer_properties,
+};
 use crate::parts::{join_parts, part_path};
 use crate::plan::{Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
 struct Shared<'a> {
     config: &'a Options,
@@ -298,6 +301,37 @@ struct Target<'a> {
     columns: &'a Columns,
 }
 
+impl Target<'_> {
+    /// The measurement's file settings that do not depend on its data.
+    fn file_properties(&self, config: &Options) -> Result<WriterPropertiesBuilder> {
+        file_properties(
+            config.compression,
+            config.row_group_size,
+            &self.loc.database,
+            &self.loc.retention_policy,
+            &self.schema.name,
+            self.loc.id,
+        )
+    }
+
+    /// The settings of a file whose first batch is `first_batch`.
+    fn writer_properties(
+        &self,
+        config: &Options,
+        first_batch: &RecordBatch,
+    ) -> Result<WriterProperties> {
+        writer_properties(
+            config.compression,
+            config.row_group_size,
+            &self.loc.database,
+            &self.loc.retention_policy,
+            &self.schema.name,
+            self.loc.id,
+            first_batch,
+        )
+    }
+}
+
 /// Exports one measurement of a shard; returns the folder of the file written, if any
 /// (none when no point falls in the time range).
 ///
@@ -390,18 +424,9 @@ fn export_measurement(
         [] => return Ok(None),
         [(_, bytes)] if bounds.len() == 1 => *bytes,
         _ => {
-            // The joined file's own settings only carry its metadata: the column chunks
-            // come encoded from the parts (each part chose its field encodings from its
-            // own first batch).
-            let properties = writer_properties(
-                ctx.config.compression,
-                ctx.config.row_group_size,
-                &loc.database,
-                &loc.retention_policy,
-                &schema.name,
-                loc.id,
-                &RecordBatch::new_empty(columns.schema().clone()),
-            )?;
+            // The column chunks come encoded from the parts (each part chose its field
+            // encodings from its own first batch): the file's own settings are enough.
+            let properties = target.file_properties(ctx.config)?.build();
             let parts: Vec<PathBuf> = files.into_iter().map(|(path, _)| path).collect();
             join_parts(&dest, columns.schema().clone(), properties, &parts)?
         }
@@ -561,16 +586,7 @@ fn write_batch(
     let file = match file {
         Some(file) => file,
         none => {
-            let (config, loc) = (ctx.config, target.loc);
-            let properties = writer_properties(
-                config.compression,
-                config.row_group_size,
-                &loc.database,
-                &loc.retention_policy,
-                &target.schema.name,
-                loc.id,
-                record_batch,
-            )?;
+            let properties = target.writer_properties(ctx.config, record_batch)?;
             none.insert(PendingFile::create(
                 dest.to_path_buf(),
                 target.columns.schema().clone(),

@@ -15,7 +15,7 @@ use parquet::arrow::arrow_writer::{
 use parquet::basic::ZstdLevel;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
@@ -85,26 +85,9 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writer settings for one file; `first_batch` is the file's first record batch.
-///
-/// `time` is `DELTA_BINARY_PACKED`: its values are nearly all distinct, so a dictionary
-/// only costs hashing until it overflows, while deltas store regular intervals in a few
-/// bits each. Measured on a 2 M-value shard of the bench directory
-/// (`benches/examples/parquet_settings.rs`): 18 % smaller files and 10 % less writer CPU
-/// than dictionary-encoding the time column. Tag columns are dictionary-encoded (their
-/// writer, [`tag_chunk`], implements nothing else). Each field column gets the encoding
-/// that is smallest on a sample of `first_batch` ([`field_encoding::choose`]): sensor
-/// readings keep their dictionary, counters and noisy floats do not.
-pub fn writer_properties(
-    compression: Compression,
-    row_group_size: usize,
-    database: &str,
-    retention_policy: &str,
-    measurement: &[u8],
-    shard: u64,
-    first_batch: &RecordBatch,
-) -> Result<WriterProperties> {
-    let codec = match compression {
+/// Parquet's codec for `compression`.
+fn codec(compression: Compression) -> Result<parquet::basic::Compression> {
+    Ok(match compression {
         Compression::Zstd(level) => parquet::basic::Compression::ZSTD(
             ZstdLevel::try_new(level)
                 .map_err(|_| Error::Options(format!("zstd level must be 1 to 22, not {level}")))?,
@@ -112,7 +95,28 @@ pub fn writer_properties(
         Compression::Snappy => parquet::basic::Compression::SNAPPY,
         Compression::Lz4 => parquet::basic::Compression::LZ4_RAW,
         Compression::None => parquet::basic::Compression::UNCOMPRESSED,
-    };
+    })
+}
+
+/// The settings of one file that do not depend on its data: codec, row groups, the
+/// key-value metadata naming the database, retention policy, measurement and shard, and
+/// the time column's encoding. (A file joined from parts needs no more: its column chunks
+/// come encoded.)
+///
+/// `time` is `DELTA_BINARY_PACKED`: its values are nearly all distinct, so a dictionary
+/// only costs hashing until it overflows, while deltas store regular intervals in a few
+/// bits each. Measured on a 2 M-value shard of the bench directory
+/// (`benches/examples/parquet_settings.rs`): 18 % smaller files and 10 % less writer CPU
+/// than dictionary-encoding the time column. Tag columns are dictionary-encoded (their
+/// writer, [`tag_chunk`], implements nothing else).
+pub fn file_properties(
+    compression: Compression,
+    row_group_size: usize,
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    shard: u64,
+) -> Result<WriterPropertiesBuilder> {
     let mut metadata = vec![
         KeyValue::new(META_DATABASE.to_string(), database.to_string()),
         KeyValue::new(
@@ -136,12 +140,38 @@ pub fn writer_properties(
         ));
     }
     let time = ColumnPath::from("time");
-    let mut builder = WriterProperties::builder()
-        .set_compression(codec)
+    Ok(WriterProperties::builder()
+        .set_compression(codec(compression)?)
         .set_column_dictionary_enabled(time.clone(), false)
         .set_column_encoding(time, parquet::basic::Encoding::DELTA_BINARY_PACKED)
         .set_max_row_group_row_count(Some(row_group_size))
-        .set_key_value_metadata(Some(metadata));
+        .set_key_value_metadata(Some(metadata)))
+}
+
+/// Writer settings for one file; `first_batch` is the file's first record batch: the
+/// file's settings ([`file_properties`]) and an encoding for each field column.
+///
+/// Each field column gets the encoding that is smallest on a sample of `first_batch`
+/// ([`field_encoding::choose`]): sensor readings keep their dictionary, counters and
+/// noisy floats do not.
+pub fn writer_properties(
+    compression: Compression,
+    row_group_size: usize,
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    shard: u64,
+    first_batch: &RecordBatch,
+) -> Result<WriterProperties> {
+    let codec = codec(compression)?;
+    let mut builder = file_properties(
+        compression,
+        row_group_size,
+        database,
+        retention_policy,
+        measurement,
+        shard,
+    )?;
     let schema = first_batch.schema();
     let fields: Vec<(&FieldRef, &ArrayRef)> = schema
         .fields()
