@@ -361,6 +361,8 @@ fn export_measurement(
             (from, cuts.get(i).map(Vec::as_slice))
         })
         .collect();
+    // In parts: each is a temporary file, joined at the end.
+    let split = bounds.len() > 1;
     let columns = Columns::new(schema);
     let target = Target {
         loc,
@@ -372,13 +374,13 @@ fn export_measurement(
         .enumerate()
         .with_max_len(1)
         .map(|(i, &(from, to))| {
-            let part_dest = if bounds.len() == 1 {
-                dest.clone()
-            } else {
+            let part_dest = if split {
                 part_path(&dest, i)
+            } else {
+                dest.clone()
             };
             let rows = shard.rows_between(index, ctx.config.range, from, to);
-            write_part(ctx, &target, rows, part_dest, bounds.len() > 1)
+            write_part(ctx, &target, rows, part_dest, split)
         })
         .collect();
     let measurement = String::from_utf8_lossy(&schema.name).into_owned();
@@ -410,7 +412,7 @@ fn export_measurement(
     if let Some(failure) = failure {
         // Finished parts are hidden temporary files; a single piece that failed was never
         // committed.
-        for (path, _) in files.iter().filter(|_| bounds.len() > 1) {
+        for (path, _) in files.iter().filter(|_| split) {
             let _ = std::fs::remove_file(path);
         }
         return Err(failure);
@@ -422,7 +424,7 @@ fn export_measurement(
     } = total;
     let bytes = match files.as_slice() {
         [] => return Ok(None),
-        [(_, bytes)] if bounds.len() == 1 => *bytes,
+        [(_, bytes)] if !split => *bytes,
         _ => {
             // The column chunks come encoded from the parts (each part chose its field
             // encodings from its own first batch): the file's own settings are enough.
