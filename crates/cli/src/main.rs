@@ -106,12 +106,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             &results?,
             start.elapsed().as_secs_f64(),
         );
-        let mut stderr = std::io::stderr().lock();
-        if !args.quiet {
-            render::write_text(&report, &mut stderr)?;
-        }
-        render::write_details(&report, &mut stderr)?;
-        return Ok(ExitCode::from(report.exit_code));
+        return print_report(args, &report);
     }
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -146,14 +141,20 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         &results,
         start.elapsed().as_secs_f64(),
     );
+    print_report(args, &report)
+}
+
+/// The paragraph (unless `--quiet`) and the detail lines on stderr, the JSON on stdout
+/// with `--json` (which `--out -` refuses); the exit status.
+fn print_report(args: &ExportArgs, report: &Report) -> anyhow::Result<ExitCode> {
     let mut stderr = std::io::stderr().lock();
     if !args.quiet {
-        render::write_text(&report, &mut stderr)?;
+        render::write_text(report, &mut stderr)?;
     }
-    render::write_details(&report, &mut stderr)?;
+    render::write_details(report, &mut stderr)?;
     if args.json {
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &report)?;
+        serde_json::to_writer_pretty(&mut stdout, report)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
