@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use tsm::FieldType;
-
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -33,17 +31,13 @@ pub enum Error {
         /// The measurement name, lossily decoded.
         measurement: String,
     },
-    /// A field has one type in one selected shard and another in another, so it has no
-    /// one Arrow type.
-    FieldTypeConflict {
+    /// A shard's schema of a measurement has a tag key, or a field key with a stored
+    /// type, that the measurement's [`Table`](crate::Table) does not hold.
+    NotInTable {
         /// The measurement name, lossily decoded.
         measurement: String,
-        /// The field key, lossily decoded.
-        field: String,
-        /// The shard id and type where the field was first seen, in read order.
-        first: (u64, FieldType),
-        /// A later shard id where the field has another type, and that type.
-        second: (u64, FieldType),
+        /// The tag key or the field and type.
+        what: String,
     },
 }
 
@@ -57,19 +51,14 @@ impl fmt::Display for Error {
             ),
             Error::Arrow(err) => write!(f, "arrow: {err}"),
             Error::Tsm(err) => write!(f, "{err}"),
+            Error::NotInTable { measurement, what } => write!(
+                f,
+                "measurement {measurement:?} has a {what} that its table does not hold \
+                 (the input changed since the table was made)"
+            ),
             Error::MeasurementNotFound { measurement } => {
                 write!(f, "no selected shard has measurement {measurement:?}")
             }
-            Error::FieldTypeConflict {
-                measurement,
-                field,
-                first,
-                second,
-            } => write!(
-                f,
-                "measurement {measurement:?}: field {field:?} is {} in shard {} but {} in shard {}",
-                first.1, first.0, second.1, second.0
-            ),
         }
     }
 }

@@ -75,6 +75,7 @@ mod columns;
 mod error;
 mod reader;
 mod schema;
+mod table;
 
 use std::borrow::Cow;
 
@@ -89,8 +90,12 @@ pub use crate::reader::{
     ScanBuilder,
 };
 pub use crate::schema::{
-    Column, Columns, META_KEY, META_KEY_HEX, META_MEASUREMENT, META_MEASUREMENT_HEX, META_ROLE,
-    Role, field_data_type, tag_data_type, time_data_type,
+    Column, Columns, META_CAST_FROM, META_KEY, META_KEY_HEX, META_MEASUREMENT,
+    META_MEASUREMENT_HEX, META_ROLE, META_TYPE, Role, field_data_type, tag_data_type,
+    time_data_type,
+};
+pub use crate::table::{
+    CastStats, Projection, Table, TableBuilder, TableField, TypeConflicts, influxql_precedence,
 };
 
 /// The Arrow schema of `measurement`'s record batches (shorthand for
@@ -196,17 +201,23 @@ pub fn reclaim(batch: RecordBatch, into: &mut RowBatch) {
         put_back(&mut into.time, time);
     }
     for (array, field) in arrays.skip(tags).zip(&mut into.fields) {
-        match (&mut field.values, array.data_type()) {
-            (tsm::Values::Float(v), arrow_schema::DataType::Float64) => put_back(v, array),
-            (tsm::Values::Integer(v), arrow_schema::DataType::Int64) => put_back(v, array),
-            (tsm::Values::Unsigned(v), arrow_schema::DataType::UInt64) => put_back(v, array),
-            _ => {}
-        }
+        put_back_values(&mut field.values, array);
+    }
+}
+
+/// Replaces `values`' buffer with `array`'s when both have the same numeric type and
+/// [`reclaim_values`] can take it.
+pub(crate) fn put_back_values(values: &mut tsm::Values, array: ArrayRef) {
+    match (values, array.data_type()) {
+        (tsm::Values::Float(v), arrow_schema::DataType::Float64) => put_back(v, array),
+        (tsm::Values::Integer(v), arrow_schema::DataType::Int64) => put_back(v, array),
+        (tsm::Values::Unsigned(v), arrow_schema::DataType::UInt64) => put_back(v, array),
+        _ => {}
     }
 }
 
 /// Replaces `slot` with `array`'s values buffer when [`reclaim_values`] can take it.
-fn put_back<T: arrow_buffer::ArrowNativeType>(slot: &mut Vec<T>, array: ArrayRef) {
+pub(crate) fn put_back<T: arrow_buffer::ArrowNativeType>(slot: &mut Vec<T>, array: ArrayRef) {
     if let Some(values) = reclaim_values(array) {
         *slot = values;
     }

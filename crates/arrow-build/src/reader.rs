@@ -8,19 +8,21 @@
 //! another in time order. Decoding errors from `tsm` surface as
 //! [`ArrowError::ExternalError`] wrapping the [`tsm::Error`], which callers can downcast.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, new_null_array};
+use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
-use tsm::FieldType;
 use tsm::layout::{Layout, ShardLocation};
 use tsm::meta::Meta;
-use tsm::rows::{FieldSchema, MeasurementSchema, RowBatch};
+use tsm::rows::RowBatch;
 use tsm::shard::{MeasurementRows, Shard, ShardOptions, TimeRange};
 
-use crate::{Columns, Error, Result, Stats, record_batch_counted};
+use crate::{
+    CastStats, Columns, Error, Projection, Result, Stats, Table, TableBuilder, TypeConflicts,
+    record_batch_counted,
+};
 
 /// The default cap on rows per batch, the exporter's too.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
@@ -214,9 +216,8 @@ struct Current {
     rows: ShardRows,
     /// The measurement's columns in this shard.
     columns: Columns,
-    /// For each column of the scan's schema, the shard's column holding it; `None` when
-    /// the shard's schema is the scan's own.
-    map: Option<Vec<Option<usize>>>,
+    /// From the shard's columns to the scan's table.
+    projection: Projection,
     batch: RowBatch,
 }
 
@@ -233,9 +234,10 @@ struct Current {
 /// field key of the measurement in any selected shard, each group sorted, named by the
 /// rules of [`Columns`]. A column a shard lacks is all null in that shard's batches.
 ///
-/// A field whose type differs between shards has no one Arrow type, so building the
-/// scan fails with [`Error::FieldTypeConflict`] naming the measurement, the field, and
-/// two shards with their types; select fewer shards (or a time range) to read around it.
+/// The scan's schema is a [`Table`]: a field stored with different types in different
+/// shards becomes the columns [`ScanBuilder::type_conflicts`] asks for (by default one
+/// per type, [`TypeConflicts::Split`]); values cast are counted in
+/// [`MeasurementScan::cast_stats`].
 ///
 /// # Memory
 ///
@@ -273,13 +275,14 @@ struct Current {
 /// ```
 pub struct MeasurementScan {
     measurement: Vec<u8>,
-    columns: Columns,
+    table: Table,
     /// Shards still to read, opened when their turn comes: one shard held at a time.
     pending: VecDeque<ShardLocation>,
     current: Option<Current>,
     shard_options: ShardOptions,
     options: ReadOptions,
     stats: Stats,
+    cast_stats: CastStats,
     skipped: Vec<tsm::Error>,
     done: bool,
 }
@@ -296,25 +299,37 @@ impl MeasurementScan {
         options: ReadOptions,
     ) -> Result<MeasurementScan> {
         let index = measurement_index(&shard, measurement).ok_or_else(|| not_found(measurement))?;
-        let columns = Columns::new(&shard.measurements()[index]);
+        let mut table = TableBuilder::new(measurement);
+        table.add(&shard.measurements()[index]);
         let mut scan = MeasurementScan {
             measurement: measurement.to_vec(),
-            columns,
+            table: table.finish(TypeConflicts::default()),
             pending: VecDeque::new(),
             current: None,
             shard_options: ShardOptions::default(),
             options,
             stats: Stats::default(),
+            cast_stats: CastStats::default(),
             skipped: Vec::new(),
             done: false,
         };
-        scan.start(shard);
+        scan.start(shard)?;
         Ok(scan)
     }
 
     /// The columns of the batches.
     pub fn columns(&self) -> &Columns {
-        &self.columns
+        self.table.columns()
+    }
+
+    /// The table the batches share: columns, and where each stored type of a field goes.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Values cast to another type, or left null for want of an exact cast, so far.
+    pub fn cast_stats(&self) -> CastStats {
+        self.cast_stats
     }
 
     /// Lossy UTF-8 replacements made so far.
@@ -334,41 +349,30 @@ impl MeasurementScan {
     }
 
     /// Makes `shard` the one being read; `false` when it lacks the measurement.
-    fn start(&mut self, shard: Arc<Shard>) -> bool {
+    fn start(&mut self, shard: Arc<Shard>) -> Result<bool> {
         let Some(index) = measurement_index(&shard, &self.measurement) else {
-            return false;
+            return Ok(false);
         };
         let schema = &shard.measurements()[index];
         let columns = Columns::new(schema);
-        let map = (columns.columns() != self.columns.columns()).then(|| {
-            self.columns
-                .columns()
-                .iter()
-                .map(|want| {
-                    columns
-                        .columns()
-                        .iter()
-                        .position(|c| c.role == want.role && c.key == want.key)
-                })
-                .collect()
-        });
+        let projection = self.table.projection(schema)?;
         let batch = RowBatch::new(schema);
         let range = self.options.range;
         let rows = ShardRows::new(shard, |shard| shard.rows(index, range));
         self.current = Some(Current {
             rows,
             columns,
-            map,
+            projection,
             batch,
         });
-        true
+        Ok(true)
     }
 
     /// Opens the next pending shard that has the measurement; `false` when none is left.
     fn advance(&mut self) -> Result<bool, ArrowError> {
         while let Some(location) = self.pending.pop_front() {
             let shard = Shard::open_with(&location, &self.shard_options).map_err(external)?;
-            if self.start(Arc::new(shard)) {
+            if self.start(Arc::new(shard)).map_err(to_arrow)? {
                 return Ok(true);
             }
         }
@@ -384,7 +388,7 @@ impl MeasurementScan {
             let Current {
                 rows,
                 columns,
-                map,
+                projection,
                 batch,
             } = current;
             let (options, stats) = (&self.options, &mut self.stats);
@@ -395,35 +399,16 @@ impl MeasurementScan {
             self.skipped.extend(skipped);
             match next? {
                 Some(record_batch) => {
-                    return match map {
-                        None => Ok(Some(record_batch)),
-                        Some(map) => widen(self.columns.schema(), map, &record_batch).map(Some),
-                    };
+                    return projection
+                        .apply(&record_batch, &mut self.cast_stats)
+                        .map(Some)
+                        .map_err(to_arrow);
                 }
                 // Dropping the cursor and the shard before the next is opened.
                 None => self.current = None,
             }
         }
     }
-}
-
-/// `batch` (in a shard's columns) in the scan's schema: columns placed by `map`, the
-/// shard's missing columns all null.
-fn widen(
-    schema: &SchemaRef,
-    map: &[Option<usize>],
-    batch: &RecordBatch,
-) -> Result<RecordBatch, ArrowError> {
-    let arrays: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .zip(map)
-        .map(|(field, from)| match from {
-            Some(i) => batch.column(*i).clone(),
-            None => new_null_array(field.data_type(), batch.num_rows()),
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), arrays)
 }
 
 impl Iterator for MeasurementScan {
@@ -446,7 +431,7 @@ impl Iterator for MeasurementScan {
 
 impl RecordBatchReader for MeasurementScan {
     fn schema(&self) -> SchemaRef {
-        self.columns.schema().clone()
+        self.table.columns().schema().clone()
     }
 }
 
@@ -466,6 +451,7 @@ pub struct ScanBuilder {
     shard_ids: Option<BTreeSet<u64>>,
     options: ReadOptions,
     shard_options: ShardOptions,
+    type_conflicts: TypeConflicts,
     /// (retention policy, shard id) -> shard group `[start, end)`.
     group_times: HashMap<(String, u64), (i64, i64)>,
 }
@@ -481,8 +467,16 @@ impl ScanBuilder {
             shard_ids: None,
             options: ReadOptions::default(),
             shard_options: ShardOptions::default(),
+            type_conflicts: TypeConflicts::default(),
             group_times: HashMap::new(),
         }
+    }
+
+    /// How a field stored with different types in different shards becomes columns
+    /// (default [`TypeConflicts::Split`]: one column per type, nothing cast).
+    pub fn type_conflicts(mut self, policy: TypeConflicts) -> ScanBuilder {
+        self.type_conflicts = policy;
+        self
     }
 
     /// Reads only retention policy `name`. Without it every policy of the database is
@@ -575,8 +569,7 @@ impl ScanBuilder {
     ///
     /// # Errors
     /// [`Error::Tsm`] when a shard cannot be opened; [`Error::MeasurementNotFound`] when
-    /// no selected shard has the measurement; [`Error::FieldTypeConflict`] when a field's
-    /// type differs between shards.
+    /// no selected shard has the measurement.
     pub fn build_from(
         self,
         locations: impl IntoIterator<Item = ShardLocation>,
@@ -609,7 +602,7 @@ impl ScanBuilder {
         });
 
         // Newest first, so the first shard to read is the last opened and stays open.
-        let mut schemas: Vec<(u64, MeasurementSchema)> = Vec::new();
+        let mut table = TableBuilder::new(&self.measurement);
         let mut pending: VecDeque<ShardLocation> = VecDeque::new();
         let mut first: Option<Shard> = None;
         for (location, _) in selected.into_iter().rev() {
@@ -617,63 +610,28 @@ impl ScanBuilder {
             let Some(index) = measurement_index(&shard, &self.measurement) else {
                 continue;
             };
-            schemas.push((location.id, shard.measurements()[index].clone()));
+            table.add(&shard.measurements()[index]);
             if let Some(later) = first.take() {
                 pending.push_front(later.location().clone());
             }
             first = Some(shard);
         }
-        schemas.reverse();
-        let union = union_schema(&self.measurement, &schemas)?;
         let Some(first) = first else {
             return Err(not_found(&self.measurement));
         };
         let mut scan = MeasurementScan {
             measurement: self.measurement,
-            columns: Columns::new(&union),
+            table: table.finish(self.type_conflicts),
             pending,
             current: None,
             shard_options: self.shard_options,
             options: self.options,
             stats: Stats::default(),
+            cast_stats: CastStats::default(),
             skipped: Vec::new(),
             done: false,
         };
-        scan.start(Arc::new(first));
+        scan.start(Arc::new(first))?;
         Ok(scan)
     }
-}
-
-/// The union of the measurement's schemas in `schemas` (shard id, schema), in read order.
-fn union_schema(
-    measurement: &[u8],
-    schemas: &[(u64, MeasurementSchema)],
-) -> Result<MeasurementSchema> {
-    let mut tag_keys: BTreeSet<Vec<u8>> = BTreeSet::new();
-    // Field key -> (type, the first shard having it).
-    let mut fields: BTreeMap<Vec<u8>, (FieldType, u64)> = BTreeMap::new();
-    for (shard, schema) in schemas {
-        tag_keys.extend(schema.tag_keys.iter().cloned());
-        for field in &schema.fields {
-            let (first_type, first_shard) = *fields
-                .entry(field.key.clone())
-                .or_insert((field.field_type, *shard));
-            if first_type != field.field_type {
-                return Err(Error::FieldTypeConflict {
-                    measurement: String::from_utf8_lossy(measurement).into_owned(),
-                    field: String::from_utf8_lossy(&field.key).into_owned(),
-                    first: (first_shard, first_type),
-                    second: (*shard, field.field_type),
-                });
-            }
-        }
-    }
-    Ok(MeasurementSchema {
-        name: measurement.to_vec(),
-        tag_keys: tag_keys.into_iter().collect(),
-        fields: fields
-            .into_iter()
-            .map(|(key, (field_type, _))| FieldSchema { key, field_type })
-            .collect(),
-    })
 }

@@ -26,6 +26,13 @@ pub const META_KEY: &str = "influxdb.key";
 /// Field metadata key present only when the original key is not valid UTF-8: the key's
 /// exact bytes in lowercase hex.
 pub const META_KEY_HEX: &str = "influxdb.key_hex";
+/// Field metadata key of field columns: the InfluxDB type of the column's values
+/// (`float`, `integer`, `unsigned`, `string` or `boolean`).
+pub const META_TYPE: &str = "influxdb.type";
+/// Field metadata key present only on a column that holds values of other stored types
+/// cast to its own ([`TypeConflicts::Float`](crate::TypeConflicts::Float) or
+/// [`TypeConflicts::String`](crate::TypeConflicts::String)): those types, comma-separated.
+pub const META_CAST_FROM: &str = "influxdb.cast_from";
 /// Schema metadata key: the measurement name (lossy when not UTF-8).
 pub const META_MEASUREMENT: &str = "influxdb.measurement";
 /// Schema metadata key present only when the measurement name is not valid UTF-8: its
@@ -109,45 +116,77 @@ pub struct Columns {
 impl Columns {
     /// The columns for `measurement`: `time`, its tags, its fields.
     pub fn new(measurement: &MeasurementSchema) -> Columns {
-        let mut columns =
-            Vec::with_capacity(1 + measurement.tag_keys.len() + measurement.fields.len());
-        columns.push((Role::Time, b"time".to_vec(), None));
-        for key in &measurement.tag_keys {
-            columns.push((Role::Tag, key.clone(), None));
-        }
-        for field in &measurement.fields {
-            columns.push((Role::Field, field.key.clone(), Some(field.field_type)));
-        }
-        let wanted: Vec<String> = columns
+        let fields = measurement
+            .fields
             .iter()
-            .map(|(_, key, _)| String::from_utf8_lossy(key).into_owned())
-            .collect();
-        let names = assign_names(&wanted);
-        let columns: Vec<Column> = columns
-            .into_iter()
-            .zip(names)
-            .map(|((role, key, field_type), name)| Column {
-                name,
-                role,
-                key,
-                field_type,
+            .map(|f| FieldSpec {
+                key: f.key.clone(),
+                field_type: f.field_type,
+                derived_name: None,
+                cast_from: Vec::new(),
             })
             .collect();
+        Columns::build(&measurement.name, &measurement.tag_keys, fields)
+    }
 
-        let fields: Vec<Field> = columns.iter().map(arrow_field).collect();
+    /// The columns `time`, one per tag key, one per field spec, in that order.
+    pub(crate) fn build(
+        measurement: &[u8],
+        tag_keys: &[Vec<u8>],
+        fields: Vec<FieldSpec>,
+    ) -> Columns {
+        let mut wanted: Vec<(String, bool)> = Vec::with_capacity(1 + tag_keys.len() + fields.len());
+        wanted.push(("time".to_string(), true));
+        for key in tag_keys {
+            wanted.push((String::from_utf8_lossy(key).into_owned(), true));
+        }
+        for field in &fields {
+            wanted.push(match &field.derived_name {
+                Some(name) => (name.clone(), false),
+                None => (String::from_utf8_lossy(&field.key).into_owned(), true),
+            });
+        }
+        let mut names = assign_names(&wanted).into_iter();
+        let mut next_name = || names.next().expect("one name per column");
+        let mut columns = Vec::with_capacity(wanted.len());
+        columns.push(Column {
+            name: next_name(),
+            role: Role::Time,
+            key: b"time".to_vec(),
+            field_type: None,
+        });
+        for key in tag_keys {
+            columns.push(Column {
+                name: next_name(),
+                role: Role::Tag,
+                key: key.clone(),
+                field_type: None,
+            });
+        }
+        let mut arrow_fields: Vec<Field> = columns.iter().map(|c| arrow_field(c, &[])).collect();
+        for spec in fields {
+            let column = Column {
+                name: next_name(),
+                role: Role::Field,
+                key: spec.key,
+                field_type: Some(spec.field_type),
+            };
+            arrow_fields.push(arrow_field(&column, &spec.cast_from));
+            columns.push(column);
+        }
         let mut metadata = HashMap::new();
         metadata.insert(
             META_MEASUREMENT.to_string(),
-            String::from_utf8_lossy(&measurement.name).into_owned(),
+            String::from_utf8_lossy(measurement).into_owned(),
         );
-        if std::str::from_utf8(&measurement.name).is_err() {
-            metadata.insert(META_MEASUREMENT_HEX.to_string(), hex(&measurement.name));
+        if std::str::from_utf8(measurement).is_err() {
+            metadata.insert(META_MEASUREMENT_HEX.to_string(), hex(measurement));
         }
         Columns {
-            schema: Arc::new(Schema::new_with_metadata(fields, metadata)),
-            measurement: measurement.name.clone(),
+            schema: Arc::new(Schema::new_with_metadata(arrow_fields, metadata)),
+            measurement: measurement.to_vec(),
             columns,
-            tag_count: measurement.tag_keys.len(),
+            tag_count: tag_keys.len(),
         }
     }
 
@@ -182,12 +221,31 @@ impl Columns {
     }
 }
 
-/// Gives each wanted name a distinct one, in order; see the module docs.
-fn assign_names(wanted: &[String]) -> Vec<String> {
-    let reserved: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+/// What one field column is built from.
+pub(crate) struct FieldSpec {
+    /// The field key.
+    pub(crate) key: Vec<u8>,
+    /// The column's type.
+    pub(crate) field_type: FieldType,
+    /// The wanted name when it is not the key: another type's column of a key stored with
+    /// several types.
+    pub(crate) derived_name: Option<String>,
+    /// Stored types cast to `field_type` in this column.
+    pub(crate) cast_from: Vec<FieldType>,
+}
+
+/// Gives each wanted name a distinct one, in order; see the module docs. A name that is
+/// not a key of its own (`false`: a derived name such as `key_string`) gives way to every
+/// key: those are placed first, so a derived name never pushes a key off its own name.
+fn assign_names(wanted: &[(String, bool)]) -> Vec<String> {
+    let reserved: HashSet<&str> = wanted.iter().map(|(w, _)| w.as_str()).collect();
     let mut taken: HashSet<String> = HashSet::with_capacity(wanted.len());
-    let mut names = Vec::with_capacity(wanted.len());
-    for want in wanted {
+    let mut names = vec![String::new(); wanted.len()];
+    let order = (0..wanted.len())
+        .filter(|&i| wanted[i].1)
+        .chain((0..wanted.len()).filter(|&i| !wanted[i].1));
+    for i in order {
+        let want = &wanted[i].0;
         let name = if taken.contains(want) {
             (1u64..)
                 .map(|n| format!("{want}_{n}"))
@@ -197,12 +255,12 @@ fn assign_names(wanted: &[String]) -> Vec<String> {
             want.clone()
         };
         taken.insert(name.clone());
-        names.push(name);
+        names[i] = name;
     }
     names
 }
 
-fn arrow_field(column: &Column) -> Field {
+fn arrow_field(column: &Column, cast_from: &[FieldType]) -> Field {
     let (data_type, nullable) = match column.role {
         Role::Time => (time_data_type(), false),
         Role::Tag => (tag_data_type(), true),
@@ -219,6 +277,13 @@ fn arrow_field(column: &Column) -> Field {
     );
     if std::str::from_utf8(&column.key).is_err() {
         metadata.insert(META_KEY_HEX.to_string(), hex(&column.key));
+    }
+    if let Some(field_type) = column.field_type {
+        metadata.insert(META_TYPE.to_string(), field_type.name().to_string());
+    }
+    if !cast_from.is_empty() {
+        let names: Vec<&str> = cast_from.iter().map(|t| t.name()).collect();
+        metadata.insert(META_CAST_FROM.to_string(), names.join(","));
     }
     Field::new(&column.name, data_type, nullable).with_metadata(metadata)
 }
@@ -239,7 +304,12 @@ mod tests {
     use super::*;
 
     fn names(wanted: &[&str]) -> Vec<String> {
-        assign_names(&wanted.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        assign_names(
+            &wanted
+                .iter()
+                .map(|s| (s.to_string(), true))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]
@@ -254,6 +324,24 @@ mod tests {
         assert_eq!(
             names(&["time", "a", "a", "a_1"]),
             ["time", "a", "a_2", "a_1"]
+        );
+    }
+
+    #[test]
+    fn derived_names_give_way_to_keys() {
+        let wanted = [
+            ("time", true),
+            ("mem", true),
+            ("mem_string", false),
+            ("mem_string", true),
+        ];
+        let wanted: Vec<(String, bool)> = wanted
+            .iter()
+            .map(|(w, own)| (w.to_string(), *own))
+            .collect();
+        assert_eq!(
+            assign_names(&wanted),
+            ["time", "mem", "mem_string_1", "mem_string"]
         );
     }
 

@@ -9,8 +9,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt64Type};
 use arrow_array::{Array, RecordBatch, RecordBatchReader};
 use arrow_build::{
-    Columns, Error, META_KEY, META_ROLE, MeasurementReader, MeasurementScan, ReadOptions,
-    ScanBuilder,
+    CastStats, Columns, Error, META_KEY, META_ROLE, MeasurementReader, MeasurementScan,
+    ReadOptions, ScanBuilder, TypeConflicts,
 };
 use arrow_schema::{ArrowError, DataType};
 use tsm::layout::scan;
@@ -18,7 +18,7 @@ use tsm::rows::RowBatch;
 use tsm::shard::{Shard, ShardOptions, TimeRange};
 use tsm::testkit::oracle::{Points, Scalar, assert_same};
 use tsm::testkit::tsm::TsmWriter;
-use tsm::{FieldType, Strings, Values};
+use tsm::{Strings, Values};
 
 fn fixtures() -> Vec<PathBuf> {
     tsm::testkit::oracle::fixture_dirs()
@@ -376,7 +376,7 @@ fn scan_schema_is_the_union_and_missing_columns_are_null() {
 }
 
 #[test]
-fn a_field_type_conflict_between_shards_is_a_typed_error() {
+fn a_field_stored_with_several_types_keeps_every_value() {
     let root = tempfile::tempdir().expect("tempdir");
     write_shard(
         root.path(),
@@ -386,32 +386,67 @@ fn a_field_type_conflict_between_shards_is_a_typed_error() {
     write_shard(
         root.path(),
         2,
-        &[(b"m,host=a#!~#value", &[20], Values::Integer(vec![2]))],
+        &[(
+            b"m,host=a#!~#value",
+            &[20, 30],
+            Values::Integer(vec![2, (1 << 53) + 1]),
+        )],
     );
     let layout = layout_of(root.path());
-    match ScanBuilder::new("db", "m").build(&layout) {
-        Err(Error::FieldTypeConflict {
-            measurement,
-            field,
-            first,
-            second,
-        }) => {
-            assert_eq!(measurement, "m");
-            assert_eq!(field, "value");
-            assert_eq!(first, (1, FieldType::Float));
-            assert_eq!(second, (2, FieldType::Integer));
-        }
-        Err(other) => panic!("wrong error: {other}"),
-        Ok(_) => panic!("conflict not reported"),
-    }
-    // Each shard alone reads fine.
-    for id in [1, 2] {
+    let read = |policy: TypeConflicts| {
         let reader = ScanBuilder::new("db", "m")
-            .shards([id])
+            .type_conflicts(policy)
             .build(&layout)
-            .expect("one shard");
-        assert_eq!(collect(reader).len(), 1);
+            .expect("scan");
+        let schema = reader.schema();
+        let columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name(), f.data_type()))
+            .collect();
+        let mut reader = reader;
+        let batches: Vec<RecordBatch> = reader.by_ref().map(|b| b.expect("batch")).collect();
+        (columns, batches, reader.cast_stats())
+    };
+
+    // Split: the float (InfluxQL's type) keeps the name, the integers get their own column.
+    let (columns, batches, stats) = read(TypeConflicts::Split);
+    assert_eq!(columns[2..], ["value:Float64", "value_integer:Int64"]);
+    assert_eq!(stats, CastStats::default());
+    assert_eq!(
+        batches[0].column(2).as_primitive::<Float64Type>().value(0),
+        1.5
+    );
+    assert!(batches[0].column(3).is_null(0));
+    assert!(batches[1].column(2).is_null(0) && batches[1].column(2).is_null(1));
+    assert_eq!(
+        batches[1].column(3).as_primitive::<Int64Type>().values(),
+        &[2, (1 << 53) + 1]
+    );
+    for field in &batches[1].schema().fields()[2..] {
+        assert_eq!(field.metadata()["influxdb.key"], "value");
     }
+    assert_eq!(
+        batches[1].schema().field(3).metadata()["influxdb.type"],
+        "integer"
+    );
+
+    // Float: one column; 2^53 + 1 has no float equal, so it is null and counted.
+    let (columns, batches, stats) = read(TypeConflicts::Float);
+    assert_eq!(columns[2..], ["value:Float64"]);
+    let second = batches[1].column(2).as_primitive::<Float64Type>();
+    assert_eq!(second.value(0), 2.0);
+    assert!(second.is_null(1));
+    assert_eq!((stats.cast, stats.inexact), (1, 1));
+
+    // String: every value, exactly.
+    let (columns, batches, _) = read(TypeConflicts::String);
+    assert_eq!(columns[2..], ["value:Utf8"]);
+    assert_eq!(batches[0].column(2).as_string::<i32>().value(0), "1.5");
+    assert_eq!(
+        batches[1].column(2).as_string::<i32>().value(1),
+        "9007199254740993"
+    );
 }
 
 #[test]
