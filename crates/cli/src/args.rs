@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tsm::shard::TimeRange;
-use tsm_export::{Compression, Options, OutMode, check_apart};
+use tsm_export::{Compression, Options, OutMode, TypeConflicts, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -24,15 +24,18 @@ pub enum Command {
     /// Export shards to Parquet files.
     ///
     /// One file per (database, retention policy, measurement, shard):
-    /// OUT/DB/RP/MEASUREMENT/SHARD.parquet, typed as stored in the shard. With --format lp,
-    /// line protocol: one file per shard, OUT/DB/RP/SHARD.lp[.gz], or all on stdout.
+    /// OUT/DB/RP/MEASUREMENT/SHARD.parquet; every file of a measurement has the same
+    /// columns, so each folder reads as one table. OUT/manifest.json lists every file.
+    /// With --format lp, line protocol: one file per shard, OUT/DB/RP/SHARD.lp[.gz], or all
+    /// on stdout.
     Export(Box<ExportArgs>),
     /// Summarise a storage directory from its indexes: databases, retention policies,
     /// shards, files, measurements, series, fields and their types, value counts, time
     /// ranges, type conflicts.
     Inspect(InspectArgs),
     /// Check every TSM block's CRC and the index, every tombstone and WAL entry; exit 1 if
-    /// anything is damaged.
+    /// anything is damaged. Given an export's folder (with manifest.json), check the export
+    /// against its manifest instead.
     Verify(VerifyArgs),
     /// Print a TSM file (index, blocks, values), a WAL segment or a tombstone file.
     Dump(DumpArgs),
@@ -75,8 +78,8 @@ pub struct InspectArgs {
 or a file could not be read; 64 bad arguments."
 )]
 pub struct VerifyArgs {
-    /// An InfluxDB directory, a data or WAL directory, a shard folder, or one .tsm,
-    /// .tombstone or .wal file.
+    /// An InfluxDB directory, a data or WAL directory, a shard folder, one .tsm,
+    /// .tombstone or .wal file, or the folder of an export (holding manifest.json).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
@@ -199,6 +202,14 @@ pub struct ExportArgs {
     #[arg(long, value_name = "CODEC", value_parser = parse_compression)]
     pub compression: Option<Compression>,
 
+    /// A field stored with different types in different shards: `split` gives each type
+    /// its own column (the type InfluxQL returns keeps the key as name, the others are
+    /// named KEY_TYPE, e.g. mem_string); `float` puts integers in the float column
+    /// (values beyond 2^53 that no float equals are left null and counted); `string`
+    /// writes every type as text. No value is ever changed without being counted.
+    #[arg(long, value_name = "POLICY", default_value = "split", value_parser = parse_type_conflicts)]
+    pub type_conflicts: TypeConflicts,
+
     /// Most rows in one Parquet row group.
     #[arg(long, value_name = "ROWS", default_value = "1048576")]
     pub row_group_size: NonZeroUsize,
@@ -300,6 +311,12 @@ impl ExportArgs {
                 "--compression is for Parquet; line protocol takes --compress gzip",
             ));
         }
+        if self.format == Format::Lp && self.type_conflicts != TypeConflicts::Split {
+            return Err(usage(
+                "--type-conflicts is for Parquet; line protocol writes every value with its \
+                 own type",
+            ));
+        }
         if let (false, Some(root), true) = (stdout, &self.influxdb_dir, data_dir.is_dir()) {
             check_apart(&self.out, root)?;
         }
@@ -330,12 +347,18 @@ impl ExportArgs {
             .skip_corrupt(self.skip_corrupt)
             .include_unlisted_shards(self.include_unlisted_shards)
             .verify_crc(!self.no_verify_crc)
+            .type_conflicts(self.type_conflicts)
             .mode(mode);
         if let Some(wal) = wal_dir {
             builder = builder.wal_dir(wal);
         }
         builder.build()
     }
+}
+
+/// Parses `split`, `float` or `string`.
+pub fn parse_type_conflicts(s: &str) -> Result<TypeConflicts, String> {
+    TypeConflicts::from_name(s).ok_or_else(|| format!("{s:?} is not split, float or string"))
 }
 
 /// Parses `zstd`, `zstd(N)`, `snappy`, `lz4` or `none`.

@@ -39,9 +39,24 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
     if !report.conflicts.is_empty() {
         write!(
             w,
-            " {} fields have different types in different shards; each file keeps its \
-             shard's type.",
+            " {} fields have different types in different shards, each value kept with its \
+             own type (manifest.json lists them and the Parquet column of each type).",
             report.conflicts.len()
+        )?;
+    }
+    if report.cast_values > 0 {
+        write!(
+            w,
+            " {} values were cast to their column's type.",
+            group(report.cast_values)
+        )?;
+    }
+    if report.inexact_values > 0 {
+        write!(
+            w,
+            " {} values had no exact equal in their column's type and were left null \
+             (--type-conflicts float; use split to keep them).",
+            group(report.inexact_values)
         )?;
     }
     if !report.skipped.is_empty() {

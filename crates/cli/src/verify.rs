@@ -182,6 +182,13 @@ pub fn verify_file(
 /// # Errors
 /// Bad arguments, folders that cannot be listed, output errors.
 pub fn run(args: &VerifyArgs) -> Result<u8> {
+    if args
+        .path
+        .join(tsm_export::manifest::MANIFEST_FILE)
+        .is_file()
+    {
+        return run_export_check(args);
+    }
     let files = find_files(&args.path)?;
     let options = VerifyOptions::default()
         .decode(!args.no_decode)
@@ -293,4 +300,31 @@ pub fn write_text(report: &VerifyReport, quiet: bool, w: &mut impl Write) -> std
         report.errors,
         report.warnings
     )
+}
+
+/// `verify OUT` on an export's folder: the export against its manifest.
+fn run_export_check(args: &VerifyArgs) -> Result<u8> {
+    let check = tsm_export::manifest::check_export(&args.path)?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut stdout, &check)?;
+        writeln!(stdout)?;
+    } else {
+        for p in &check.problems {
+            writeln!(stdout, "{}: {}", p.path, p.problem)?;
+        }
+    }
+    let verdict = if check.problems.is_empty() {
+        "the export matches its manifest"
+    } else {
+        "the export does NOT match its manifest"
+    };
+    eprintln!(
+        "{}: {} files, {} rows listed; {} problems: {verdict}",
+        args.path.display(),
+        check.files,
+        check.rows,
+        check.problems.len()
+    );
+    Ok(u8::from(!check.problems.is_empty()))
 }

@@ -165,7 +165,18 @@ fn empty_input_exports_nothing_and_resumes() {
     assert_eq!(summary["files"], 0);
     assert_eq!(summary["exit_code"], 0);
     assert!(String::from_utf8_lossy(&output.stderr).contains("exported 0 of 0 shards"));
-    assert_eq!(files(&out), [".influx-tsm/options.json"]);
+    assert_eq!(
+        files(&out),
+        [
+            ".influx-tsm/options.json",
+            ".influx-tsm/tables.json",
+            "manifest.json"
+        ]
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["files"], serde_json::json!([]));
+    assert_eq!(manifest["totals"]["rows"], 0);
 
     // Again without --resume: refused. With it and the same options: fine.
     assert_code(&run(&[&"export", &input, &"--out", &out]), 64);
@@ -222,7 +233,14 @@ fn overwrite_replaces_only_our_own_exports() {
         &"lz4",
     ]);
     assert_code(&output, 0);
-    assert_eq!(files(&out), [".influx-tsm/options.json"]);
+    assert_eq!(
+        files(&out),
+        [
+            ".influx-tsm/options.json",
+            ".influx-tsm/tables.json",
+            "manifest.json"
+        ]
+    );
     let options = std::fs::read_to_string(out.join(".influx-tsm/options.json")).unwrap();
     assert!(options.contains("lz4"), "{options}");
 }

@@ -100,3 +100,16 @@ pub fn files(root: &Path) -> Vec<String> {
         .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
         .collect()
 }
+
+/// The Python with DuckDB, pyarrow, Polars and DataFusion that the reader tests run:
+/// `INFLUX_TSM_PYTHON`, which `tests/run.sh` (the README's test command) sets up. A test
+/// that needs it fails without it rather than passing unchecked.
+pub fn python() -> std::ffi::OsString {
+    std::env::var_os("INFLUX_TSM_PYTHON").unwrap_or_else(|| {
+        panic!(
+            "INFLUX_TSM_PYTHON is not set: this test reads the export with DuckDB, pyarrow, \
+             Polars and DataFusion. Run the tests with `bash tests/run.sh` (it makes a \
+             virtualenv with them), or point INFLUX_TSM_PYTHON at a Python that has them."
+        )
+    })
+}

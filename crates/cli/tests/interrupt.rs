@@ -18,22 +18,38 @@ fn relative_parquet(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn killed_exports_resume_to_the_uninterrupted_result() {
+    killed_exports_resume(&fixture());
+}
+
+/// The conflicts fixture: a resumed export of a measurement whose field has four types
+/// ends with the files (and the one schema) of an uninterrupted run.
+#[test]
+fn killed_exports_with_type_conflicts_resume_to_one_schema() {
+    killed_exports_resume(&conflicts_fixture());
+}
+
+fn conflicts_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/conflicts/influxdb")
+}
+
+fn killed_exports_resume(input: &Path) {
     let dir = tempfile::tempdir().unwrap();
-    let input = fixture();
     let whole = dir.path().join("whole");
+    let started = std::time::Instant::now();
     let output = run(&[&"export", &input, &"--out", &whole, &"--threads", &"1"]);
     assert_code(&output, 0);
     let expected = relative_parquet(&whole);
 
-    // Kill points spread over the run (a debug build takes about a second), in an order
-    // fixed by a seed so a failure can be replayed.
+    // Kill points spread over the length of an uninterrupted run, one in each sixth, at
+    // places fixed by a seed so a failure can be replayed.
+    let sixth = (started.elapsed().as_millis() as u64 / 6).max(1);
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut delays: Vec<u64> = (0..6)
         .map(|i| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            i * 150 + seed % 150
+            i * sixth + seed % sixth
         })
         .collect();
     delays.push(0);
@@ -76,6 +92,11 @@ fn killed_exports_resume_to_the_uninterrupted_result() {
         ]);
         assert_code(&output, 0);
         assert_eq!(relative_parquet(&out), expected, "killed after {delay} ms");
+        assert_eq!(
+            std::fs::read(out.join("manifest.json")).unwrap(),
+            std::fs::read(whole.join("manifest.json")).unwrap(),
+            "killed after {delay} ms: manifest.json"
+        );
         let leftovers: Vec<String> = crate::common::files(&out)
             .into_iter()
             .filter(|f| f.ends_with(".tmp"))
@@ -98,4 +119,72 @@ fn killed_exports_resume_to_the_uninterrupted_result() {
         killed_mid_run >= 3,
         "only {killed_mid_run} runs were cut short"
     );
+}
+
+/// Shards left unfinished by an earlier run are written with the schema that run saved;
+/// an input that grew a type since then is refused, not exported with a second schema.
+#[test]
+fn resume_keeps_the_first_runs_tables_and_refuses_a_changed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = conflicts_fixture();
+    let whole = dir.path().join("whole");
+    assert_code(&run(&[&"export", &input, &"--out", &whole, &"-q"]), 0);
+
+    // As if the run had stopped after shards 1 and 2 of conf/autogen.
+    let cut = dir.path().join("cut");
+    copy_tree(&whole, &cut);
+    for shard in [3, 4, 7] {
+        std::fs::remove_file(cut.join(format!(".influx-tsm/done/conf/autogen/{shard}.json")))
+            .unwrap();
+        let _ = std::fs::remove_file(cut.join(format!("conf/autogen/reading/{shard}.parquet")));
+    }
+    std::fs::remove_file(cut.join("manifest.json")).unwrap();
+    assert_code(
+        &run(&[&"export", &input, &"--out", &cut, &"--resume", &"-q"]),
+        0,
+    );
+    assert_eq!(relative_parquet(&cut), relative_parquet(&whole));
+    for relative in relative_parquet(&whole) {
+        let a = read_parquet(&whole.join(&relative));
+        let b = read_parquet(&cut.join(&relative));
+        assert_eq!(a.batches, b.batches, "{relative:?}");
+    }
+    assert_eq!(
+        std::fs::read(cut.join("manifest.json")).unwrap(),
+        std::fs::read(whole.join("manifest.json")).unwrap()
+    );
+
+    // The first run's tables did not know `value` as a boolean: shard 4 no longer fits.
+    let tables_path = cut.join(".influx-tsm/tables.json");
+    let tables = std::fs::read_to_string(&tables_path).unwrap();
+    let mut saved: serde_json::Value = serde_json::from_str(&tables).unwrap();
+    let value_hex = "76616c7565"; // "value"
+    for table in saved["tables"].as_array_mut().unwrap() {
+        table["fields"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|f| !(f[0] == value_hex && f[1] == "boolean"));
+    }
+    std::fs::write(&tables_path, saved.to_string()).unwrap();
+    std::fs::remove_file(cut.join(".influx-tsm/done/conf/autogen/4.json")).unwrap();
+    let output = run(&[&"export", &input, &"--out", &cut, &"--resume"]);
+    assert_code(&output, 64);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("input changed") && stderr.contains("\"value\" of type boolean"),
+        "{stderr}"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

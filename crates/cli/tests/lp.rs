@@ -157,7 +157,7 @@ fn parse_lp(text: &str, db: &str, rp: &str, points: &mut Points) -> usize {
 fn read_tree(out: &Path) -> Points {
     let mut points = Points::new();
     for entry in crate::common::files(out) {
-        if entry.starts_with(".influx-tsm") {
+        if entry.starts_with(".influx-tsm") || entry == "manifest.json" {
             continue;
         }
         let parts: Vec<&str> = entry.split('/').collect();
@@ -275,9 +275,26 @@ fn files_resume_and_bad_combinations() {
         [
             "airq/autogen/25.lp.gz",
             "airq/autogen/26.lp.gz",
-            "airq/autogen/27.lp.gz"
+            "airq/autogen/27.lp.gz",
+            "manifest.json"
         ]
     );
+    // The manifest lists the line-protocol files with their sizes and time ranges.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["output"], "lp");
+    let listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, &names[..3]);
+    for f in manifest["files"].as_array().unwrap() {
+        let path = out.join(f["path"].as_str().unwrap());
+        assert_eq!(f["bytes"], std::fs::metadata(&path).unwrap().len());
+        assert!(f["min_time"].as_i64().unwrap() <= f["max_time"].as_i64().unwrap());
+    }
     assert_code(&export(&["--compress", "gzip", "--resume"]), 0);
     // Other options than the earlier run: refused.
     let again = export(&["--resume"]);

@@ -9,4 +9,5 @@ mod end_to_end;
 mod hostile;
 mod interrupt;
 mod lp;
+mod readers;
 mod verify;

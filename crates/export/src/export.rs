@@ -8,23 +8,27 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::RecordBatch;
-use arrow_build::Columns;
+use arrow_build::{CastStats, Columns, Projection};
+use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 use tsm::layout::ShardLocation;
 use tsm::rows::{MeasurementSchema, RowBatch};
 use tsm::shard::{MeasurementRows, Shard};
 
 use crate::error::{Error, IoContext, Result, cannot};
+use crate::manifest::ExportManifest;
 use crate::observer::Observer;
-use crate::opened::{open_shard, shard_name};
+use crate::opened::{OpenedShard, open_shard, shard_name};
 use crate::options::{Format, Options};
 use crate::output::{
-    PendingFile, file_properties, lp_relative_path, relative_path, sync_dir, writer_properties,
+    PendingFile, file_properties, file_schema, lp_relative_path, relative_path, sync_dir,
+    writer_properties,
 };
 use crate::parts::{join_parts, part_path};
 use crate::plan::{Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
+use crate::tables::Tables;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
 struct Shared<'a> {
@@ -33,6 +37,11 @@ struct Shared<'a> {
     progress: &'a dyn Observer,
     cancel: AtomicBool,
     first_error: Mutex<Option<Error>>,
+    /// Each measurement's one schema (Parquet only).
+    tables: &'a Tables,
+    /// Shards opened while making the tables and kept for their export, by position in
+    /// the export order.
+    opened: Vec<Mutex<Option<OpenedShard>>>,
 }
 
 /// Why a measurement stopped.
@@ -76,6 +85,10 @@ impl From<Error> for Failure {
 /// per worker of the current rayon pool (call it inside `ThreadPool::install` to choose
 /// the pool; idle workers also help encode a shard's Parquet columns).
 ///
+/// Every Parquet file of a measurement has the measurement's one schema
+/// ([`crate::tables`]); when every shard is done, `manifest.json` is written at the root
+/// of `out` ([`crate::manifest`]).
+///
 /// # Errors
 /// The first error of any worker (the others stop at their next batch); shards finished
 /// before it keep their files and manifests, so a resumed export continues from there.
@@ -85,26 +98,39 @@ pub fn export(
     out: &OutDir,
     progress: &dyn Observer,
 ) -> Result<Vec<ShardResult>> {
+    let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
+    order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    let (tables, opened) = match config.format {
+        Format::Parquet => make_tables(config, out, &order)?,
+        Format::Lp => (Tables::default(), Vec::new()),
+    };
     let ctx = Shared {
         config,
         out,
         progress,
         cancel: AtomicBool::new(false),
         first_error: Mutex::new(None),
+        tables: &tables,
+        opened: opened.into_iter().map(Mutex::new).collect(),
     };
-    let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
-    order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     let results: Vec<Option<ShardResult>> = {
         order
             .par_iter()
+            .enumerate()
             .with_max_len(1)
-            .map(|planned| match export_shard_guarded(&ctx, planned) {
-                Ok(result) => result,
-                Err(err) => {
-                    ctx.cancel.store(true, Ordering::Relaxed);
-                    let mut first = ctx.first_error.lock().unwrap_or_else(|e| e.into_inner());
-                    first.get_or_insert(err);
-                    None
+            .map(|(position, planned)| {
+                let opened = ctx
+                    .opened
+                    .get(position)
+                    .and_then(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+                match guarded(&planned.location, || export_shard(&ctx, planned, opened)) {
+                    Ok(result) => result,
+                    Err(err) => {
+                        ctx.cancel.store(true, Ordering::Relaxed);
+                        let mut first = ctx.first_error.lock().unwrap_or_else(|e| e.into_inner());
+                        first.get_or_insert(err);
+                        None
+                    }
                 }
             })
             .collect()
@@ -127,28 +153,90 @@ pub fn export(
         };
         key(a).cmp(&key(b))
     });
+    ExportManifest::new(config, &tables, &results).write(out.root())?;
     Ok(results)
 }
 
-/// [`export_shard`], turning a panic (a bug in a decoder, say) into an error naming the
-/// shard, so the other workers stop cleanly and the exit status is 1.
-fn export_shard_guarded(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| export_shard(ctx, planned)))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Err(Error::Internal(format!(
-                "internal error while exporting shard {}: {message} (please report this bug)",
-                shard_name(&planned.location)
-            )))
+/// Makes each measurement's table from the shards still to export (opening each once,
+/// in parallel), or takes the saved tables of a resumed export and checks that those
+/// shards fit them; saves new tables in the output's state. Returns the tables and the
+/// first shards of the export order, kept open for their export (as many as there are
+/// workers: the ones that start first).
+fn make_tables(
+    config: &Options,
+    out: &OutDir,
+    order: &[&PlannedShard],
+) -> Result<(Tables, Vec<Option<OpenedShard>>)> {
+    let keep = rayon::current_num_threads();
+    let opened: Vec<(Vec<MeasurementSchema>, Option<OpenedShard>)> = order
+        .par_iter()
+        .enumerate()
+        .with_max_len(1)
+        .map(|(position, planned)| {
+            let loc = &planned.location;
+            if out.done(loc).is_some() {
+                return Ok((Vec::new(), None));
+            }
+            guarded(loc, || {
+                let opened = open_shard(config, loc)
+                    .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
+                let schemas = opened
+                    .shard
+                    .iter()
+                    .flat_map(Shard::measurements)
+                    .filter(|m| config.filter.measurement(&m.name))
+                    .cloned()
+                    .collect();
+                Ok((schemas, (position < keep).then_some(opened)))
+            })
         })
+        .collect::<Result<_>>()?;
+    let schemas = order
+        .iter()
+        .zip(&opened)
+        .flat_map(|(planned, (schemas, _))| {
+            let loc = &planned.location;
+            schemas
+                .iter()
+                .map(|s| (loc.database.as_str(), loc.retention_policy.as_str(), s))
+        });
+    let tables = match out.saved_tables()? {
+        Some(text) => {
+            let tables = Tables::from_state(&text)?;
+            tables.check(schemas)?;
+            tables
+        }
+        None => {
+            let tables = Tables::build(config.type_conflicts, schemas);
+            out.write_tables(&tables.to_state()?)?;
+            tables
+        }
+    };
+    Ok((tables, opened.into_iter().map(|(_, shard)| shard).collect()))
 }
 
-/// Exports one shard; `None` when cancelled.
-fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<ShardResult>> {
+/// Runs `work` for the shard at `loc`, turning a panic (a bug in a decoder, say) into an
+/// error naming the shard, so the other workers stop cleanly and the exit status is 1.
+fn guarded<T>(loc: &ShardLocation, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        Err(Error::Internal(format!(
+            "internal error while exporting shard {}: {message} (please report this bug)",
+            shard_name(loc)
+        )))
+    })
+}
+
+/// Exports one shard (`opened` if [`make_tables`] kept it open); `None` when cancelled.
+fn export_shard(
+    ctx: &Shared<'_>,
+    planned: &PlannedShard,
+    opened: Option<OpenedShard>,
+) -> Result<Option<ShardResult>> {
     let loc = &planned.location;
     if let Some(manifest) = ctx.out.done(loc) {
         ctx.progress.shard_finished(loc, planned.bytes);
@@ -173,8 +261,11 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
     }
     ctx.progress.shard_started(loc);
     let mut manifest = Manifest::new(loc, planned.bytes);
-    let opened = open_shard(ctx.config, loc)
-        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
+    let opened = match opened {
+        Some(opened) => opened,
+        None => open_shard(ctx.config, loc)
+            .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?,
+    };
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
     let shard = opened.shard;
@@ -278,6 +369,28 @@ struct Written {
     rows: u64,
     values: u64,
     stats: arrow_build::Stats,
+    casts: CastStats,
+    /// Earliest and latest timestamp written; none before the first row.
+    time_range: Option<(i64, i64)>,
+}
+
+impl Written {
+    fn add(&mut self, other: &Written) {
+        self.rows += other.rows;
+        self.values += other.values;
+        self.stats.add(&other.stats);
+        self.casts.add(&other.casts);
+        self.add_times(other.time_range);
+    }
+
+    fn add_times(&mut self, range: Option<(i64, i64)>) {
+        if let Some((min, max)) = range {
+            self.time_range = Some(match self.time_range {
+                Some((a, b)) => (a.min(min), b.max(max)),
+                None => (min, max),
+            });
+        }
+    }
 }
 
 /// A part (or the whole) of a measurement, written and committed.
@@ -297,8 +410,13 @@ struct PartOutcome {
 /// Where one measurement's rows go.
 struct Target<'a> {
     loc: &'a ShardLocation,
+    /// The measurement's schema in this shard, and its columns.
     schema: &'a MeasurementSchema,
     columns: &'a Columns,
+    /// From the shard's columns to the measurement's table.
+    projection: &'a Projection,
+    /// The table's schema with the file's metadata.
+    file_schema: SchemaRef,
 }
 
 impl Target<'_> {
@@ -364,10 +482,25 @@ fn export_measurement(
     // In parts: each is a temporary file, joined at the end.
     let split = bounds.len() > 1;
     let columns = Columns::new(schema);
+    let table = ctx
+        .tables
+        .get(&loc.database, &loc.retention_policy, &schema.name)
+        .ok_or_else(|| Error::Internal("a measurement without a table".into()))?;
+    let projection = table
+        .projection(schema)
+        .map_err(|err| Failure::Other(Error::Arrow(err)))?;
     let target = Target {
         loc,
         schema,
         columns: &columns,
+        projection: &projection,
+        file_schema: file_schema(
+            table.columns().schema(),
+            &loc.database,
+            &loc.retention_policy,
+            &schema.name,
+            loc.id,
+        ),
     };
     let outcomes: Vec<PartOutcome> = bounds
         .par_iter()
@@ -396,9 +529,7 @@ fn export_measurement(
         );
         match outcome.result {
             Ok(part) => {
-                total.rows += part.written.rows;
-                total.values += part.written.values;
-                total.stats.add(&part.written.stats);
+                total.add(&part.written);
                 files.extend(part.file);
             }
             // The first failure in part order; a later part may only have been cancelled.
@@ -421,6 +552,8 @@ fn export_measurement(
         rows,
         values,
         stats,
+        casts,
+        time_range,
     } = total;
     let bytes = match files.as_slice() {
         [] => return Ok(None),
@@ -430,7 +563,7 @@ fn export_measurement(
             // encodings from its own first batch): the file's own settings are enough.
             let properties = target.file_properties(ctx.config)?.build();
             let parts: Vec<PathBuf> = files.into_iter().map(|(path, _)| path).collect();
-            join_parts(&dest, columns.schema().clone(), properties, &parts)?
+            join_parts(&dest, target.file_schema.clone(), properties, &parts)?
         }
     };
     manifest.files.push(FileRecord {
@@ -439,6 +572,8 @@ fn export_measurement(
         rows,
         values,
         bytes,
+        min_time: time_range.map(|(min, _)| min),
+        max_time: time_range.map(|(_, max)| max),
     });
     manifest
         .fields
@@ -449,6 +584,8 @@ fn export_measurement(
         }));
     manifest.replaced_field_values += stats.replaced_field_values;
     manifest.replaced_tag_values += stats.replaced_tag_values;
+    manifest.cast_values += casts.cast;
+    manifest.inexact_values += casts.inexact;
     Ok(dest.parent().map(Path::to_path_buf))
 }
 
@@ -506,12 +643,10 @@ fn write_measurement(
     damaged_blocks: &mut Vec<tsm::Error>,
 ) -> Result<Written, Failure> {
     let config = ctx.config;
-    let columns = target.columns;
     let mut batch = RowBatch::new(target.schema);
-    let mut stats = arrow_build::Stats::default();
-    let (mut row_count, mut value_count) = (0u64, 0u64);
-    // The next batch to encode, with its row and value counts.
-    let mut next: Option<(RecordBatch, u64, u64)> = None;
+    let mut written = Written::default();
+    // The next batch to encode.
+    let mut next: Option<Converted> = None;
     let mut first = true;
     loop {
         if ctx.cancel.load(Ordering::Relaxed) {
@@ -525,39 +660,46 @@ fn write_measurement(
         // Until a batch has been taken back, whole buffers at once rather than grown step
         // by step (a no-op once reclaimed; capacity never written costs no pages).
         batch.reserve(config.batch_rows);
-        let (written, decoded) = rayon::join(
+        let (result, decoded) = rayon::join(
             || match &pending {
-                Some((record_batch, _, _)) => write_batch(ctx, target, dest, file, record_batch),
+                Some(converted) => write_batch(ctx, target, dest, file, &converted.batch),
                 None => Ok(()),
             },
-            || next_record_batch(config, columns, &mut rows, &mut batch, &mut stats),
+            || next_record_batch(config, target, &mut rows, &mut batch, &mut written),
         );
-        written?;
-        if let Some((record_batch, rows, values)) = pending {
-            row_count += rows;
-            value_count += values;
-            ctx.progress.values_written(values);
+        result?;
+        if let Some(converted) = pending {
+            written.rows += converted.rows;
+            written.values += converted.values;
+            written.add_times(Some(converted.time_range));
+            ctx.progress.values_written(converted.values);
             // The next batch is decoded into this one's buffers.
-            arrow_build::reclaim(record_batch, &mut batch);
+            target.projection.reclaim(converted.batch, &mut batch);
         }
         next = decoded?;
         damaged_blocks.extend(rows.take_skipped());
     }
-    Ok(Written {
-        rows: row_count,
-        values: value_count,
-        stats,
-    })
+    Ok(written)
 }
 
-/// Decodes and converts the next non-empty batch; `None` at the end.
+/// A batch converted to the table's columns, with what it holds.
+struct Converted {
+    batch: RecordBatch,
+    rows: u64,
+    values: u64,
+    /// Its earliest and latest timestamp.
+    time_range: (i64, i64),
+}
+
+/// Decodes and converts the next non-empty batch; `None` at the end. Lossy UTF-8
+/// replacements and casts are added to `written`.
 fn next_record_batch(
     config: &Options,
-    columns: &Columns,
+    target: &Target<'_>,
     rows: &mut MeasurementRows<'_>,
     batch: &mut RowBatch,
-    stats: &mut arrow_build::Stats,
-) -> Result<Option<(RecordBatch, u64, u64)>, Failure> {
+    written: &mut Written,
+) -> Result<Option<Converted>, Failure> {
     loop {
         if !rows
             .next_batch(batch, config.batch_rows, config.batch_bytes)
@@ -565,15 +707,25 @@ fn next_record_batch(
         {
             return Ok(None);
         }
-        if batch.is_empty() {
+        let (Some(&min), Some(&max)) = (batch.time.iter().min(), batch.time.iter().max()) else {
             continue;
-        }
-        let (rows, values) = (batch.len() as u64, batch.value_count() as u64);
+        };
+        let (row_count, values) = (batch.len() as u64, batch.value_count() as u64);
         // The buffers move into the arrays; `reclaim` gives them back once written.
         let owned = batch.take();
-        let record_batch = arrow_build::into_record_batch(columns, owned, stats)
-            .map_err(|err| Failure::Other(Error::Arrow(err)))?;
-        return Ok(Some((record_batch, rows, values)));
+        let arrow = |err| Failure::Other(Error::Arrow(err));
+        let shard_batch = arrow_build::into_record_batch(target.columns, owned, &mut written.stats)
+            .map_err(arrow)?;
+        let table_batch = target
+            .projection
+            .apply(&shard_batch, &mut written.casts)
+            .map_err(arrow)?;
+        return Ok(Some(Converted {
+            batch: table_batch,
+            rows: row_count,
+            values,
+            time_range: (min, max),
+        }));
     }
 }
 
@@ -591,7 +743,7 @@ fn write_batch(
             let properties = target.writer_properties(ctx.config, record_batch)?;
             none.insert(PendingFile::create(
                 dest.to_path_buf(),
-                target.columns.schema().clone(),
+                target.file_schema.clone(),
                 properties,
             )?)
         }

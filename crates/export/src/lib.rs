@@ -81,6 +81,7 @@ pub mod inspect;
 pub mod lp;
 mod lp_export;
 pub mod lp_sink;
+pub mod manifest;
 pub mod naming;
 mod observer;
 mod opened;
@@ -90,8 +91,10 @@ pub mod parts;
 mod plan;
 mod report;
 pub mod state;
+pub mod tables;
 pub mod tag_chunk;
 
+pub use arrow_build::TypeConflicts;
 pub use error::{Error, Result};
 pub use export::export;
 pub use lp_export::{context as lp_context, ddl as lp_ddl, export_lp_stream};

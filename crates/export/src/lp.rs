@@ -38,6 +38,8 @@ pub struct LpStats {
     pub dropped_lines: u64,
     /// String values holding a newline (written raw).
     pub strings_with_newline: u64,
+    /// The earliest and latest timestamp of the lines written.
+    pub time_range: Option<(i64, i64)>,
 }
 
 impl LpStats {
@@ -48,6 +50,17 @@ impl LpStats {
         self.unrepresentable += other.unrepresentable;
         self.dropped_lines += other.dropped_lines;
         self.strings_with_newline += other.strings_with_newline;
+        if let Some((min, max)) = other.time_range {
+            self.note_time(min);
+            self.note_time(max);
+        }
+    }
+
+    fn note_time(&mut self, time: i64) {
+        self.time_range = Some(match self.time_range {
+            Some((min, max)) => (min.min(time), max.max(time)),
+            None => (time, time),
+        });
     }
 }
 
@@ -133,6 +146,7 @@ impl LineFormat {
                     out.push(b'\n');
                     stats.lines += 1;
                     stats.values += written;
+                    stats.note_time(batch.time[row]);
                 }
                 row += 1;
             }

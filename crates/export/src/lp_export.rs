@@ -372,6 +372,8 @@ pub(crate) fn export_shard_file(
                 rows: stats.lines,
                 values: stats.values,
                 bytes,
+                min_time: stats.time_range.map(|(min, _)| min),
+                max_time: stats.time_range.map(|(_, max)| max),
             });
             Ok(Some(dest.parent().map(std::path::Path::to_path_buf)))
         }
@@ -524,6 +526,8 @@ fn stream_shard(
                 rows: stats.lines,
                 values: stats.values,
                 bytes: 0,
+                min_time: stats.time_range.map(|(min, _)| min),
+                max_time: stats.time_range.map(|(_, max)| max),
             }),
             None => return Ok(None),
         }

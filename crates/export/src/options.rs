@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
+use arrow_build::TypeConflicts;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::json;
 use tsm::layout::ShardLocation;
@@ -183,6 +184,7 @@ pub struct Options {
     pub(crate) verify_crc: bool,
     pub(crate) mode: OutMode,
     pub(crate) series_per_part: usize,
+    pub(crate) type_conflicts: TypeConflicts,
 }
 
 impl Options {
@@ -209,6 +211,7 @@ impl Options {
                 verify_crc: true,
                 mode: OutMode::Fresh,
                 series_per_part: DEFAULT_SERIES_PER_PART,
+                type_conflicts: TypeConflicts::default(),
             },
             measurements: Vec::new(),
             exclude_measurements: Vec::new(),
@@ -257,6 +260,11 @@ impl Options {
             .skip_corrupt(self.skip_corrupt)
     }
 
+    /// How a field stored with several types becomes Parquet columns.
+    pub fn type_conflicts_policy(&self) -> TypeConflicts {
+        self.type_conflicts
+    }
+
     /// The options that decide the output's contents, for a resumed export to compare.
     pub fn fingerprint(&self) -> serde_json::Value {
         let canonical = |p: &Path| resolve(p).unwrap_or_else(|_| p.to_path_buf());
@@ -278,6 +286,11 @@ impl Options {
         // Added after the first release: present only when set, so earlier exports resume.
         if self.include_unlisted_shards {
             fingerprint["include_unlisted_shards"] = json!(true);
+        }
+        // Files of one measurement share one schema since this key exists: an export of
+        // an earlier version (per-shard schemas) must not be resumed into it.
+        if self.format == Format::Parquet {
+            fingerprint["type_conflicts"] = json!(self.type_conflicts.name());
         }
         // Parquet exports keep the fingerprint they had before line protocol existed.
         if self.format == Format::Lp {
@@ -434,6 +447,14 @@ impl OptionsBuilder {
     /// unless testing.
     pub fn series_per_part(mut self, series: usize) -> Self {
         self.options.series_per_part = series.max(1);
+        self
+    }
+
+    /// How a field stored with different types in different shards becomes Parquet
+    /// columns (default [`TypeConflicts::Split`]: one column per stored type, nothing
+    /// cast). Line protocol keeps every value's own type whatever this says.
+    pub fn type_conflicts(mut self, policy: TypeConflicts) -> Self {
+        self.options.type_conflicts = policy;
         self
     }
 

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{FieldRef, SchemaRef};
@@ -117,28 +118,10 @@ pub fn file_properties(
     measurement: &[u8],
     shard: u64,
 ) -> Result<WriterPropertiesBuilder> {
-    let mut metadata = vec![
-        KeyValue::new(META_DATABASE.to_string(), database.to_string()),
-        KeyValue::new(
-            META_RETENTION_POLICY.to_string(),
-            retention_policy.to_string(),
-        ),
-        KeyValue::new(
-            META_MEASUREMENT.to_string(),
-            String::from_utf8_lossy(measurement).into_owned(),
-        ),
-        KeyValue::new(META_SHARD.to_string(), shard.to_string()),
-        KeyValue::new(
-            META_VERSION.to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-    ];
-    if std::str::from_utf8(measurement).is_err() {
-        metadata.push(KeyValue::new(
-            META_MEASUREMENT_HEX.to_string(),
-            hex(measurement),
-        ));
-    }
+    let metadata = file_metadata(database, retention_policy, measurement, shard)
+        .into_iter()
+        .map(|(key, value)| KeyValue::new(key, value))
+        .collect();
     let time = ColumnPath::from("time");
     Ok(WriterProperties::builder()
         .set_compression(codec(compression)?)
@@ -146,6 +129,53 @@ pub fn file_properties(
         .set_column_encoding(time, parquet::basic::Encoding::DELTA_BINARY_PACKED)
         .set_max_row_group_row_count(Some(row_group_size))
         .set_key_value_metadata(Some(metadata)))
+}
+
+/// The metadata of one file, the same in its Parquet key-value metadata and in its stored
+/// Arrow schema (readers show one or the other): database, retention policy,
+/// measurement (and its exact bytes in hex when they are not UTF-8), shard, and the
+/// version of influx-tsm that wrote it.
+pub fn file_metadata(
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    shard: u64,
+) -> Vec<(String, String)> {
+    let mut metadata = vec![
+        (META_DATABASE.to_string(), database.to_string()),
+        (
+            META_RETENTION_POLICY.to_string(),
+            retention_policy.to_string(),
+        ),
+        (
+            META_MEASUREMENT.to_string(),
+            String::from_utf8_lossy(measurement).into_owned(),
+        ),
+        (META_SHARD.to_string(), shard.to_string()),
+        (
+            META_VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ];
+    if std::str::from_utf8(measurement).is_err() {
+        metadata.push((META_MEASUREMENT_HEX.to_string(), hex(measurement)));
+    }
+    metadata
+}
+
+/// `schema` with the file's metadata ([`file_metadata`]) in place of its own.
+pub fn file_schema(
+    schema: &SchemaRef,
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    shard: u64,
+) -> SchemaRef {
+    let metadata: std::collections::HashMap<String, String> =
+        file_metadata(database, retention_policy, measurement, shard)
+            .into_iter()
+            .collect();
+    Arc::new(schema.as_ref().clone().with_metadata(metadata))
 }
 
 /// Writer settings for one file; `first_batch` is the file's first record batch: the

@@ -58,6 +58,10 @@ pub struct Report {
     pub replaced_field_values: u64,
     /// Tag cells that were not UTF-8 and were replaced lossily.
     pub replaced_tag_values: u64,
+    /// Field values cast to their column's type (`--type-conflicts float` or `string`).
+    pub cast_values: u64,
+    /// Field values that no value of their column's type equals, left null.
+    pub inexact_values: u64,
     /// Data skipped with `--skip-corrupt`.
     pub skipped: Vec<SkipRecord>,
     /// Data left out as InfluxDB would leave it out (torn WAL tails and the like).
@@ -103,6 +107,8 @@ impl Report {
             values_per_second: fresh_values as f64 / seconds.max(1e-9),
             replaced_field_values: manifests().map(|m| m.replaced_field_values).sum(),
             replaced_tag_values: manifests().map(|m| m.replaced_tag_values).sum(),
+            cast_values: manifests().map(|m| m.cast_values).sum(),
+            inexact_values: manifests().map(|m| m.inexact_values).sum(),
             exit_code: if skipped.is_empty() { 0 } else { 2 },
             skipped,
             warnings: manifests()

@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! OUT/.influx-tsm/options.json                  the options that decide the contents
+//! OUT/.influx-tsm/tables.json                   each measurement's one schema (Parquet)
 //! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   one manifest per finished shard
 //! ```
+//!
+//! `tables.json` is written before the first shard starts; a resumed export reads it
+//! instead of making the tables again, so its files have the schemas of the first run's.
 //!
 //! `options.json` is written before any Parquet file. A shard's manifest is written (whole,
 //! by rename) only after every file of the shard has been renamed into place and the
@@ -27,6 +31,7 @@ use crate::output::{is_temp_name, write_atomic};
 pub const STATE_DIR: &str = ".influx-tsm";
 const OPTIONS_FILE: &str = "options.json";
 const DONE_DIR: &str = "done";
+const TABLES_FILE: &str = "tables.json";
 
 /// One Parquet file written.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -41,6 +46,12 @@ pub struct FileRecord {
     pub values: u64,
     /// File size.
     pub bytes: u64,
+    /// The earliest timestamp in the file, nanoseconds since the epoch.
+    #[serde(default)]
+    pub min_time: Option<i64>,
+    /// The latest timestamp in the file.
+    #[serde(default)]
+    pub max_time: Option<i64>,
 }
 
 /// Data left out: under `--skip-corrupt`, or as a warning.
@@ -127,6 +138,13 @@ pub struct Manifest {
     pub replaced_field_values: u64,
     /// Tag cells whose bytes were not UTF-8, replaced lossily.
     pub replaced_tag_values: u64,
+    /// Field values cast to their column's type (`--type-conflicts float` or `string`).
+    #[serde(default)]
+    pub cast_values: u64,
+    /// Field values no value of their column's type equals (an integer beyond 2^53 under
+    /// `--type-conflicts float`), left null.
+    #[serde(default)]
+    pub inexact_values: u64,
 }
 
 impl Manifest {
@@ -143,6 +161,8 @@ impl Manifest {
             warnings: Vec::new(),
             replaced_field_values: 0,
             replaced_tag_values: 0,
+            cast_values: 0,
+            inexact_values: 0,
         }
     }
 }
@@ -279,6 +299,34 @@ impl OutDir {
     /// Whether this run continues an earlier one.
     pub fn is_resume(&self) -> bool {
         self.resume
+    }
+
+    /// The tables an earlier run of a resumed export wrote ([`OutDir::write_tables`]),
+    /// as JSON text; `None` when not resuming or none was written.
+    ///
+    /// # Errors
+    /// When the file exists but cannot be read.
+    pub fn saved_tables(&self) -> Result<Option<String>> {
+        if !self.resume {
+            return Ok(None);
+        }
+        let path = self.root.join(STATE_DIR).join(TABLES_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::io(cannot("read", &path)(), err)),
+        }
+    }
+
+    /// Saves the export's tables (JSON text), before any shard is written.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn write_tables(&self, text: &str) -> Result<()> {
+        write_atomic(
+            &self.root.join(STATE_DIR).join(TABLES_FILE),
+            text.as_bytes(),
+        )
     }
 
     /// Marks `manifest`'s shard finished.

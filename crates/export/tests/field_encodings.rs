@@ -2,9 +2,8 @@
 //! floats `BYTE_STREAM_SPLIT` or `PLAIN`, repeating values the dictionary), written as
 //! the export writes a file (`writer_properties` from the first batch, `PendingFile`),
 //! then read back value for value by arrow-rs and, through the Python named by
-//! `INFLUX_TSM_PYTHON` (CI sets it up), by DuckDB, pyarrow and Polars. Without
-//! `INFLUX_TSM_PYTHON` the test says so and checks arrow-rs only; with it, a missing
-//! reader fails the test.
+//! `INFLUX_TSM_PYTHON` (`tests/run.sh` sets it up), by DuckDB, pyarrow and Polars.
+//! Without `INFLUX_TSM_PYTHON`, or with a reader missing, the test fails.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -260,12 +259,10 @@ fn every_encoding_reads_back_in_every_reader() {
     let expected = as_json(std::slice::from_ref(&table));
     assert_eq!(as_json(&batches), expected, "arrow-rs");
 
-    let Some(python) = std::env::var_os("INFLUX_TSM_PYTHON") else {
-        eprintln!(
-            "INFLUX_TSM_PYTHON is not set: not reading the file with DuckDB, pyarrow, Polars"
-        );
-        return;
-    };
+    let python = std::env::var_os("INFLUX_TSM_PYTHON").expect(
+        "INFLUX_TSM_PYTHON is not set: this test reads Parquet with DuckDB (and pyarrow, \
+         Polars); run the tests with `bash tests/run.sh`, which sets it up",
+    );
     let output = Command::new(&python)
         .arg("-c")
         .arg(SCRIPT)

@@ -98,13 +98,14 @@ fn read(path: &Path) -> (Vec<Option<String>>, Arc<ParquetMetaData>) {
     (values, metadata)
 }
 
-/// With `INFLUX_TSM_PYTHON` (a Python with duckdb, as CI sets up): DuckDB reads the tag
+/// Through `INFLUX_TSM_PYTHON` (a Python with duckdb; `tests/run.sh` sets it up): DuckDB reads the tag
 /// column of `path` as `expected`, and its filter on the last value (which uses the
 /// statistics and page index to skip data) counts the same rows.
 fn duckdb_agrees(path: &Path, expected: &[Option<String>]) {
-    let Some(python) = std::env::var_os("INFLUX_TSM_PYTHON") else {
-        return;
-    };
+    let python = std::env::var_os("INFLUX_TSM_PYTHON").expect(
+        "INFLUX_TSM_PYTHON is not set: this test reads Parquet with DuckDB (and pyarrow, \
+         Polars); run the tests with `bash tests/run.sh`, which sets it up",
+    );
     const SCRIPT: &str = r#"
 import duckdb, json, sys
 path, probe = sys.argv[1], sys.argv[2]

@@ -1,0 +1,292 @@
+//! One table per (database, retention policy, measurement) for the whole export.
+//!
+//! Every Parquet file of a measurement has the same Arrow schema, so the folder
+//! `OUT/<db>/<rp>/<measurement>/` reads as one table with any reader's defaults: the
+//! union of the tag keys and field keys of every exported shard, a field stored with
+//! several types laid out by [`TypeConflicts`]. The tables are made from the shards'
+//! indexes before the first file is written ([`crate::export`] opens each shard once for
+//! it) and saved in the output's state, so a resumed export writes the rest of the files
+//! with the schemas of the first run's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_build::{Table, TableBuilder, TypeConflicts};
+use serde::{Deserialize, Serialize};
+use tsm::FieldType;
+use tsm::rows::MeasurementSchema;
+
+use crate::error::{Error, Result};
+
+/// (database, retention policy, measurement as stored)
+pub type TableKey = (String, String, Vec<u8>);
+
+/// The export's tables.
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    policy: TypeConflicts,
+    tables: BTreeMap<TableKey, Arc<Table>>,
+}
+
+impl Tables {
+    /// The tables of the measurements in `schemas` (database, retention policy, a
+    /// shard's schema of a measurement), under `policy`.
+    pub fn build<'a>(
+        policy: TypeConflicts,
+        schemas: impl IntoIterator<Item = (&'a str, &'a str, &'a MeasurementSchema)>,
+    ) -> Tables {
+        let mut builders: BTreeMap<TableKey, TableBuilder> = BTreeMap::new();
+        for (database, retention_policy, schema) in schemas {
+            builders
+                .entry((
+                    database.to_string(),
+                    retention_policy.to_string(),
+                    schema.name.clone(),
+                ))
+                .or_insert_with(|| TableBuilder::new(&schema.name))
+                .add(schema);
+        }
+        Tables {
+            policy,
+            tables: builders
+                .into_iter()
+                .map(|(key, builder)| (key, Arc::new(builder.finish(policy))))
+                .collect(),
+        }
+    }
+
+    /// The table of `measurement` in `database`/`retention_policy`.
+    pub fn get(
+        &self,
+        database: &str,
+        retention_policy: &str,
+        measurement: &[u8],
+    ) -> Option<&Arc<Table>> {
+        // BTreeMap lookups need the owned key type; measurements are few per shard.
+        self.tables.get(&(
+            database.to_string(),
+            retention_policy.to_string(),
+            measurement.to_vec(),
+        ))
+    }
+
+    /// Every table, in (database, retention policy, measurement) order.
+    pub fn iter(&self) -> impl Iterator<Item = (&TableKey, &Arc<Table>)> {
+        self.tables.iter()
+    }
+
+    /// The policy the tables were made with.
+    pub fn policy(&self) -> TypeConflicts {
+        self.policy
+    }
+
+    /// The tables as the JSON text the output's state keeps (keys in hex: they are bytes).
+    pub(crate) fn to_state(&self) -> Result<String> {
+        let saved = SavedTables {
+            version: STATE_VERSION,
+            type_conflicts: self.policy.name().to_string(),
+            tables: self
+                .tables
+                .iter()
+                .map(
+                    |((database, retention_policy, measurement), table)| SavedTable {
+                        database: database.clone(),
+                        retention_policy: retention_policy.clone(),
+                        measurement: hex(measurement),
+                        tag_keys: table.tag_keys().iter().map(|k| hex(k)).collect(),
+                        fields: table
+                            .fields()
+                            .iter()
+                            .flat_map(|f| {
+                                f.stored.iter().map(|t| (hex(&f.key), t.name().to_string()))
+                            })
+                            .collect(),
+                    },
+                )
+                .collect(),
+        };
+        serde_json::to_string_pretty(&saved).map_err(|source| Error::State {
+            what: "cannot write the tables".into(),
+            source,
+        })
+    }
+
+    /// Tables saved by [`Tables::to_state`].
+    pub(crate) fn from_state(text: &str) -> Result<Tables> {
+        let bad =
+            |what: String| Error::OutDir(format!("the saved tables of the earlier export: {what}"));
+        let saved: SavedTables = serde_json::from_str(text).map_err(|source| Error::State {
+            what: "cannot parse the saved tables".into(),
+            source,
+        })?;
+        if saved.version != STATE_VERSION {
+            return Err(bad(format!(
+                "version {} is not {STATE_VERSION}",
+                saved.version
+            )));
+        }
+        let policy = TypeConflicts::from_name(&saved.type_conflicts)
+            .ok_or_else(|| bad(format!("unknown policy {:?}", saved.type_conflicts)))?;
+        let mut tables = BTreeMap::new();
+        for t in saved.tables {
+            let measurement = unhex(&t.measurement).ok_or_else(|| bad(t.measurement.clone()))?;
+            let mut builder = TableBuilder::new(&measurement);
+            for key in &t.tag_keys {
+                builder.add_tag_key(&unhex(key).ok_or_else(|| bad(key.clone()))?);
+            }
+            for (key, type_name) in &t.fields {
+                let key = unhex(key).ok_or_else(|| bad(key.clone()))?;
+                let field_type = field_type_named(type_name)
+                    .ok_or_else(|| bad(format!("unknown type {type_name:?}")))?;
+                builder.add_field(&key, field_type);
+            }
+            tables.insert(
+                (t.database, t.retention_policy, measurement),
+                Arc::new(builder.finish(policy)),
+            );
+        }
+        Ok(Tables { policy, tables })
+    }
+
+    /// Checks that every schema in `schemas` fits its table: a resumed export must not
+    /// meet a tag key, field or type the first run did not see.
+    ///
+    /// # Errors
+    /// [`Error::OutDir`] naming the measurement and what does not fit.
+    pub(crate) fn check<'a>(
+        &self,
+        schemas: impl IntoIterator<Item = (&'a str, &'a str, &'a MeasurementSchema)>,
+    ) -> Result<()> {
+        for (database, retention_policy, schema) in schemas {
+            let changed = |what: String| {
+                Error::OutDir(format!(
+                    "--resume: the input changed since the earlier export into this folder \
+                     ({database}/{retention_policy} {what}); use --overwrite to export it again"
+                ))
+            };
+            match self.get(database, retention_policy, &schema.name) {
+                None => {
+                    return Err(changed(format!(
+                        "has a new measurement {:?}",
+                        String::from_utf8_lossy(&schema.name)
+                    )));
+                }
+                Some(table) => {
+                    if let Err(err) = table.projection(schema) {
+                        return Err(changed(err.to_string()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+const STATE_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct SavedTables {
+    version: u32,
+    type_conflicts: String,
+    tables: Vec<SavedTable>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedTable {
+    database: String,
+    retention_policy: String,
+    /// Hex.
+    measurement: String,
+    /// Hex.
+    tag_keys: Vec<String>,
+    /// (key in hex, stored type)
+    fields: Vec<(String, String)>,
+}
+
+/// The type named `name` ([`FieldType::name`]).
+pub(crate) fn field_type_named(name: &str) -> Option<FieldType> {
+    [
+        FieldType::Float,
+        FieldType::Integer,
+        FieldType::Unsigned,
+        FieldType::Boolean,
+        FieldType::String,
+    ]
+    .into_iter()
+    .find(|t| t.name() == name)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsm::rows::FieldSchema;
+
+    fn schema(name: &[u8], tags: &[&[u8]], fields: &[(&[u8], FieldType)]) -> MeasurementSchema {
+        MeasurementSchema {
+            name: name.to_vec(),
+            tag_keys: tags.iter().map(|t| t.to_vec()).collect(),
+            fields: fields
+                .iter()
+                .map(|(k, t)| FieldSchema {
+                    key: k.to_vec(),
+                    field_type: *t,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn saved_tables_read_back_the_same() {
+        let a = schema(b"m\xff", &[b"host"], &[(b"v", FieldType::Integer)]);
+        let b = schema(
+            b"m\xff",
+            &[b"dc"],
+            &[(b"v", FieldType::String), (b"w\x00", FieldType::Float)],
+        );
+        let c = schema(b"n", &[], &[(b"x", FieldType::Boolean)]);
+        let tables = Tables::build(
+            TypeConflicts::Float,
+            [("db", "rp", &a), ("db", "rp", &b), ("db", "other", &c)],
+        );
+        let again = Tables::from_state(&tables.to_state().unwrap()).unwrap();
+        assert_eq!(again.policy(), TypeConflicts::Float);
+        let keys: Vec<_> = tables.iter().map(|(k, _)| k.clone()).collect();
+        let keys_again: Vec<_> = again.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, keys_again);
+        for ((_, t), (_, u)) in tables.iter().zip(again.iter()) {
+            assert_eq!(t.columns().schema(), u.columns().schema());
+            assert_eq!(t.fields(), u.fields());
+        }
+        again.check([("db", "rp", &a), ("db", "rp", &b)]).unwrap();
+        let new_type = schema(b"m\xff", &[], &[(b"v", FieldType::Boolean)]);
+        assert!(matches!(
+            again.check([("db", "rp", &new_type)]),
+            Err(Error::OutDir(_))
+        ));
+        assert!(again.check([("db", "elsewhere", &c)]).is_err());
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_junk() {
+        assert_eq!(unhex(&hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
+        assert!(unhex("abc").is_none());
+        assert!(unhex("zz").is_none());
+    }
+}
