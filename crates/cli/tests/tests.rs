@@ -10,4 +10,5 @@ mod hostile;
 mod interrupt;
 mod lp;
 mod readers;
+mod tables;
 mod verify;

@@ -331,6 +331,8 @@ fn export_shard(
             manifest.skipped.extend(part.skipped);
             manifest.replaced_field_values += part.replaced_field_values;
             manifest.replaced_tag_values += part.replaced_tag_values;
+            manifest.cast_values += part.cast_values;
+            manifest.inexact_values += part.inexact_values;
             match result {
                 Ok(Some(dir)) => {
                     dirs.insert(dir);

@@ -9,7 +9,10 @@
 //!    catalogue, `meta/meta.db`).
 //! 3. [`OutDir::prepare`] makes the output folder ready: fresh, resumed or overwritten.
 //! 4. [`export`] exports the shards in the caller's rayon pool, telling an [`Observer`]
-//!    how far it got; [`export_lp_stream`] writes line protocol into any `Write`.
+//!    how far it got; every Parquet file of a measurement has the measurement's one
+//!    schema ([`tables`]), and `manifest.json` lists every file ([`manifest`], which
+//!    [`manifest::check_export`] checks an export against); [`export_lp_stream`] writes
+//!    line protocol into any `Write`.
 //! 5. [`Report::new`] adds up what each shard produced.
 //!
 //! Nothing here prints: errors are [`Error`], progress goes to the [`Observer`], and the
@@ -55,17 +58,21 @@
 //! ```text
 //! OUT/<db>/<rp>/<measurement>/<shard>.parquet   one file per measurement of each shard
 //! OUT/<db>/<rp>/<shard>.lp[.gz]                 line protocol: one file per shard
+//! OUT/manifest.json                             every file, table and conflict (at the end)
 //! OUT/.influx-tsm/options.json                  the options that decide the contents
+//! OUT/.influx-tsm/tables.json                   each measurement's one schema
 //! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   written once a shard is finished
 //! ```
 //!
-//! Columns: `time` (timestamp, ns, UTC), one dictionary-encoded string column per tag
-//! key, one column per field typed as stored in the shard; clashing names get `_1`,
-//! `_2`... and every column says its role and original key in Arrow field metadata (see
-//! [`arrow_build`]). Tag values and strings that are not UTF-8 are replaced lossily
-//! (U+FFFD) and counted in the report. File key-value metadata: `influxdb.database`,
-//! `influxdb.retention_policy`, `influxdb.measurement`, `influxdb.shard`,
-//! `influx-tsm.version`.
+//! Columns, the same in every file of a measurement: `time` (timestamp, ns, UTC), one
+//! dictionary-encoded string column per tag key of any shard, one column per field key
+//! (and, for a key stored with several types, per type or cast as
+//! [`TypeConflicts`] says); clashing names get `_1`, `_2`... and every column says its
+//! role, original key and type in Arrow field metadata (see [`arrow_build`]). Tag values
+//! and strings that are not UTF-8 are replaced lossily (U+FFFD) and counted in the
+//! report. File metadata, in the Parquet key-value metadata and the stored Arrow schema
+//! alike: `influxdb.database`, `influxdb.retention_policy`, `influxdb.measurement`,
+//! `influxdb.shard`, `influx-tsm.version`.
 //!
 //! Output files are named by [`naming`] (percent-encoding, reversible and injective) and
 //! written under a hidden temporary name, synced and renamed, so a file is there whole or
