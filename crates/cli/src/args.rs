@@ -5,7 +5,10 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
 use tsm::shard::TimeRange;
+
+use tsm_export::remote::Remote;
 use tsm_export::{Compression, Options, OutMode, TypeConflicts, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
@@ -143,11 +146,18 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub wal_dir: Option<PathBuf>,
 
-    /// Where to write the files. Must be empty or absent, unless --resume or
-    /// --overwrite; must not be inside the input. With --format lp, `-` writes everything
-    /// to stdout, shard after shard in (database, retention policy, id) order.
-    #[arg(long, short = 'o', value_name = "DIR")]
+    /// Where to write the files: a folder, or a bucket URL (s3://BUCKET/PREFIX, gs://,
+    /// az://; credentials and endpoint from the usual AWS_*, GOOGLE_*, AZURE_* variables).
+    /// Must be empty or absent, unless --resume or --overwrite; must not be inside the
+    /// input. With --format lp, `-` writes everything to stdout, shard after shard in
+    /// (database, retention policy, id) order.
+    #[arg(long, short = 'o', value_name = "DIR|URL")]
     pub out: PathBuf,
+
+    /// With a bucket URL as --out: where files wait for their upload (the shards being
+    /// exported, deleted once uploaded) [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub staging: Option<PathBuf>,
 
     /// Output format: parquet, or lp (line protocol).
     #[arg(long, value_enum, default_value = "parquet")]
@@ -274,7 +284,25 @@ impl ExportArgs {
     ///
     /// # Errors
     /// [`tsm_export::Error::Options`] for arguments that do not fit together or the input.
-    pub fn options(&self) -> Result<Options, tsm_export::Error> {
+    /// `--out` as a local path: a `file://` URL becomes its path.
+    pub fn local_out(&self) -> Result<PathBuf, tsm_export::Error> {
+        match self.out.to_str() {
+            Some(text) if text.starts_with("file://") => url::Url::parse(text)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .ok_or_else(|| {
+                    tsm_export::Error::Options(format!("--out {text}: not a file URL of a path"))
+                }),
+            _ => Ok(self.out.clone()),
+        }
+    }
+
+    /// The export's options; with `remote`, files are staged in its folder and uploaded
+    /// to its bucket.
+    pub fn options(
+        &self,
+        remote: Option<(&std::path::Path, Arc<Remote>)>,
+    ) -> Result<Options, tsm_export::Error> {
         let usage = |message: &str| tsm_export::Error::Options(message.to_string());
         let data_dir = match (&self.data_dir, &self.influxdb_dir) {
             (Some(dir), _) => dir.clone(),
@@ -317,15 +345,21 @@ impl ExportArgs {
                  own type",
             ));
         }
-        if let (false, Some(root), true) = (stdout, &self.influxdb_dir, data_dir.is_dir()) {
-            check_apart(&self.out, root)?;
+        if let (false, None, Some(root), true) =
+            (stdout, &remote, &self.influxdb_dir, data_dir.is_dir())
+        {
+            check_apart(&self.local_out()?, root)?;
         }
         let mode = match (self.resume, self.overwrite) {
             (true, _) => OutMode::Resume,
             (false, true) => OutMode::Overwrite,
             (false, false) => OutMode::Fresh,
         };
-        let mut builder = Options::builder(data_dir, &self.out)
+        let out = match &remote {
+            Some((staging, _)) => staging.to_path_buf(),
+            None => self.local_out()?,
+        };
+        let mut builder = Options::builder(data_dir, out)
             .format(match self.format {
                 Format::Parquet => tsm_export::Format::Parquet,
                 Format::Lp => tsm_export::Format::Lp,
@@ -351,6 +385,9 @@ impl ExportArgs {
             .mode(mode);
         if let Some(wal) = wal_dir {
             builder = builder.wal_dir(wal);
+        }
+        if let Some((_, remote)) = remote {
+            builder = builder.remote(remote);
         }
         builder.build()
     }

@@ -21,11 +21,14 @@ mod verify;
 
 use std::fmt;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use tsm_export::remote::Remote;
 use tsm_export::{DryRun, OutDir, Plan, Report, export, export_lp_stream};
 
 use crate::args::{Cli, Command, ExportArgs};
@@ -83,8 +86,58 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A bucket as `--out`: the runtime its uploads run on, the staging folder (deleted at
+/// the end), the bucket.
+struct RemoteOut {
+    _runtime: tokio::runtime::Runtime,
+    staging: tempfile::TempDir,
+    remote: Arc<Remote>,
+}
+
+impl RemoteOut {
+    /// `Some` when `--out` is a URL (a `file://` URL is taken as its local path by
+    /// [`ExportArgs::local_out`]).
+    fn new(args: &ExportArgs) -> anyhow::Result<Option<RemoteOut>> {
+        let Some(url) = args
+            .out
+            .to_str()
+            .filter(|o| tsm_export::remote::is_url(o) && !o.starts_with("file://"))
+        else {
+            return Ok(None);
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("influx-tsm-io")
+            .enable_all()
+            .build()
+            .context("cannot start the upload runtime")?;
+        let remote = Remote::open(url, runtime.handle().clone())?;
+        let staging_root = args.staging.clone().unwrap_or_else(std::env::temp_dir);
+        let staging = tempfile::Builder::new()
+            .prefix("influx-tsm-staging-")
+            .tempdir_in(&staging_root)
+            .with_context(|| {
+                format!("cannot make a staging folder in {}", staging_root.display())
+            })?;
+        Ok(Some(RemoteOut {
+            _runtime: runtime,
+            staging,
+            remote: Arc::new(remote),
+        }))
+    }
+}
+
 fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let options = args.options()?;
+    let remote = RemoteOut::new(args)?;
+    let options = args.options(
+        remote
+            .as_ref()
+            .map(|r| (r.staging.path(), r.remote.clone())),
+    )?;
+    let shown_out = match &remote {
+        Some(r) => PathBuf::from(r.remote.url()),
+        None => options.out().to_path_buf(),
+    };
     let start = Instant::now();
     let threads = args.threads();
     let plan = Plan::new(&options)?;
@@ -100,12 +153,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             &mut std::io::stdout().lock(),
         );
         progress.finish();
-        let report = Report::new(
-            options.out().to_path_buf(),
-            &plan,
-            &results?,
-            start.elapsed().as_secs_f64(),
-        );
+        let report = Report::new(shown_out, &plan, &results?, start.elapsed().as_secs_f64());
         return print_report(args, &report);
     }
 
@@ -135,12 +183,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     progress.finish();
     let results = results?;
 
-    let report = Report::new(
-        options.out().to_path_buf(),
-        &plan,
-        &results,
-        start.elapsed().as_secs_f64(),
-    );
+    let report = Report::new(shown_out, &plan, &results, start.elapsed().as_secs_f64());
     print_report(args, &report)
 }
 

@@ -10,5 +10,6 @@ mod hostile;
 mod interrupt;
 mod lp;
 mod readers;
+mod s3;
 mod tables;
 mod verify;

@@ -63,6 +63,16 @@ pub enum Error {
         /// The JSON parser's error.
         source: serde_json::Error,
     },
+    /// The object store refused (a missing bucket, refused credentials, a failed
+    /// upload).
+    Remote {
+        /// The bucket.
+        bucket: String,
+        /// What was being done, with the URL.
+        what: String,
+        /// The store's error.
+        source: Box<object_store::Error>,
+    },
     /// A bug: a panic while exporting a shard, or an impossible state. Please report it.
     Internal(String),
 }
@@ -175,6 +185,7 @@ impl fmt::Display for Error {
             Error::Io { what, .. } | Error::Parquet { what, .. } | Error::State { what, .. } => {
                 f.write_str(what)
             }
+            Error::Remote { bucket, what, .. } => write!(f, "{what} (bucket {bucket:?})"),
             Error::Arrow(err) => err.fmt(f),
         }
     }
@@ -187,6 +198,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::Parquet { source, .. } => Some(source),
             Error::State { source, .. } => Some(source),
+            Error::Remote { source, .. } => Some(source.as_ref()),
             Error::Input(err) => err.source(),
             Error::Scan { source, .. } => Some(source),
             Error::Arrow(err) => err.source(),

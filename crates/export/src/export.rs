@@ -153,7 +153,7 @@ pub fn export(
         };
         key(a).cmp(&key(b))
     });
-    ExportManifest::new(config, &tables, &results).write(out.root())?;
+    ExportManifest::new(config, &tables, &results).write(out)?;
     Ok(results)
 }
 

@@ -96,6 +96,7 @@ mod options;
 pub mod output;
 pub mod parts;
 mod plan;
+pub mod remote;
 mod report;
 pub mod state;
 pub mod tables;

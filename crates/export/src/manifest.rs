@@ -26,9 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::options::{Format, Options};
-use crate::output::write_atomic;
 use crate::report::{ShardResult, conflicts};
-use crate::state::SkipRecord;
+use crate::state::{OutDir, SkipRecord};
 use crate::tables::Tables;
 
 /// The manifest's file name, at the root of the output folder.
@@ -273,16 +272,25 @@ impl ExportManifest {
         }
     }
 
-    /// Writes the manifest into `out` whole (by rename).
+    /// The manifest as the JSON text of `manifest.json`.
     ///
     /// # Errors
-    /// I/O errors.
-    pub fn write(&self, out: &Path) -> Result<()> {
+    /// When it cannot be serialised (it always can).
+    pub fn to_json(&self) -> Result<String> {
         let text = serde_json::to_string_pretty(self).map_err(|source| Error::State {
             what: "cannot write the manifest".into(),
             source,
         })?;
-        write_atomic(&out.join(MANIFEST_FILE), format!("{text}\n").as_bytes())
+        Ok(format!("{text}\n"))
+    }
+
+    /// Writes the manifest into the output (whole, by rename; uploaded too when the
+    /// output is a bucket).
+    ///
+    /// # Errors
+    /// I/O and upload errors.
+    pub fn write(&self, out: &OutDir) -> Result<()> {
+        out.write_root_file(MANIFEST_FILE, self.to_json()?.as_bytes())
     }
 
     /// Reads the manifest of the export in `out`, checking its format and version.

@@ -5,9 +5,13 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use arrow_build::TypeConflicts;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::json;
+
+use crate::remote::Remote;
 use tsm::layout::ShardLocation;
 use tsm::shard::{ShardOptions, TimeRange};
 
@@ -185,6 +189,7 @@ pub struct Options {
     pub(crate) mode: OutMode,
     pub(crate) series_per_part: usize,
     pub(crate) type_conflicts: TypeConflicts,
+    pub(crate) remote: Option<Arc<Remote>>,
 }
 
 impl Options {
@@ -212,6 +217,7 @@ impl Options {
                 mode: OutMode::Fresh,
                 series_per_part: DEFAULT_SERIES_PER_PART,
                 type_conflicts: TypeConflicts::default(),
+                remote: None,
             },
             measurements: Vec::new(),
             exclude_measurements: Vec::new(),
@@ -455,6 +461,13 @@ impl OptionsBuilder {
     /// cast). Line protocol keeps every value's own type whatever this says.
     pub fn type_conflicts(mut self, policy: TypeConflicts) -> Self {
         self.options.type_conflicts = policy;
+        self
+    }
+
+    /// Uploads the export into `remote` (a bucket and prefix); `out` is then the local
+    /// staging folder, which holds only the shards in flight (see [`crate::remote`]).
+    pub fn remote(mut self, remote: Arc<Remote>) -> Self {
+        self.options.remote = Some(remote);
         self
     }
 

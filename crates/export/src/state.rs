@@ -19,6 +19,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tsm::layout::ShardLocation;
 
@@ -26,6 +28,7 @@ use crate::error::{Error, IoContext, Result, cannot};
 use crate::naming;
 use crate::options::{Options, OutMode};
 use crate::output::{is_temp_name, write_atomic};
+use crate::remote::Remote;
 
 /// The state folder inside the output directory.
 pub const STATE_DIR: &str = ".influx-tsm";
@@ -169,12 +172,14 @@ impl Manifest {
 
 type ShardKey = (String, String, u64);
 
-/// The output directory, prepared for this run.
+/// The output directory, prepared for this run (with a remote, the local staging folder
+/// and the bucket it is uploaded into).
 #[derive(Debug)]
 pub struct OutDir {
     root: PathBuf,
     resume: bool,
     done: HashMap<ShardKey, Manifest>,
+    remote: Option<Arc<Remote>>,
 }
 
 impl OutDir {
@@ -204,7 +209,11 @@ impl OutDir {
             root: root.clone(),
             resume: false,
             done: HashMap::new(),
+            remote: config.remote.clone(),
         };
+        if let Some(remote) = &config.remote {
+            prepare_remote(remote, config.mode, &root, write)?;
+        }
         let state = root.join(STATE_DIR);
         let options_path = state.join(OPTIONS_FILE);
         let fingerprint = config.fingerprint();
@@ -277,9 +286,27 @@ impl OutDir {
         if write {
             std::fs::create_dir_all(&root).io_context(cannot("create", &root))?;
             let text = to_json(&fingerprint)?;
-            write_atomic(&options_path, text.as_bytes())?;
+            out.write_state_file(&format!("{STATE_DIR}/{OPTIONS_FILE}"), text.as_bytes())?;
         }
         Ok(out)
+    }
+
+    /// Writes `bytes` as the file `relative` (`/`-separated) of the output, whole, and
+    /// uploads it when the output is a bucket.
+    fn write_state_file(&self, relative: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.root.join(relative), bytes)?;
+        if let Some(remote) = &self.remote {
+            remote.put_small(relative, bytes.to_vec())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the export's `manifest.json` (see [`crate::manifest`]).
+    ///
+    /// # Errors
+    /// I/O and upload errors.
+    pub fn write_root_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write_state_file(name, bytes)
     }
 
     /// The output directory.
@@ -323,13 +350,11 @@ impl OutDir {
     /// # Errors
     /// I/O errors.
     pub fn write_tables(&self, text: &str) -> Result<()> {
-        write_atomic(
-            &self.root.join(STATE_DIR).join(TABLES_FILE),
-            text.as_bytes(),
-        )
+        self.write_state_file(&format!("{STATE_DIR}/{TABLES_FILE}"), text.as_bytes())
     }
 
-    /// Marks `manifest`'s shard finished.
+    /// Marks `manifest`'s shard finished. With a remote, its files are uploaded first
+    /// (each one whole), then its record, and the staged files are deleted.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
         let path = manifest_path(
             &self.root,
@@ -338,7 +363,27 @@ impl OutDir {
             manifest.shard,
         );
         let text = to_json(manifest)?;
-        write_atomic(&path, text.as_bytes())
+        let Some(remote) = &self.remote else {
+            return write_atomic(&path, text.as_bytes());
+        };
+        for file in &manifest.files {
+            remote.upload(&self.root.join(&file.path), &file.path)?;
+        }
+        let relative = path
+            .strip_prefix(&self.root)
+            .map(crate::plan::path_string)
+            .map_err(|_| Error::Internal("a shard record outside the output".into()))?;
+        self.write_state_file(&relative, text.as_bytes())?;
+        for file in &manifest.files {
+            let staged = self.root.join(&file.path);
+            std::fs::remove_file(&staged).io_context(cannot("delete", &staged))?;
+        }
+        Ok(())
+    }
+
+    /// The bucket the output is uploaded into, if any.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.remote.as_ref()
     }
 
     /// Deletes the files an unfinished earlier run left for `shard`
@@ -378,6 +423,43 @@ impl OutDir {
 }
 
 /// Where the manifest of a shard goes.
+/// Readies the bucket behind a staging folder for `mode`, as [`OutDir::open`] readies a
+/// local folder: a fresh export needs an empty prefix; an overwrite deletes an earlier
+/// export (only one influx-tsm wrote); a resume aborts the uploads the earlier run left
+/// and brings its state into the staging folder, where the local logic takes over.
+fn prepare_remote(remote: &Remote, mode: OutMode, staging: &Path, write: bool) -> Result<()> {
+    let url = remote.url();
+    let not_empty = remote.check()?;
+    let ours = remote.has_state()?;
+    match mode {
+        OutMode::Fresh if not_empty => Err(Error::OutDir(format!(
+            "--out {url} is not empty; pass --resume to continue an earlier export into it, \
+             or --overwrite to replace it"
+        ))),
+        OutMode::Overwrite | OutMode::Resume if not_empty && !ours => Err(Error::OutDir(format!(
+            "--out {url} is not empty and holds no export of influx-tsm \
+             (no {STATE_DIR}/{OPTIONS_FILE}); refusing to touch it"
+        ))),
+        OutMode::Resume if !ours => Err(Error::OutDir(format!(
+            "--out {url} holds no earlier export to resume"
+        ))),
+        OutMode::Fresh => Ok(()),
+        OutMode::Overwrite => {
+            if write && ours {
+                remote.abort_unfinished_uploads()?;
+                remote.delete_all()?;
+            }
+            Ok(())
+        }
+        OutMode::Resume => {
+            if write {
+                remote.abort_unfinished_uploads()?;
+            }
+            remote.download_state(staging)
+        }
+    }
+}
+
 fn manifest_path(root: &Path, database: &str, retention_policy: &str, shard: u64) -> PathBuf {
     root.join(STATE_DIR)
         .join(DONE_DIR)
