@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tsm::shard::TimeRange;
+use tsm_backup::Backup;
 use tsm_export::{Compression, Options, OutMode, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
@@ -128,7 +129,8 @@ Path components are percent-encoded: letters, digits, `-_.,+=@()[]`, space and n
 UTF-8 stay; other bytes become %XX; a leading `.` becomes %2E; names longer than 200 bytes \
 are cut and end in `~` and a hash. The exact names are in each file's key-value metadata.")]
 pub struct ExportArgs {
-    /// The InfluxDB directory: the one holding `data/` and, optionally, `wal/`.
+    /// The InfluxDB directory: the one holding `data/` and, optionally, `wal/`; or a
+    /// folder written by `influxd backup` (portable or legacy), read in place.
     #[arg(value_name = "INFLUXDB_DIR", required_unless_present = "data_dir")]
     pub influxdb_dir: Option<PathBuf>,
 
@@ -269,13 +271,18 @@ impl ExportArgs {
             (Some(dir), _) => dir.clone(),
             (None, Some(root)) => {
                 let data = root.join("data");
-                if !data.is_dir() {
+                if data.is_dir() {
+                    data
+                } else if Backup::detect(root).is_some() {
+                    // A backup folder is read as it is (the plan sees it is one).
+                    root.clone()
+                } else {
                     return Err(tsm_export::Error::Options(format!(
-                        "{} has no data/ folder (use --data-dir for a data folder elsewhere)",
+                        "{} has no data/ folder and is no influxd backup (use --data-dir for \
+                         a data folder elsewhere)",
                         root.display()
                     )));
                 }
-                data
             }
             (None, None) => return Err(usage("give INFLUXDB_DIR or --data-dir")),
         };

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod backup;
 mod cli;
 mod damaged;
 mod duckdb;

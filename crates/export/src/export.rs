@@ -173,7 +173,7 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
     }
     ctx.progress.shard_started(loc);
     let mut manifest = Manifest::new(loc, planned.bytes);
-    let opened = open_shard(ctx.config, loc)
+    let opened = open_shard(ctx.config, planned)
         .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;

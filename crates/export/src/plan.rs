@@ -7,9 +7,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tsm::layout::ShardLocation;
 use tsm::meta::{Meta, ShardStatus, decode_meta};
+use tsm_backup::Backup;
 
 use crate::error::{Error, IoContext, Result, cannot};
-use crate::opened::{open_shard, shard_name};
+use crate::opened::{ShardInput, open_shard, shard_name};
 use crate::options::{Format, Options};
 use crate::output::{lp_relative_path, relative_path};
 use crate::state::OutDir;
@@ -19,8 +20,10 @@ use crate::state::OutDir;
 pub struct PlannedShard {
     /// Where its files are.
     pub location: ShardLocation,
-    /// Bytes of its TSM, tombstone and WAL files.
+    /// Bytes of its TSM, tombstone and WAL files (of its archives, for a backup).
     pub bytes: u64,
+    /// Where its files are.
+    pub input: ShardInput,
 }
 
 /// The shards to export.
@@ -55,17 +58,16 @@ impl Plan {
     /// # Errors
     /// When a folder cannot be listed or a file's size read.
     pub fn new(config: &Options) -> Result<Plan> {
-        let layout =
-            tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref()).map_err(|source| {
-                Error::Scan {
-                    dir: config.data_dir.clone(),
-                    source,
-                }
-            })?;
-        let (meta, catalogue_problem) = catalogue(&config.data_dir);
+        let input = Input::scan(&config.data_dir, config.wal_dir.as_deref())?;
+        let Input {
+            shards: found,
+            ignored: input_ignored,
+            meta,
+            catalogue_problem,
+        } = input;
         let mut shards = Vec::new();
         let mut unlisted = Vec::new();
-        for location in layout.shards {
+        for (location, input) in found {
             if !config.filter.shard(&location) {
                 continue;
             }
@@ -82,12 +84,19 @@ impl Plan {
                     continue;
                 }
             }
-            let bytes = shard_bytes(&location)?;
-            shards.push(PlannedShard { location, bytes });
+            let bytes = match &input {
+                ShardInput::Folder => shard_bytes(&location)?,
+                ShardInput::Backup(shard) => shard.bytes(),
+            };
+            shards.push(PlannedShard {
+                location,
+                bytes,
+                input,
+            });
         }
         Ok(Plan {
             shards,
-            ignored: layout.skipped,
+            ignored: input_ignored,
             unlisted,
             catalogue_problem,
         })
@@ -96,6 +105,59 @@ impl Plan {
     /// Total bytes of the selected shards' files.
     pub fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// The shards an input holds, each with where its files are, and its catalogue: a live
+/// directory (scanned) or a backup folder (its manifest or archives listed).
+pub struct Input {
+    /// Shards in (database, retention policy, id) order.
+    pub shards: Vec<(ShardLocation, ShardInput)>,
+    /// What the scan passed over, with the reason.
+    pub ignored: Vec<(PathBuf, String)>,
+    /// The server's catalogue, when there is one that decodes.
+    pub meta: Option<Meta>,
+    /// Why the catalogue could not be used, when it exists but did not decode.
+    pub catalogue_problem: Option<String>,
+}
+
+impl Input {
+    /// Lists the shards of `data_dir`: a backup folder when [`Backup::detect`] says so,
+    /// otherwise a data directory (with its WAL directory).
+    ///
+    /// # Errors
+    /// When a folder cannot be listed, or a backup's catalogue or archive headers are
+    /// damaged.
+    pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Input> {
+        let scan_error = |source| Error::Scan {
+            dir: data_dir.to_path_buf(),
+            source,
+        };
+        if Backup::detect(data_dir).is_some() {
+            let backup = Backup::open(data_dir).map_err(scan_error)?;
+            return Ok(Input {
+                shards: backup
+                    .shards
+                    .into_iter()
+                    .map(|s| (s.location(), ShardInput::Backup(s)))
+                    .collect(),
+                ignored: backup.ignored,
+                meta: Some(backup.meta),
+                catalogue_problem: None,
+            });
+        }
+        let layout = tsm::layout::scan(data_dir, wal_dir).map_err(scan_error)?;
+        let (meta, catalogue_problem) = catalogue(data_dir);
+        Ok(Input {
+            shards: layout
+                .shards
+                .into_iter()
+                .map(|s| (s, ShardInput::Folder))
+                .collect(),
+            ignored: layout.skipped,
+            meta,
+            catalogue_problem,
+        })
     }
 }
 
@@ -230,8 +292,8 @@ fn describe(config: &Options, planned: &PlannedShard, out: &OutDir) -> Result<Dr
             .collect();
         return Ok(shard);
     }
-    let opened =
-        open_shard(config, loc).map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
+    let opened = open_shard(config, planned)
+        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     shard.skipped = opened.skipped.into_iter().map(|s| s.error).collect();
     let Some(opened) = opened.shard else {
         return Ok(shard);
