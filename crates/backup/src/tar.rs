@@ -266,7 +266,10 @@ impl<I: Input> TarReader<I> {
         let at = self.pos;
         self.input.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::corrupt(at, format!("archive ends inside a {}-byte read", buf.len()))
+                Error::corrupt(
+                    at,
+                    format!("archive cut short: {} more bytes expected", buf.len()),
+                )
             } else {
                 stream_error(e, at)
             }

@@ -153,3 +153,105 @@ fn a_damaged_archive_stops_the_export_or_is_skipped() {
     }
     assert!(!got.keys().any(|p| p.ends_with("5.parquet")));
 }
+
+/// `inspect --json`'s shards: (database, retention policy, id) -> measurement ->
+/// (series, field keys), and every problem.
+fn inspected(input: &Path) -> (BTreeMap<String, serde_json::Value>, Vec<String>) {
+    let output = run(&[&"inspect", &input, &"--json"]);
+    assert_code(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut shards = BTreeMap::new();
+    let mut problems = Vec::new();
+    for shard in report["shards"].as_array().unwrap() {
+        let id = format!(
+            "{}/{}/{}",
+            shard["database"], shard["retention_policy"], shard["id"]
+        );
+        let measurements: serde_json::Map<String, serde_json::Value> = shard["measurements"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(m, info)| {
+                let fields: Vec<&String> = info["fields"].as_object().unwrap().keys().collect();
+                (m.clone(), serde_json::json!([info["series"], fields]))
+            })
+            .collect();
+        assert_eq!(shard["catalogue"], "live", "{id}");
+        shards.insert(id, serde_json::Value::Object(measurements));
+        problems.extend(
+            shard["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.to_string()),
+        );
+    }
+    (shards, problems)
+}
+
+#[test]
+fn inspect_and_verify_read_backups() {
+    for name in FIXTURES {
+        let (live, _) = inspected(&fixture(name).join("influxdb"));
+        for format in FORMATS {
+            let input = fixture(name).join(format);
+            let (shards, problems) = inspected(&input);
+            assert_eq!(shards, live, "{}", input.display());
+            assert!(problems.is_empty(), "{problems:?}");
+            let output = run(&[&"verify", &input, &"--json"]);
+            assert_code(&output, 0);
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+            let kinds: Vec<&str> = report["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["kind"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                kinds.iter().filter(|k| **k == "archive").count(),
+                shards.len(),
+                "one archive per shard in {}",
+                input.display()
+            );
+            assert!(kinds.contains(&"tsm"));
+        }
+    }
+}
+
+#[test]
+fn verify_names_a_damaged_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    for format in FORMATS {
+        let input = tmp.path().join(format);
+        std::fs::create_dir(&input).unwrap();
+        let mut archives = Vec::new();
+        for entry in std::fs::read_dir(fixture("small-a").join(format)).unwrap() {
+            let entry = entry.unwrap();
+            let to = input.join(entry.file_name());
+            std::fs::copy(entry.path(), &to).unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tar.gz") || name.starts_with("airq.") {
+                archives.push(to);
+            }
+        }
+        archives.sort();
+        let archive = &archives[0];
+        let mut bytes = std::fs::read(archive).unwrap();
+        // In the deflate data (portable); in the first block of the TSM file after the
+        // tombstone file and its two headers (legacy), whose CRC then fails.
+        let at = if format == "backup-portable" {
+            700
+        } else {
+            1536 + 100
+        };
+        bytes[at] ^= 0x10;
+        std::fs::write(archive, &bytes).unwrap();
+        let output = run(&[&"verify", &input, &"--quiet"]);
+        assert_code(&output, 1);
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains(&*archive.to_string_lossy()),
+            "{}",
+            describe(&output)
+        );
+    }
+}
