@@ -294,3 +294,94 @@ fn a_manifest_cannot_point_outside_the_backup() {
     std::fs::write(&manifest, "{").expect("write");
     assert!(Backup::open(&dir).is_err());
 }
+
+#[test]
+fn several_portable_backups_combine_as_restore_does() {
+    let (_tmp, dir) = copy("backup-portable");
+    let manifest = with_suffix(&dir, ".manifest");
+    let stem = manifest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".manifest"))
+        .expect("stem")
+        .to_owned();
+    // A later backup of shard 1 only: its archive is another file, its catalogue a copy.
+    let later = "29991231T000000Z";
+    std::fs::copy(
+        dir.join(format!("{stem}.s1.tar.gz")),
+        dir.join(format!("{later}.s1.tar.gz")),
+    )
+    .expect("copy");
+    std::fs::copy(
+        dir.join(format!("{stem}.meta")),
+        dir.join(format!("{later}.meta")),
+    )
+    .expect("copy");
+    let entry = |modified: i64| {
+        format!(
+            r#"{{"meta":{{"fileName":"{later}.meta","size":1}},"limited":true,"files":[{{"database":"airq","policy":"autogen","shardID":1,"fileName":"{later}.s1.tar.gz","size":1,"lastModified":{modified}}}]}}"#
+        )
+    };
+    let later_manifest = dir.join(format!("{later}.manifest"));
+    std::fs::write(&later_manifest, entry(0)).expect("write");
+    let backup = Backup::open(&dir).expect("opens");
+    assert_eq!(backup.meta_file, dir.join(format!("{later}.meta")));
+    assert_eq!(backup.shards.len(), 27);
+    let shard1 = backup.shards.iter().find(|s| s.id == 1).expect("shard 1");
+    // Equal lastModified: the newest manifest's entry.
+    assert_eq!(
+        shard1.archives[0].path,
+        dir.join(format!("{later}.s1.tar.gz"))
+    );
+    let expected = tsm::testkit::oracle::load(&fixture_backup("small-a", ""));
+    assert_same(
+        "combined",
+        &expected,
+        &merged_view(&backup, &ReadOptions::default()),
+    );
+
+    // A listed archive that is missing is passed over, and said so.
+    std::fs::remove_file(dir.join(format!("{later}.s1.tar.gz"))).expect("remove");
+    let backup = Backup::open(&dir).expect("opens");
+    let shard1 = backup.shards.iter().find(|s| s.id == 1).expect("shard 1");
+    assert_eq!(
+        shard1.archives[0].path,
+        dir.join(format!("{stem}.s1.tar.gz"))
+    );
+    assert_eq!(backup.ignored.len(), 1, "{:?}", backup.ignored);
+}
+
+#[test]
+fn legacy_increments_of_a_shard_are_one_shard() {
+    let (_tmp, dir) = copy("backup-legacy");
+    std::fs::copy(
+        dir.join("airq.autogen.00001.00"),
+        dir.join("airq.autogen.00001.01"),
+    )
+    .expect("copy");
+    let backup = Backup::open(&dir).expect("opens");
+    let shard1 = backup.shards.iter().find(|s| s.id == 1).expect("shard 1");
+    let names: Vec<_> = shard1.archives.iter().map(|a| a.path.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            dir.join("airq.autogen.00001.00"),
+            dir.join("airq.autogen.00001.01")
+        ]
+    );
+    // The second copy's files replace the first's: no file is read twice.
+    let files = shard1.files(&ReadOptions::default()).expect("reads");
+    assert_eq!(files.tsm_files.len(), 3);
+    assert!(
+        files
+            .tsm_files
+            .iter()
+            .all(|t| t.file.name().starts_with(&names[1]))
+    );
+    let expected = tsm::testkit::oracle::load(&fixture_backup("small-a", ""));
+    assert_same(
+        "increments",
+        &expected,
+        &merged_view(&backup, &ReadOptions::default()),
+    );
+}
