@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tsm::shard::TimeRange;
 use tsm_backup::Backup;
-use tsm_export::{Compression, Options, OutMode, check_apart};
+use tsm_export::{Compression, Options, OutMode, Partition, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -220,6 +220,12 @@ pub struct ExportArgs {
     #[arg(long)]
     pub include_unlisted_shards: bool,
 
+    /// Export only share I of N of the planned shards (e.g. 1/4), balanced by bytes and
+    /// the same in every process: N processes with 1/N .. N/N, on one machine or several,
+    /// may write into one --out at once. Not with --overwrite.
+    #[arg(long, value_name = "I/N")]
+    pub partition: Option<Partition>,
+
     /// Do not check each block's CRC-32 before decoding it (InfluxDB's own query path does
     /// not; checking finds damaged blocks instead of decoding garbage).
     #[arg(long)]
@@ -336,6 +342,7 @@ impl ExportArgs {
             .batch_bytes(self.batch_bytes)
             .skip_corrupt(self.skip_corrupt)
             .include_unlisted_shards(self.include_unlisted_shards)
+            .partition(self.partition)
             .verify_crc(!self.no_verify_crc)
             .mode(mode);
         if let Some(wal) = wal_dir {

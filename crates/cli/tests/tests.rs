@@ -10,4 +10,5 @@ mod end_to_end;
 mod hostile;
 mod interrupt;
 mod lp;
+mod partition;
 mod verify;

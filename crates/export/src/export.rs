@@ -160,7 +160,7 @@ fn export_shard(ctx: &Shared<'_>, planned: &PlannedShard) -> Result<Option<Shard
     if ctx.cancel.load(Ordering::Relaxed) {
         return Ok(None);
     }
-    if ctx.out.is_resume() {
+    if ctx.out.cleans_shards() {
         let lp_file = (ctx.config.format == Format::Lp).then(|| {
             lp_relative_path(
                 &loc.database,

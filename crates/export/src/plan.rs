@@ -94,6 +94,16 @@ impl Plan {
                 input,
             });
         }
+        if let Some(share) = config.partition {
+            let sizes: Vec<(u64, u64)> = shards.iter().map(|s| (s.bytes, s.location.id)).collect();
+            let bins = partition(&sizes, share.count);
+            shards = shards
+                .into_iter()
+                .zip(bins)
+                .filter(|(_, bin)| *bin + 1 == share.index)
+                .map(|(shard, _)| shard)
+                .collect();
+        }
         Ok(Plan {
             shards,
             ignored: input_ignored,
@@ -106,6 +116,35 @@ impl Plan {
     pub fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.bytes).sum()
     }
+}
+
+/// Deals shards of the given (bytes, shard id) into `count` shares balanced by bytes:
+/// largest first, each onto the share with the fewest bytes so far (the lowest-numbered on
+/// a tie); shards of equal size go in shard-id order. Returns each shard's share, 0-based.
+/// The result depends only on the sizes and ids, so N processes planning the same input
+/// agree on it, and every shard is in exactly one share.
+///
+/// ```
+/// // Sizes 50, 40, 30, 20 onto 2 shares: 50 | 40, then 30 onto 40's share, 20 onto 50's.
+/// let shares = tsm_export::partition(&[(20, 1), (50, 2), (30, 3), (40, 4)], 2);
+/// assert_eq!(shares, [0, 0, 1, 1]);
+/// ```
+pub fn partition(shards: &[(u64, u64)], count: u32) -> Vec<u32> {
+    let count = count.max(1);
+    let mut order: Vec<usize> = (0..shards.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(shards[i].0), shards[i].1, i));
+    let mut load = vec![0u64; count as usize];
+    let mut share = vec![0u32; shards.len()];
+    for i in order {
+        let (lightest, _) = load
+            .iter()
+            .enumerate()
+            .min_by_key(|&(bin, bytes)| (*bytes, bin))
+            .unwrap_or((0, &0));
+        load[lightest] = load[lightest].saturating_add(shards[i].0);
+        share[i] = lightest as u32;
+    }
+    share
 }
 
 /// The shards an input holds, each with where its files are, and its catalogue: a live

@@ -21,7 +21,7 @@ use tsm::layout::ShardLocation;
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::naming;
 use crate::options::{Options, OutMode};
-use crate::output::{is_temp_name, write_atomic};
+use crate::output::{is_temp_name, temp_path, write_atomic};
 
 /// The state folder inside the output directory.
 pub const STATE_DIR: &str = ".influx-tsm";
@@ -154,6 +154,8 @@ type ShardKey = (String, String, u64);
 pub struct OutDir {
     root: PathBuf,
     resume: bool,
+    /// Other partitions (`--partition`) may be writing here: leave their files alone.
+    shared: bool,
     done: HashMap<ShardKey, Manifest>,
 }
 
@@ -180,9 +182,11 @@ impl OutDir {
 
     fn open(config: &Options, write: bool) -> Result<OutDir> {
         let root = config.out.clone();
+        let shared = config.partition.is_some();
         let mut out = OutDir {
             root: root.clone(),
             resume: false,
+            shared,
             done: HashMap::new(),
         };
         let state = root.join(STATE_DIR);
@@ -202,6 +206,21 @@ impl OutDir {
         if !empty {
             let ours = options_path.is_file();
             match config.mode {
+                // Another partition's files, or its export starting at this moment (its
+                // options file not written yet): the options must be the same.
+                OutMode::Fresh if shared && (ours || only_state_dir(&root)) => {
+                    if ours {
+                        same_options(
+                            &options_path,
+                            &fingerprint,
+                            "--partition",
+                            "every partition",
+                        )?;
+                    } else if write {
+                        write_options(&options_path, &fingerprint, shared)?;
+                    }
+                    return Ok(out);
+                }
                 OutMode::Fresh => {
                     return Err(Error::OutDir(format!(
                         "--out {} is not empty; pass --resume to continue an earlier export \
@@ -229,25 +248,16 @@ impl OutDir {
                     }
                 }
                 OutMode::Resume => {
-                    let text = std::fs::read_to_string(&options_path)
-                        .io_context(cannot("read", &options_path))?;
-                    let earlier: serde_json::Value =
-                        serde_json::from_str(&text).map_err(|source| Error::State {
-                            what: cannot("parse", &options_path)(),
-                            source,
-                        })?;
-                    let differences = differences(&earlier, &fingerprint);
-                    if !differences.is_empty() {
-                        return Err(Error::OutDir(format!(
-                            "--resume: the earlier export into {} used other options ({}); \
-                             use the same options, or --overwrite",
-                            root.display(),
-                            differences.join("; ")
-                        )));
-                    }
+                    same_options(
+                        &options_path,
+                        &fingerprint,
+                        "--resume",
+                        "this run, or --overwrite",
+                    )?;
                     out.resume = true;
                     out.done = read_manifests(&state.join(DONE_DIR))?;
-                    if write {
+                    // Shared: each shard's own temporary files go before it is written.
+                    if write && !shared {
                         remove_temp_files(&root)?;
                     }
                     return Ok(out);
@@ -256,8 +266,7 @@ impl OutDir {
         }
         if write {
             std::fs::create_dir_all(&root).io_context(cannot("create", &root))?;
-            let text = to_json(&fingerprint)?;
-            write_atomic(&options_path, text.as_bytes())?;
+            write_options(&options_path, &fingerprint, shared)?;
         }
         Ok(out)
     }
@@ -298,11 +307,8 @@ impl OutDir {
     pub fn remove_shard_files(&self, shard: &ShardLocation, lp_file: Option<&Path>) -> Result<()> {
         if let Some(relative) = lp_file {
             let file = self.root.join(relative);
-            return match std::fs::remove_file(&file) {
-                Ok(()) => Ok(()),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(Error::io(cannot("delete", &file)(), err)),
-            };
+            remove_if_there(&temp_path(&file))?;
+            return remove_if_there(&file);
         }
         let rp_dir = self
             .root
@@ -314,19 +320,98 @@ impl OutDir {
             Err(err) => return Err(Error::io(cannot("list", &rp_dir)(), err)),
         };
         let name = format!("{}.parquet", shard.id);
+        // `.<id>.parquet.tmp`, `.<id>.parquet.part<n>.tmp`: this shard's unfinished files.
+        let temp_prefix = format!(".{name}");
         for entry in entries {
-            let file = entry
-                .io_context(cannot("list", &rp_dir))?
-                .path()
-                .join(&name);
-            match std::fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(Error::io(cannot("delete", &file)(), err)),
+            let dir = entry.io_context(cannot("list", &rp_dir))?.path();
+            remove_if_there(&dir.join(&name))?;
+            if !self.shared || !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir).io_context(cannot("list", &dir))? {
+                let file = file.io_context(cannot("list", &dir))?;
+                let file_name = file.file_name().to_string_lossy().into_owned();
+                if is_temp_name(&file_name) && file_name.starts_with(&temp_prefix) {
+                    remove_if_there(&file.path())?;
+                }
             }
         }
         Ok(())
     }
+
+    /// Whether a shard's files from an earlier or another run may be there, to be removed
+    /// before it is written: on `--resume`, and with `--partition`.
+    pub fn cleans_shards(&self) -> bool {
+        self.resume || self.shared
+    }
+}
+
+/// Writes `options.json`. Partitions starting together each write it (the same text)
+/// through a temporary file of their own, so that no process renames another's away.
+fn write_options(path: &Path, fingerprint: &serde_json::Value, shared: bool) -> Result<()> {
+    let text = to_json(fingerprint)?;
+    if !shared {
+        return write_atomic(path, text.as_bytes());
+    }
+    let parent = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
+    let own = parent.join(format!(".{OPTIONS_FILE}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&own)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&own, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&own);
+    }
+    result.io_context(cannot("write", path))
+}
+
+fn remove_if_there(file: &Path) -> Result<()> {
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(Error::io(cannot("delete", file)(), err)),
+    }
+}
+
+/// Whether `root` holds nothing but the state folder.
+fn only_state_dir(root: &Path) -> bool {
+    std::fs::read_dir(root).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .all(|e| e.file_name() == STATE_DIR)
+    })
+}
+
+/// Refuses an output folder written with other options.
+fn same_options(
+    options_path: &Path,
+    fingerprint: &serde_json::Value,
+    flag: &str,
+    hint: &str,
+) -> Result<()> {
+    let text = std::fs::read_to_string(options_path).io_context(cannot("read", options_path))?;
+    let earlier: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| Error::State {
+            what: cannot("parse", options_path)(),
+            source,
+        })?;
+    let differences = differences(&earlier, fingerprint);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    let root = options_path
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(options_path);
+    Err(Error::OutDir(format!(
+        "{flag}: the earlier export into {} used other options ({}); use the same options \
+         in {hint}",
+        root.display(),
+        differences.join("; ")
+    )))
 }
 
 /// Where the manifest of a shard goes.
