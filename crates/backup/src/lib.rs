@@ -200,12 +200,24 @@ impl BackupShard {
         let name = self.location().data_dir;
         let mut members: BTreeMap<String, FileSource> = BTreeMap::new();
         for archive in &self.archives {
-            let found = if archive.compressed {
+            let (identity, found) = if archive.compressed {
                 read_compressed(&archive.path, options)
             } else {
-                read_mapped(&archive.path).map(|(_, found)| found)
+                read_mapped(&archive.path)
             }
             .map_err(|e| e.in_file(&archive.path))?;
+            if let Some((db, rp, id)) = identity
+                && (db != self.database || rp != self.retention_policy || id != self.id)
+            {
+                return Err(Error::corrupt(
+                    0,
+                    format!(
+                        "archive holds shard {db}/{rp}/{id}, listed as {}/{}/{}",
+                        self.database, self.retention_policy, self.id
+                    ),
+                )
+                .in_file(&archive.path));
+            }
             members.extend(found);
         }
         Ok(shard_files(name, members))
@@ -349,9 +361,12 @@ fn member_of(member: &Member, identity: &mut Identity) -> Result<Option<String>>
 
 /// Streams a `.tar.gz`: members into memory while the budget lasts, then into unlinked
 /// temporary files; reads the gzip stream to its end so its checksum is checked.
-fn read_compressed(path: &Path, options: &ReadOptions) -> Result<BTreeMap<String, FileSource>> {
+fn read_compressed(
+    path: &Path,
+    options: &ReadOptions,
+) -> Result<(Identity, BTreeMap<String, FileSource>)> {
     let file = File::open(path)?;
-    let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
+    let decoder = flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
     let mut reader = TarReader::new(Stream(decoder));
     let mut identity: Identity = None;
     let mut found = BTreeMap::new();
@@ -385,7 +400,7 @@ fn read_compressed(path: &Path, options: &ReadOptions) -> Result<BTreeMap<String
     let at = reader.position();
     let mut rest = reader.into_inner();
     rest.skip(u64::MAX).map_err(|e| tar::stream_error(e, at))?;
-    Ok(found)
+    Ok((identity, found))
 }
 
 fn copy_member<I: Input>(

@@ -385,3 +385,21 @@ fn legacy_increments_of_a_shard_are_one_shard() {
         &merged_view(&backup, &ReadOptions::default()),
     );
 }
+
+#[test]
+fn an_archive_of_another_shard_is_an_error() {
+    let (_tmp, dir) = copy("backup-portable");
+    let manifest = with_suffix(&dir, ".manifest");
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    std::fs::write(&manifest, text.replacen(".s1.tar.gz", ".s2.tar.gz", 1)).expect("write");
+    let backup = Backup::open(&dir).expect("opens");
+    let shard1 = backup.shards.iter().find(|s| s.id == 1).expect("shard 1");
+    let err = shard1
+        .files(&ReadOptions::default())
+        .expect_err("shard 2's archive");
+    assert!(
+        err.to_string().contains("holds shard airq/autogen/2"),
+        "{err}"
+    );
+    assert_eq!(err.path(), Some(shard1.archives[0].path.as_path()));
+}
