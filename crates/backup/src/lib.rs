@@ -223,8 +223,8 @@ impl BackupShard {
         Ok(shard_files(name, members))
     }
 
-    /// Every member of the shard's archives with its bytes, for `verify`: the TSM and
-    /// tombstone files as [`BackupShard::files`] reads them, keyed by file name.
+    /// The shard's TSM and tombstone files as [`BackupShard::files`] reads them, each
+    /// with its bytes, for `verify`.
     ///
     /// # Errors
     /// As [`BackupShard::files`].
