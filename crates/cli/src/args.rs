@@ -51,7 +51,8 @@ pub enum Format {
 /// `influx-tsm inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The InfluxDB directory (holding `data/` and `wal/`), or a data directory.
+    /// The InfluxDB directory (holding `data/` and `wal/`), a data directory, or an
+    /// `influxd backup` folder.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
@@ -76,8 +77,9 @@ pub struct InspectArgs {
 or a file could not be read; 64 bad arguments."
 )]
 pub struct VerifyArgs {
-    /// An InfluxDB directory, a data or WAL directory, a shard folder, or one .tsm,
-    /// .tombstone or .wal file.
+    /// An InfluxDB directory, a data or WAL directory, a shard folder, one .tsm,
+    /// .tombstone or .wal file, or an `influxd backup` folder (each archive, then each
+    /// file in it).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
