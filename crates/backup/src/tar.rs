@@ -60,11 +60,11 @@ pub struct Member {
 /// Where the reader takes bytes from: a slice it can skip over for free, or a stream it
 /// must read through.
 pub trait Input {
-    /// Fills `buf` completely, or fails (an early end is `UnexpectedEof`).
+    /// Reads until `buf` is full or the input ends; returns how many bytes it read.
     ///
     /// # Errors
-    /// I/O errors and the end of the input.
-    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()>;
+    /// I/O errors.
+    fn read_full(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
 
     /// Moves past `n` bytes; returns how many there were (fewer at the end).
     ///
@@ -74,8 +74,12 @@ pub trait Input {
 }
 
 impl Input for &[u8] {
-    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        Read::read_exact(self, buf)
+    fn read_full(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.len());
+        let (head, rest) = self.split_at(n);
+        buf[..n].copy_from_slice(head);
+        *self = rest;
+        Ok(n)
     }
 
     fn skip(&mut self, n: u64) -> std::io::Result<u64> {
@@ -89,8 +93,17 @@ impl Input for &[u8] {
 pub struct Stream<R>(pub R);
 
 impl<R: Read> Input for Stream<R> {
-    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        self.0.read_exact(buf)
+    fn read_full(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(filled)
     }
 
     fn skip(&mut self, n: u64) -> std::io::Result<u64> {
@@ -174,20 +187,24 @@ impl<I: Input> TarReader<I> {
         loop {
             let header_offset = self.pos;
             let mut block = [0u8; BLOCK as usize];
-            match self.fill(&mut block) {
-                Ok(()) => {}
-                Err(_) if header_offset > 0 && self.at_end_of_input() => {
-                    return Err(Error::corrupt(
-                        header_offset,
-                        "archive ends without its end-of-archive blocks (cut short?)",
-                    ));
-                }
-                Err(err) => return Err(err),
+            if self.read_block(&mut block)? == 0 {
+                return Err(Error::corrupt(
+                    header_offset,
+                    "archive ends without its end-of-archive blocks (cut short?)",
+                ));
             }
             if block.iter().all(|&b| b == 0) {
-                // One zero block ends the archive as far as influxd's reader goes; the
-                // second (and any padding) is left unread.
-                return Ok(None);
+                // Like Go's reader: a zero block then the input's end, or a second zero
+                // block, ends the archive; anything else after it is damage.
+                let second = self.pos;
+                return match self.read_block(&mut block)? {
+                    0 => Ok(None),
+                    _ if block.iter().all(|&b| b == 0) => Ok(None),
+                    _ => Err(Error::corrupt(
+                        second,
+                        "data after the end-of-archive block",
+                    )),
+                };
             }
             let header = Header::parse(&block, header_offset)?;
             let data_offset = self.pos;
@@ -264,23 +281,34 @@ impl<I: Input> TarReader<I> {
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
         let at = self.pos;
-        self.input.read_exact(buf).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::corrupt(
-                    at,
-                    format!("archive cut short: {} more bytes expected", buf.len()),
-                )
-            } else {
-                stream_error(e, at)
-            }
-        })?;
-        self.pos += buf.len() as u64;
+        let n = self.input.read_full(buf).map_err(|e| stream_error(e, at))?;
+        self.pos += n as u64;
+        if n < buf.len() {
+            return Err(Error::corrupt(
+                at,
+                format!("archive cut short: {} more bytes expected", buf.len()),
+            ));
+        }
         Ok(())
     }
 
-    fn at_end_of_input(&mut self) -> bool {
-        // `fill` failed: only an input with nothing left reads 0 bytes here.
-        matches!(self.input.skip(1), Ok(0))
+    /// Reads a whole block: 512 bytes, or 0 at the end of the input; a part of one is
+    /// damage.
+    fn read_block(&mut self, block: &mut [u8; BLOCK as usize]) -> Result<usize> {
+        let at = self.pos;
+        let n = self
+            .input
+            .read_full(block)
+            .map_err(|e| stream_error(e, at))?;
+        self.pos += n as u64;
+        match n {
+            0 => Ok(0),
+            n if n == block.len() => Ok(n),
+            n => Err(Error::corrupt(
+                at,
+                format!("archive cut short: a {n}-byte piece of a 512-byte block"),
+            )),
+        }
     }
 }
 
@@ -566,6 +594,25 @@ mod tests {
         // The data is claimed, not there: read 100 bytes at a time, the sixth read fails.
         let err = read_all(TarReader::new(&tar[..])).unwrap_err();
         assert_eq!(err.offset(), Some(1012), "{err}");
+    }
+
+    #[test]
+    fn the_end_is_two_zero_blocks_or_one_then_nothing() {
+        let mut tar = archive();
+        let members_end = tar.len() - 1024;
+        assert_eq!(
+            read_all(TarReader::new(&tar[..members_end + 512]))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(read_all(TarReader::new(&tar[..members_end + 700])).is_err());
+        tar[members_end + 600] = 1;
+        let err = read_all(TarReader::new(&tar[..])).unwrap_err();
+        assert_eq!(err.offset(), Some(members_end as u64 + 512), "{err}");
+        tar.extend([9u8; 100]); // after two zero blocks: not read
+        tar[members_end + 600] = 0;
+        assert_eq!(read_all(TarReader::new(Stream(&tar[..]))).unwrap().len(), 2);
     }
 
     #[test]
