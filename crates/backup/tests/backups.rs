@@ -12,15 +12,11 @@ use tsm::testkit::oracle::{Points, Scalar, assert_same};
 use tsm::values::Value;
 use tsm_backup::{Backup, BackupFormat, ReadOptions};
 
-/// Every fixture with an oracle and an inmem index has both backups (a fixture added
-/// without them fails here instead of going untested). `make_backups.sh` cannot back up
-/// a tsi1 fixture: its index refers to the series files the checkout truncates.
+/// Every fixture with an oracle has both backups: a fixture added without them fails
+/// here instead of going untested.
 fn backups() -> Vec<(PathBuf, PathBuf, BackupFormat)> {
     let mut out = Vec::new();
     for fixture in tsm::testkit::oracle::fixture_dirs() {
-        if has_tsi_index(&fixture.join("influxdb/data")) {
-            continue;
-        }
         for (folder, format) in [
             ("backup-portable", BackupFormat::Portable),
             ("backup-legacy", BackupFormat::Legacy),
@@ -29,20 +25,6 @@ fn backups() -> Vec<(PathBuf, PathBuf, BackupFormat)> {
         }
     }
     out
-}
-
-/// Whether a shard folder (`<db>/<rp>/<id>/`) under `data` has a TSI `index/`.
-fn has_tsi_index(data: &Path) -> bool {
-    let subdirs = |dir: &Path| -> Vec<PathBuf> {
-        std::fs::read_dir(dir)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default()
-    };
-    subdirs(data)
-        .iter()
-        .flat_map(|db| subdirs(db))
-        .flat_map(|rp| subdirs(&rp))
-        .any(|shard| shard.join("index").is_dir())
 }
 
 fn utf8(b: &[u8]) -> String {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::common::{assert_code, describe, run, snapshot};
 use crate::end_to_end::{assert_same_points, exported, oracle_at};
 
-const FIXTURES: [&str; 3] = ["small-a", "small-b", "hostile-names"];
+const FIXTURES: [&str; 4] = ["small-a", "small-a-tsi", "small-b", "hostile-names"];
 const FORMATS: [&str; 2] = ["backup-portable", "backup-legacy"];
 
 fn fixture(name: &str) -> PathBuf {
