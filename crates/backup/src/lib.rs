@@ -115,6 +115,10 @@ pub struct ReadOptions {
     pub memory_budget: u64,
     /// Where those temporary files go (default: the system's temporary folder).
     pub spill_dir: Option<PathBuf>,
+    /// The largest member of a compressed archive accepted (default 16 GiB; influxd
+    /// writes TSM files of 2 GiB at most): a larger claim is damage or a bomb, and would
+    /// otherwise fill the temporary folder.
+    pub max_member_bytes: u64,
 }
 
 impl Default for ReadOptions {
@@ -122,6 +126,7 @@ impl Default for ReadOptions {
         ReadOptions {
             memory_budget: 64 << 20,
             spill_dir: None,
+            max_member_bytes: 16 << 30,
         }
     }
 }
@@ -376,6 +381,14 @@ fn read_compressed(
         let Some(file) = member_of(&member, &mut identity)? else {
             continue;
         };
+        if member.size > options.max_member_bytes {
+            return Err(Error::limit(
+                member.header_offset,
+                "backup archive member",
+                member.size,
+                options.max_member_bytes,
+            ));
+        }
         let name = path.join(&file);
         let source = if member.size <= budget {
             budget -= member.size;

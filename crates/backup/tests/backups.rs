@@ -133,6 +133,7 @@ fn members_beyond_the_memory_budget_go_to_unlinked_temporary_files() {
     let options = ReadOptions {
         memory_budget: 10_000,
         spill_dir: Some(spill.path().to_path_buf()),
+        ..ReadOptions::default()
     };
     let in_memory = merged_view(&backup, &ReadOptions::default());
     let spilled = merged_view(&backup, &options);
@@ -384,4 +385,25 @@ fn an_archive_of_another_shard_is_an_error() {
         "{err}"
     );
     assert_eq!(err.path(), Some(shard1.archives[0].path.as_path()));
+}
+
+#[test]
+fn a_member_past_the_size_limit_is_an_error() {
+    let dir = fixture_backup("small-a", "backup-portable");
+    let backup = Backup::open(&dir).expect("opens");
+    let options = ReadOptions {
+        max_member_bytes: 1000,
+        ..ReadOptions::default()
+    };
+    let err = backup.shards[0]
+        .files(&options)
+        .expect_err("members of more than 1000 bytes");
+    assert!(
+        matches!(err.kind(), tsm::ErrorKind::LimitExceeded { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.path(),
+        Some(backup.shards[0].archives[0].path.as_path())
+    );
 }
