@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
 use tsm::shard::TimeRange;
 
+use tsm_backup::Backup;
 use tsm_export::remote::Remote;
-use tsm_export::{Compression, Options, OutMode, TypeConflicts, check_apart};
+use tsm_export::{Compression, Options, OutMode, Partition, TypeConflicts, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -56,7 +57,8 @@ pub enum Format {
 /// `influx-tsm inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The InfluxDB directory (holding `data/` and `wal/`), or a data directory.
+    /// The InfluxDB directory (holding `data/` and `wal/`), a data directory, or an
+    /// `influxd backup` folder.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 
@@ -82,7 +84,8 @@ or a file could not be read; 64 bad arguments."
 )]
 pub struct VerifyArgs {
     /// An InfluxDB directory, a data or WAL directory, a shard folder, one .tsm,
-    /// .tombstone or .wal file, or the folder of an export (holding manifest.json).
+    /// .tombstone or .wal file, an `influxd backup` folder (each archive, then each
+    /// file in it), or the folder of an export (holding manifest.json).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
@@ -134,7 +137,8 @@ Path components are percent-encoded: letters, digits, `-_.,+=@()[]`, space and n
 UTF-8 stay; other bytes become %XX; a leading `.` becomes %2E; names longer than 200 bytes \
 are cut and end in `~` and a hash. The exact names are in each file's key-value metadata.")]
 pub struct ExportArgs {
-    /// The InfluxDB directory: the one holding `data/` and, optionally, `wal/`.
+    /// The InfluxDB directory: the one holding `data/` and, optionally, `wal/`; or a
+    /// folder written by `influxd backup` (portable or legacy), read in place.
     #[arg(value_name = "INFLUXDB_DIR", required_unless_present = "data_dir")]
     pub influxdb_dir: Option<PathBuf>,
 
@@ -239,6 +243,12 @@ pub struct ExportArgs {
     #[arg(long)]
     pub include_unlisted_shards: bool,
 
+    /// Export only share I of N of the planned shards (e.g. 1/4), balanced by bytes and
+    /// the same in every process: N processes with 1/N .. N/N, on one machine or several,
+    /// may write into one --out at once. Not with --overwrite.
+    #[arg(long, value_name = "I/N")]
+    pub partition: Option<Partition>,
+
     /// Do not check each block's CRC-32 before decoding it (InfluxDB's own query path does
     /// not; checking finds damaged blocks instead of decoding garbage).
     #[arg(long)]
@@ -308,13 +318,18 @@ impl ExportArgs {
             (Some(dir), _) => dir.clone(),
             (None, Some(root)) => {
                 let data = root.join("data");
-                if !data.is_dir() {
+                if data.is_dir() {
+                    data
+                } else if Backup::detect(root).is_some() {
+                    // A backup folder is read as it is (the plan sees it is one).
+                    root.clone()
+                } else {
                     return Err(tsm_export::Error::Options(format!(
-                        "{} has no data/ folder (use --data-dir for a data folder elsewhere)",
+                        "{} has no data/ folder and is no influxd backup (use --data-dir for \
+                         a data folder elsewhere)",
                         root.display()
                     )));
                 }
-                data
             }
             (None, None) => return Err(usage("give INFLUXDB_DIR or --data-dir")),
         };
@@ -380,6 +395,7 @@ impl ExportArgs {
             .batch_bytes(self.batch_bytes)
             .skip_corrupt(self.skip_corrupt)
             .include_unlisted_shards(self.include_unlisted_shards)
+            .partition(self.partition)
             .verify_crc(!self.no_verify_crc)
             .type_conflicts(self.type_conflicts)
             .mode(mode);

@@ -34,6 +34,10 @@ pub fn run(args: &DumpArgs) -> Result<u8> {
         FileKind::Tsm => dump_tsm(map.bytes(), args, &mut out)?,
         FileKind::Wal => dump_wal(map.bytes(), args.values, &mut out)?,
         FileKind::Tombstone => dump_tombstone(map.bytes(), &mut out)?,
+        // `of` names files by their extension; archives are only met inside backups.
+        FileKind::Archive => {
+            return Err(UsageError(format!("{} is a backup archive", args.file.display())).into());
+        }
     };
     out.flush()?;
     Ok(if ok { 0 } else { 1 })

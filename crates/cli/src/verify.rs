@@ -12,6 +12,7 @@ use serde::Serialize;
 use tsm::Limits;
 use tsm::mmap::MappedFile;
 use tsm::verify::{Report, Severity, VerifyOptions, verify_tombstone, verify_tsm, verify_wal};
+use tsm_backup::{Backup, BackupShard, ReadOptions};
 
 use crate::UsageError;
 use crate::args::VerifyArgs;
@@ -26,6 +27,9 @@ pub enum FileKind {
     Tombstone,
     /// `*.wal`
     Wal,
+    /// A shard archive of a backup (its tar headers, and the gzip stream of a portable
+    /// one); its members are reported as files of their own.
+    Archive,
 }
 
 impl FileKind {
@@ -124,6 +128,21 @@ pub fn find_files(path: &Path) -> Result<Vec<(PathBuf, FileKind)>> {
     Ok(out)
 }
 
+/// What `verify` checks: the files of a folder, or the shard archives of a backup.
+enum Work {
+    File(PathBuf, FileKind),
+    Archive(BackupShard),
+}
+
+impl Work {
+    fn bytes(&self) -> u64 {
+        match self {
+            Work::File(path, _) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            Work::Archive(shard) => shard.bytes(),
+        }
+    }
+}
+
 /// Checks one file.
 pub fn verify_file(
     path: &Path,
@@ -131,25 +150,78 @@ pub fn verify_file(
     options: &VerifyOptions,
     progress: &mut dyn FnMut(u64),
 ) -> FileReport {
-    let (bytes, report) = match MappedFile::open(path) {
-        Ok(map) => {
-            let data = map.bytes();
-            let report = match kind {
-                FileKind::Tsm => verify_tsm(data, options, progress),
-                FileKind::Tombstone => verify_tombstone(data, &options.limits),
-                FileKind::Wal => verify_wal(data, &options.limits),
-            };
-            (map.len(), report)
-        }
-        Err(err) => {
-            let mut report = Report::default();
-            report.findings.push(tsm::verify::Finding {
-                severity: Severity::Error,
-                error: err,
-            });
-            (0, report)
-        }
+    match MappedFile::open(path) {
+        Ok(map) => verify_bytes(path, kind, map.bytes(), options, progress),
+        Err(err) => file_report(path, kind, 0, findings(err)),
+    }
+}
+
+/// Checks one file's bytes (a file of a folder, or an archive member).
+fn verify_bytes(
+    path: &Path,
+    kind: FileKind,
+    data: &[u8],
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64),
+) -> FileReport {
+    let report = match kind {
+        FileKind::Tsm => verify_tsm(data, options, progress),
+        FileKind::Tombstone => verify_tombstone(data, &options.limits),
+        FileKind::Wal => verify_wal(data, &options.limits),
+        FileKind::Archive => Report::default(),
     };
+    file_report(path, kind, data.len() as u64, report)
+}
+
+/// A report holding one error.
+fn findings(error: tsm::Error) -> Report {
+    let mut report = Report::default();
+    report.findings.push(tsm::verify::Finding {
+        severity: Severity::Error,
+        error,
+    });
+    report
+}
+
+/// Checks a backup shard's archives (tar checksums and lengths, the gzip stream and its
+/// checksum), then each TSM and tombstone member as a file of its own.
+fn verify_archive(
+    shard: &BackupShard,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Vec<FileReport> {
+    let path = shard.location().data_dir;
+    match shard.members(&ReadOptions::default()) {
+        Ok(members) => {
+            let mut reports = vec![FileReport {
+                items: members.len() as u64,
+                ..file_report(&path, FileKind::Archive, shard.bytes(), Report::default())
+            }];
+            for member in &members {
+                let Some(kind) = FileKind::of(member.name()) else {
+                    continue;
+                };
+                reports.push(verify_bytes(
+                    member.name(),
+                    kind,
+                    member.bytes(),
+                    options,
+                    &mut |_| {},
+                ));
+            }
+            progress(shard.bytes());
+            reports
+        }
+        Err(err) => vec![file_report(
+            &path,
+            FileKind::Archive,
+            shard.bytes(),
+            findings(err),
+        )],
+    }
+}
+
+fn file_report(path: &Path, kind: FileKind, bytes: u64, report: Report) -> FileReport {
     FileReport {
         path: path.to_path_buf(),
         kind,
@@ -189,15 +261,20 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     {
         return run_export_check(args);
     }
-    let files = find_files(&args.path)?;
+    let work: Vec<Work> = if args.path.is_dir() && Backup::detect(&args.path).is_some() {
+        // A damaged catalogue or manifest stops here, naming the file (exit 1).
+        let backup = Backup::open(&args.path)?;
+        backup.shards.into_iter().map(Work::Archive).collect()
+    } else {
+        find_files(&args.path)?
+            .into_iter()
+            .map(|(path, kind)| Work::File(path, kind))
+            .collect()
+    };
     let options = VerifyOptions::default()
         .decode(!args.no_decode)
         .limits(Limits::default());
-    let total: u64 = files
-        .iter()
-        .filter_map(|(p, _)| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = work.iter().map(Work::bytes).sum();
     let show_bar = std::io::stderr().is_terminal() && !args.quiet && !args.json;
     let bar = show_bar.then(|| {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
@@ -220,11 +297,10 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         .build()
         .context("cannot start worker threads")?;
     let reports: Vec<FileReport> = pool.install(|| {
-        files
-            .par_iter()
+        work.par_iter()
             .with_max_len(1)
-            .map(|(path, kind)| {
-                let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            .flat_map_iter(|item| {
+                let size = item.bytes();
                 let mut counted = 0u64;
                 let mut tick = |n: u64| {
                     counted += n;
@@ -232,11 +308,14 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
                         bar.inc(n);
                     }
                 };
-                let report = verify_file(path, *kind, &options, &mut tick);
+                let reports = match item {
+                    Work::File(path, kind) => vec![verify_file(path, *kind, &options, &mut tick)],
+                    Work::Archive(shard) => verify_archive(shard, &options, &mut tick),
+                };
                 if let Some(bar) = &bar {
                     bar.inc(size.saturating_sub(counted));
                 }
-                report
+                reports
             })
             .collect()
     });
@@ -276,6 +355,7 @@ pub fn write_text(report: &VerifyReport, quiet: bool, w: &mut impl Write) -> std
                 }
                 FileKind::Tombstone => format!("{} records", f.items),
                 FileKind::Wal => format!("{} entries, {} values", f.items, f.values),
+                FileKind::Archive => format!("{} members", f.items),
             };
             let state = if f.problems.iter().any(|p| p.severity == "error") {
                 "DAMAGED"
@@ -289,10 +369,14 @@ pub fn write_text(report: &VerifyReport, quiet: bool, w: &mut impl Write) -> std
         }
     }
     let kinds = |k: FileKind| report.files.iter().filter(|f| f.kind == k).count();
+    let archives = match kinds(FileKind::Archive) {
+        0 => String::new(),
+        n => format!(" in {n} archives"),
+    };
     writeln!(
         w,
-        "verified {} files ({} TSM, {} tombstone, {} WAL), {} blocks: {} errors, {} warnings",
-        report.files.len(),
+        "verified {} files ({} TSM, {} tombstone, {} WAL){archives}, {} blocks: {} errors, {} warnings",
+        report.files.len() - kinds(FileKind::Archive),
         kinds(FileKind::Tsm),
         kinds(FileKind::Tombstone),
         kinds(FileKind::Wal),

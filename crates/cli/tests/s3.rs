@@ -118,6 +118,13 @@ elif cmd == "list":
             objects[o["Key"][len(prefix) + 1:]] = hashlib.sha256(body).hexdigest()
     uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     print(json.dumps({"objects": objects, "uploads": len(uploads)}))
+elif cmd == "stat":
+    bucket, prefix = args
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for o in page.get("Contents", []):
+            out[o["Key"]] = [o["ETag"], o["LastModified"].isoformat()]
+    print(json.dumps(out))
 elif cmd == "orphan":
     bucket, key = args
     up = s3.create_multipart_upload(Bucket=bucket, Key=key)
@@ -260,4 +267,47 @@ fn urls_that_cannot_be_written_are_refused() {
     let url = format!("file://{}", dir.path().join("out").display());
     assert_code(&run(&[&"export", &fixture(), &"--out", &url, &"-q"]), 0);
     assert!(dir.path().join("out/manifest.json").is_file());
+}
+
+#[test]
+fn partitions_share_a_prefix_and_a_rerun_writes_nothing() {
+    let moto = Moto::start();
+    moto.py(&["mkbucket", "data"]);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let input = fixture();
+    assert_code(&run(&[&"export", &input, &"--out", &local, &"-q"]), 0);
+    let want = local_tree(&local);
+
+    let staging: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let children: Vec<Child> = (1..=2)
+        .map(|i| {
+            moto.env(&mut Command::new(env!("CARGO_BIN_EXE_influx-tsm")))
+                .arg("export")
+                .arg(&input)
+                .args(["--out", "s3://data/parts", "--quiet", "--partition"])
+                .arg(format!("{i}/2"))
+                .arg("--staging")
+                .arg(staging[i - 1].path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_code(&output, 0);
+    }
+    // The objects of one process, the manifest of the whole export among them.
+    assert_eq!(remote_tree(&moto.py(&["list", "data", "parts"])), want);
+
+    // A partition run again finds its shards done and writes nothing.
+    let before = moto.py(&["stat", "data", "parts"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_code(
+        &moto.export("s3://data/parts", &["--partition", "1/2", "--resume"]),
+        0,
+    );
+    assert_eq!(moto.py(&["stat", "data", "parts"]), before);
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod backup;
 mod cli;
 mod damaged;
 mod duckdb;
@@ -9,6 +10,7 @@ mod end_to_end;
 mod hostile;
 mod interrupt;
 mod lp;
+mod partition;
 mod readers;
 mod s3;
 mod tables;

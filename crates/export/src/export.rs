@@ -16,7 +16,7 @@ use tsm::rows::{MeasurementSchema, RowBatch};
 use tsm::shard::{MeasurementRows, Shard};
 
 use crate::error::{Error, IoContext, Result, cannot};
-use crate::manifest::ExportManifest;
+use crate::manifest::{ExportManifest, MANIFEST_FILE};
 use crate::observer::Observer;
 use crate::opened::{OpenedShard, open_shard, shard_name};
 use crate::options::{Format, Options};
@@ -101,7 +101,7 @@ pub fn export(
     let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
     order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     let (tables, opened) = match config.format {
-        Format::Parquet => make_tables(config, out, &order)?,
+        Format::Parquet => make_tables(config, out, &order, &plan.other_shares)?,
         Format::Lp => (Tables::default(), Vec::new()),
     };
     let ctx = Shared {
@@ -153,7 +153,17 @@ pub fn export(
         };
         key(a).cmp(&key(b))
     });
-    ExportManifest::new(config, &tables, &results).write(out)?;
+    // A re-run that found everything done writes nothing, not even the manifest again.
+    let nothing_new = results.iter().all(|r| r.resumed) && out.has_root_file(MANIFEST_FILE)?;
+    if !nothing_new {
+        if config.partition.is_none() {
+            ExportManifest::new(config, &tables, &results).write(out)?;
+        } else if let Some(all) = out.all_done(plan.shards.iter().chain(&plan.other_shares))? {
+            // The last partition to finish sees every shard done and writes the manifest
+            // of the whole export (two finishing at once write the same bytes).
+            ExportManifest::new(config, &tables, &all).write(out)?;
+        }
+    }
     Ok(results)
 }
 
@@ -166,9 +176,12 @@ fn make_tables(
     config: &Options,
     out: &OutDir,
     order: &[&PlannedShard],
+    other_shares: &[PlannedShard],
 ) -> Result<(Tables, Vec<Option<OpenedShard>>)> {
     let keep = rayon::current_num_threads();
-    let opened: Vec<(Vec<MeasurementSchema>, Option<OpenedShard>)> = order
+    // The other partitions' shards come last, never kept: only their schemas count here.
+    let all: Vec<&PlannedShard> = order.iter().copied().chain(other_shares).collect();
+    let mut opened: Vec<(Vec<MeasurementSchema>, Option<OpenedShard>)> = all
         .par_iter()
         .enumerate()
         .with_max_len(1)
@@ -178,7 +191,7 @@ fn make_tables(
                 return Ok((Vec::new(), None));
             }
             guarded(loc, || {
-                let opened = open_shard(config, loc)
+                let opened = open_shard(config, planned)
                     .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
                 let schemas = opened
                     .shard
@@ -212,6 +225,7 @@ fn make_tables(
             tables
         }
     };
+    opened.truncate(order.len());
     Ok((tables, opened.into_iter().map(|(_, shard)| shard).collect()))
 }
 
@@ -248,7 +262,7 @@ fn export_shard(
     if ctx.cancel.load(Ordering::Relaxed) {
         return Ok(None);
     }
-    if ctx.out.is_resume() {
+    if ctx.out.cleans_shards() {
         let lp_file = (ctx.config.format == Format::Lp).then(|| {
             lp_relative_path(
                 &loc.database,
@@ -263,7 +277,7 @@ fn export_shard(
     let mut manifest = Manifest::new(loc, planned.bytes);
     let opened = match opened {
         Some(opened) => opened,
-        None => open_shard(ctx.config, loc)
+        None => open_shard(ctx.config, planned)
             .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?,
     };
     manifest.skipped = opened.skipped;

@@ -17,11 +17,13 @@ use tsm::file::TsmFile;
 use tsm::index_merge::IndexMerge;
 use tsm::key::{measurement_of, split_composite, tags_of, unescape};
 use tsm::layout::ShardLocation;
-use tsm::mmap::MappedFile;
+use tsm::source::FileSource;
+use tsm_backup::{BackupShard, ReadOptions};
 
 use crate::conflicts::{Conflict, Conflicts};
-use crate::error::{Error, Result};
-use crate::plan::{catalogue, shard_status_name};
+use crate::error::Result;
+use crate::opened::ShardInput;
+use crate::plan::{Input, shard_status_name};
 
 /// A file of a shard.
 #[derive(Debug, Serialize)]
@@ -223,53 +225,107 @@ fn file_info(path: &Path) -> FileInfo {
     }
 }
 
-/// Inspects one shard.
+/// A file opened for inspection, or why it could not be.
+type Opened = (PathBuf, std::result::Result<FileSource, String>);
+
+fn map_file(path: &Path) -> Opened {
+    (
+        path.to_path_buf(),
+        FileSource::map(path).map_err(|e| e.to_string()),
+    )
+}
+
+/// Inspects one shard of a data directory.
 pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
+    let tsm = loc.tsm_files.iter().map(|f| map_file(&f.path)).collect();
+    let tombstones = loc
+        .tsm_files
+        .iter()
+        .filter_map(|f| f.tombstone.as_deref())
+        .map(file_info)
+        .collect();
+    let wal = loc.wal_segments.iter().map(|p| map_file(p)).collect();
+    inspect_files(loc, tsm, tombstones, wal, limits)
+}
+
+/// Inspects one shard of a backup: its archives are read (and checked) first; a damaged
+/// archive is the shard's one problem.
+pub fn inspect_backup_shard(
+    loc: &ShardLocation,
+    shard: &BackupShard,
+    limits: &Limits,
+) -> ShardInfo {
+    match shard.files(&ReadOptions::default()) {
+        Ok(files) => {
+            let mut tsm = Vec::new();
+            let mut tombstones = Vec::new();
+            for t in files.tsm_files {
+                if let Some(tombstone) = &t.tombstone {
+                    tombstones.push(FileInfo {
+                        path: tombstone.name().to_path_buf(),
+                        bytes: tombstone.len(),
+                    });
+                }
+                tsm.push((t.file.name().to_path_buf(), Ok(t.file)));
+            }
+            inspect_files(loc, tsm, tombstones, Vec::new(), limits)
+        }
+        Err(err) => {
+            let mut info = inspect_files(loc, Vec::new(), Vec::new(), Vec::new(), limits);
+            info.problems.push(err.to_string());
+            info
+        }
+    }
+}
+
+fn inspect_files(
+    loc: &ShardLocation,
+    tsm: Vec<Opened>,
+    tombstone_files: Vec<FileInfo>,
+    wal: Vec<Opened>,
+    limits: &Limits,
+) -> ShardInfo {
+    let source_info = |(path, source): &Opened| FileInfo {
+        path: path.clone(),
+        bytes: source.as_ref().map_or(0, FileSource::len),
+    };
     let mut info = ShardInfo {
         database: loc.database.clone(),
         retention_policy: loc.retention_policy.clone(),
         id: loc.id,
         min_time: None,
         max_time: None,
-        tsm_files: loc.tsm_files.iter().map(|f| file_info(&f.path)).collect(),
-        tombstone_files: loc
-            .tsm_files
-            .iter()
-            .filter_map(|f| f.tombstone.as_deref())
-            .map(file_info)
-            .collect(),
-        wal_files: loc.wal_segments.iter().map(|p| file_info(p)).collect(),
+        tsm_files: tsm.iter().map(source_info).collect(),
+        tombstone_files,
+        wal_files: wal.iter().map(source_info).collect(),
         measurements: BTreeMap::new(),
         problems: Vec::new(),
         catalogue: None,
     };
+    let paths: Vec<&Path> = tsm.iter().map(|(p, _)| p.as_path()).collect();
     // Problems per TSM file, then the WAL's: the order a file-by-file walk reports them.
-    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); loc.tsm_files.len()];
-    let mut tsm_maps = Vec::new();
-    for (i, tsm) in loc.tsm_files.iter().enumerate() {
-        match MappedFile::open(&tsm.path) {
-            Ok(map) => tsm_maps.push((i, map)),
-            Err(err) => file_problems[i].push(err.to_string()),
-        }
-    }
+    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); tsm.len()];
     let mut files: Vec<(usize, TsmFile<'_>)> = Vec::new();
-    for (i, map) in &tsm_maps {
-        match TsmFile::parse(map.bytes()) {
-            Ok(file) => files.push((*i, file)),
-            Err(err) => file_problems[*i].push(err.in_file(&loc.tsm_files[*i].path).to_string()),
+    for (i, (path, source)) in tsm.iter().enumerate() {
+        match source {
+            Ok(source) => match TsmFile::parse(source.bytes()) {
+                Ok(file) => files.push((i, file)),
+                Err(err) => file_problems[i].push(err.in_file(path).to_string()),
+            },
+            Err(err) => file_problems[i].push(err.clone()),
         }
     }
     let mut wal_problems = Vec::new();
-    let mut maps = Vec::new();
-    for path in &loc.wal_segments {
-        match MappedFile::open(path) {
-            Ok(map) => maps.push(map),
-            Err(err) => wal_problems.push(err.to_string()),
+    let mut segments = Vec::new();
+    for (_, source) in wal {
+        match source {
+            Ok(source) => segments.push(source),
+            Err(err) => wal_problems.push(err),
         }
     }
-    let (cache, problems) = Cache::replay(maps.iter().map(MappedFile::bytes), limits);
+    let (cache, problems) = Cache::replay(segments.iter().map(FileSource::bytes), limits);
     for p in problems {
-        let path = maps[p.segment].path().to_path_buf();
+        let path = segments[p.segment].name().to_path_buf();
         wal_problems.push(p.into_error().in_file(&path).to_string());
     }
     let mut merge = IndexMerge::new(files.iter().map(|(_, f)| Some(f.index())).collect());
@@ -283,7 +339,7 @@ pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
     let index_errors = |merge: &mut IndexMerge<'_>, file_problems: &mut Vec<Vec<String>>| {
         for (f, err) in merge.take_errors() {
             let (i, _) = files[f];
-            file_problems[i].push(err.in_file(&loc.tsm_files[i].path).to_string());
+            file_problems[i].push(err.in_file(paths[i]).to_string());
         }
     };
     index_errors(&mut merge, &mut file_problems);
@@ -302,7 +358,7 @@ pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
         }
         for &(f, entry) in &entries {
             let (i, file) = files[f];
-            let path = &loc.tsm_files[i].path;
+            let path = paths[i];
             let problems = &mut file_problems[i];
             let mut values = 0u64;
             for block in entry.blocks() {
@@ -354,27 +410,28 @@ pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
     info
 }
 
-/// Inspects every shard under `data_dir` (and `wal_dir`).
+/// Inspects every shard under `data_dir` (and `wal_dir`), or of the backup folder
+/// `data_dir`.
 ///
 /// # Errors
-/// When the folders cannot be listed.
+/// When the folders cannot be listed, or a backup's catalogue cannot be read.
 pub fn inspect(
     data_dir: &Path,
     wal_dir: Option<&Path>,
     databases: &[String],
 ) -> Result<Inspection> {
-    let layout = tsm::layout::scan(data_dir, wal_dir).map_err(|source| Error::Scan {
-        dir: data_dir.to_path_buf(),
-        source,
-    })?;
+    let input = Input::scan(data_dir, wal_dir)?;
     let limits = Limits::default();
-    let (meta, catalogue_problem) = catalogue(data_dir);
-    let shards: Vec<ShardInfo> = layout
+    let meta = input.meta;
+    let shards: Vec<ShardInfo> = input
         .shards
         .par_iter()
-        .filter(|s| databases.is_empty() || databases.contains(&s.database))
-        .map(|s| {
-            let mut info = inspect_shard(s, &limits);
+        .filter(|(s, _)| databases.is_empty() || databases.contains(&s.database))
+        .map(|(s, source)| {
+            let mut info = match source {
+                ShardInput::Folder => inspect_shard(s, &limits),
+                ShardInput::Backup(shard) => inspect_backup_shard(s, shard, &limits),
+            };
             info.catalogue = meta
                 .as_ref()
                 .map(|m| shard_status_name(m.shard_status(&s.database, &s.retention_policy, s.id)));
@@ -418,7 +475,7 @@ pub fn inspect(
                 },
             )
             .collect(),
-        ignored: layout.skipped,
-        catalogue_problem,
+        ignored: input.ignored,
+        catalogue_problem: input.catalogue_problem,
     })
 }

@@ -107,14 +107,14 @@ pub use error::{Error, Result};
 pub use export::export;
 pub use lp_export::{context as lp_context, ddl as lp_ddl, export_lp_stream};
 pub use observer::{NoProgress, Observer};
-pub use opened::{OpenedShard, open_shard, shard_name};
+pub use opened::{OpenedShard, ShardInput, open_shard, shard_name};
 pub use options::{
     Compression, DEFAULT_BATCH_BYTES, DEFAULT_ROW_GROUP_SIZE, DEFAULT_SERIES_PER_PART, Filter,
-    Format, INTERNAL_DATABASE, Options, OptionsBuilder, OutMode, check_apart, resolve,
+    Format, INTERNAL_DATABASE, Options, OptionsBuilder, OutMode, Partition, check_apart, resolve,
 };
 pub use plan::{
-    DryRun, DryRunShard, Plan, PlannedShard, UnlistedShard, catalogue, path_string,
-    shard_status_name,
+    DryRun, DryRunShard, Input, Plan, PlannedShard, UnlistedShard, catalogue, partition,
+    path_string, shard_status_name,
 };
 pub use report::{Ignored, Report, ShardResult, conflicts as type_conflicts};
 pub use state::OutDir;

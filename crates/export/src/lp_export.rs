@@ -508,8 +508,8 @@ fn stream_shard(
     let loc = &planned.location;
     progress.shard_started(loc);
     let mut manifest = Manifest::new(loc, planned.bytes);
-    let opened =
-        open_shard(config, loc).map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
+    let opened = open_shard(config, planned)
+        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
     let mut sink = LpSink::new(ChunkWriter::new(tx, FLUSH_BYTES), config.gzip);

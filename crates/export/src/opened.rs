@@ -3,13 +3,25 @@
 
 use tsm::layout::ShardLocation;
 use tsm::shard::{Problem, ProblemKind, Shard};
+use tsm_backup::{BackupShard, ReadOptions};
 
 use crate::options::Options;
+use crate::plan::PlannedShard;
 use crate::state::SkipRecord;
 
 /// `db/rp/id`, for messages.
 pub fn shard_name(loc: &ShardLocation) -> String {
     format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
+}
+
+/// Where a planned shard's files are: the one seam between a live directory and a
+/// backup, shared by the plan and the writers.
+#[derive(Clone, Debug)]
+pub enum ShardInput {
+    /// The files its [`ShardLocation`] lists, in a data (and WAL) folder.
+    Folder,
+    /// Members of a backup's archives, read when the shard is opened.
+    Backup(BackupShard),
 }
 
 /// A shard opened for export, with what it leaves out.
@@ -28,8 +40,16 @@ pub struct OpenedShard {
 ///
 /// # Errors
 /// I/O errors, and damage without `--skip-corrupt`.
-pub fn open_shard(config: &Options, loc: &ShardLocation) -> Result<OpenedShard, tsm::Error> {
-    match Shard::open_with(loc, &config.shard_options()) {
+pub fn open_shard(config: &Options, planned: &PlannedShard) -> Result<OpenedShard, tsm::Error> {
+    let loc = &planned.location;
+    let options = config.shard_options();
+    let opened = match &planned.input {
+        ShardInput::Folder => Shard::open_with(loc, &options),
+        ShardInput::Backup(shard) => shard
+            .files(&ReadOptions::default())
+            .and_then(|files| Shard::open_located(loc, files, &options)),
+    };
+    match opened {
         Ok(shard) => {
             let (skipped, warnings): (Vec<_>, Vec<_>) = shard
                 .problems()

@@ -190,6 +190,34 @@ pub struct Options {
     pub(crate) series_per_part: usize,
     pub(crate) type_conflicts: TypeConflicts,
     pub(crate) remote: Option<Arc<Remote>>,
+    pub(crate) partition: Option<Partition>,
+}
+
+/// `--partition I/N`: this process exports the I-th of N disjoint shares of the planned
+/// shards (see [`crate::plan::partition`]), so that N processes, on one machine or
+/// several, share an export into one output folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// Which share, 1 to `count`.
+    pub index: u32,
+    /// How many shares.
+    pub count: u32,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    /// Parses `I/N` with 1 <= I <= N.
+    fn from_str(s: &str) -> Result<Partition, String> {
+        let bad = || format!("--partition takes I/N with 1 <= I <= N, not {s:?}");
+        let (index, count) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = index.trim().parse().map_err(|_| bad())?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Partition { index, count })
+    }
 }
 
 impl Options {
@@ -213,6 +241,7 @@ impl Options {
                 batch_bytes: DEFAULT_BATCH_BYTES,
                 skip_corrupt: false,
                 include_unlisted_shards: false,
+                partition: None,
                 verify_crc: true,
                 mode: OutMode::Fresh,
                 series_per_part: DEFAULT_SERIES_PER_PART,
@@ -307,6 +336,11 @@ impl Options {
             fingerprint["row_group_size"] = json!(null);
         }
         fingerprint
+    }
+
+    /// The share of the planned shards this process exports, if not all.
+    pub fn partition(&self) -> Option<Partition> {
+        self.partition
     }
 
     /// Whether the output is a stream (`out` is `-`), not a folder.
@@ -435,6 +469,13 @@ impl OptionsBuilder {
         self
     }
 
+    /// Exports only one share of the planned shards (`--partition I/N`); the output
+    /// folder may then hold the other shares' files, written with the same options.
+    pub fn partition(mut self, partition: Option<Partition>) -> Self {
+        self.options.partition = partition;
+        self
+    }
+
     /// Also export shard folders that `meta/meta.db` does not list as live.
     pub fn include_unlisted_shards(mut self, yes: bool) -> Self {
         self.options.include_unlisted_shards = yes;
@@ -528,6 +569,11 @@ impl OptionsBuilder {
         }
         if options.range.start >= options.range.end {
             return Err(usage("--start must be before --end"));
+        }
+        if options.partition.is_some() && options.mode == OutMode::Overwrite {
+            return Err(usage(
+                "--overwrite would delete the other partitions' files; empty --out first",
+            ));
         }
         options.batch_rows = BATCH_ROWS.min(options.row_group_size);
         options.filter.include_set = glob_set(&measurements)?;

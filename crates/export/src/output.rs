@@ -496,7 +496,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .parent()
         .ok_or_else(|| Error::Internal(format!("{} has no folder", path.display())))?;
     std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
-    let temp = temp_path(path);
+    // Of this process: partitions sharing an output may write the same state file at once.
+    let temp = temp_path(path).with_extension(format!("{}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut file = File::create(&temp)?;
         file.write_all(bytes)?;

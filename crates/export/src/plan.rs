@@ -7,9 +7,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tsm::layout::ShardLocation;
 use tsm::meta::{Meta, ShardStatus, decode_meta};
+use tsm_backup::Backup;
 
 use crate::error::{Error, IoContext, Result, cannot};
-use crate::opened::{open_shard, shard_name};
+use crate::opened::{ShardInput, open_shard, shard_name};
 use crate::options::{Format, Options};
 use crate::output::{lp_relative_path, relative_path};
 use crate::state::OutDir;
@@ -19,8 +20,10 @@ use crate::state::OutDir;
 pub struct PlannedShard {
     /// Where its files are.
     pub location: ShardLocation,
-    /// Bytes of its TSM, tombstone and WAL files.
+    /// Bytes of its TSM, tombstone and WAL files (of its archives, for a backup).
     pub bytes: u64,
+    /// Where its files are.
+    pub input: ShardInput,
 }
 
 /// The shards to export.
@@ -34,6 +37,10 @@ pub struct Plan {
     pub unlisted: Vec<UnlistedShard>,
     /// Why the catalogue could not be used, when it exists but did not decode.
     pub catalogue_problem: Option<String>,
+    /// With `--partition`: the shards of the other shares. They are not exported here,
+    /// but their measurements' schemas are part of each table, so that every partition
+    /// writes the same schema.
+    pub other_shares: Vec<PlannedShard>,
 }
 
 /// A shard folder the server's catalogue (`meta/meta.db`) does not list as live.
@@ -55,17 +62,16 @@ impl Plan {
     /// # Errors
     /// When a folder cannot be listed or a file's size read.
     pub fn new(config: &Options) -> Result<Plan> {
-        let layout =
-            tsm::layout::scan(&config.data_dir, config.wal_dir.as_deref()).map_err(|source| {
-                Error::Scan {
-                    dir: config.data_dir.clone(),
-                    source,
-                }
-            })?;
-        let (meta, catalogue_problem) = catalogue(&config.data_dir);
+        let input = Input::scan(&config.data_dir, config.wal_dir.as_deref())?;
+        let Input {
+            shards: found,
+            ignored: input_ignored,
+            meta,
+            catalogue_problem,
+        } = input;
         let mut shards = Vec::new();
         let mut unlisted = Vec::new();
-        for location in layout.shards {
+        for (location, input) in found {
             if !config.filter.shard(&location) {
                 continue;
             }
@@ -82,20 +88,121 @@ impl Plan {
                     continue;
                 }
             }
-            let bytes = shard_bytes(&location)?;
-            shards.push(PlannedShard { location, bytes });
+            let bytes = match &input {
+                ShardInput::Folder => shard_bytes(&location)?,
+                ShardInput::Backup(shard) => shard.bytes(),
+            };
+            shards.push(PlannedShard {
+                location,
+                bytes,
+                input,
+            });
+        }
+        let mut other_shares = Vec::new();
+        if let Some(share) = config.partition {
+            let sizes: Vec<(u64, u64)> = shards.iter().map(|s| (s.bytes, s.location.id)).collect();
+            let bins = partition(&sizes, share.count);
+            let (own, others): (Vec<_>, Vec<_>) = shards
+                .into_iter()
+                .zip(bins)
+                .partition(|(_, bin)| *bin + 1 == share.index);
+            shards = own.into_iter().map(|(shard, _)| shard).collect();
+            other_shares = others.into_iter().map(|(shard, _)| shard).collect();
         }
         Ok(Plan {
             shards,
-            ignored: layout.skipped,
+            ignored: input_ignored,
             unlisted,
             catalogue_problem,
+            other_shares,
         })
     }
 
     /// Total bytes of the selected shards' files.
     pub fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// Deals shards of the given (bytes, shard id) into `count` shares balanced by bytes:
+/// largest first, each onto the share with the fewest bytes so far (the lowest-numbered on
+/// a tie); shards of equal size go in shard-id order. Returns each shard's share, 0-based.
+/// The result depends only on the sizes and ids, so N processes planning the same input
+/// agree on it, and every shard is in exactly one share.
+///
+/// ```
+/// // Sizes 50, 40, 30, 20 onto 2 shares: 50 | 40, then 30 onto 40's share, 20 onto 50's.
+/// let shares = tsm_export::partition(&[(20, 1), (50, 2), (30, 3), (40, 4)], 2);
+/// assert_eq!(shares, [0, 0, 1, 1]);
+/// ```
+pub fn partition(shards: &[(u64, u64)], count: u32) -> Vec<u32> {
+    let count = count.max(1);
+    let mut order: Vec<usize> = (0..shards.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(shards[i].0), shards[i].1, i));
+    let mut load = vec![0u64; count as usize];
+    let mut share = vec![0u32; shards.len()];
+    for i in order {
+        let (lightest, _) = load
+            .iter()
+            .enumerate()
+            .min_by_key(|&(bin, bytes)| (*bytes, bin))
+            .unwrap_or((0, &0));
+        load[lightest] = load[lightest].saturating_add(shards[i].0);
+        share[i] = lightest as u32;
+    }
+    share
+}
+
+/// The shards an input holds, each with where its files are, and its catalogue: a live
+/// directory (scanned) or a backup folder (its manifest or archives listed).
+pub struct Input {
+    /// Shards in (database, retention policy, id) order.
+    pub shards: Vec<(ShardLocation, ShardInput)>,
+    /// What the scan passed over, with the reason.
+    pub ignored: Vec<(PathBuf, String)>,
+    /// The server's catalogue, when there is one that decodes.
+    pub meta: Option<Meta>,
+    /// Why the catalogue could not be used, when it exists but did not decode.
+    pub catalogue_problem: Option<String>,
+}
+
+impl Input {
+    /// Lists the shards of `data_dir`: a backup folder when [`Backup::detect`] says so,
+    /// otherwise a data directory (with its WAL directory).
+    ///
+    /// # Errors
+    /// When a folder cannot be listed, or a backup's catalogue or archive headers are
+    /// damaged.
+    pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Input> {
+        let scan_error = |source| Error::Scan {
+            dir: data_dir.to_path_buf(),
+            source,
+        };
+        if Backup::detect(data_dir).is_some() {
+            let backup = Backup::open(data_dir).map_err(scan_error)?;
+            return Ok(Input {
+                shards: backup
+                    .shards
+                    .into_iter()
+                    .map(|s| (s.location(), ShardInput::Backup(s)))
+                    .collect(),
+                ignored: backup.ignored,
+                meta: Some(backup.meta),
+                catalogue_problem: None,
+            });
+        }
+        let layout = tsm::layout::scan(data_dir, wal_dir).map_err(scan_error)?;
+        let (meta, catalogue_problem) = catalogue(data_dir);
+        Ok(Input {
+            shards: layout
+                .shards
+                .into_iter()
+                .map(|s| (s, ShardInput::Folder))
+                .collect(),
+            ignored: layout.skipped,
+            meta,
+            catalogue_problem,
+        })
     }
 }
 
@@ -230,8 +337,8 @@ fn describe(config: &Options, planned: &PlannedShard, out: &OutDir) -> Result<Dr
             .collect();
         return Ok(shard);
     }
-    let opened =
-        open_shard(config, loc).map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
+    let opened = open_shard(config, planned)
+        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     shard.skipped = opened.skipped.into_iter().map(|s| s.error).collect();
     let Some(opened) = opened.shard else {
         return Ok(shard);

@@ -226,11 +226,18 @@ impl Remote {
     /// # Errors
     /// [`Error::Remote`].
     pub fn has_state(&self) -> Result<bool> {
-        let options = format!("{STATE_DIR}/options.json");
-        match self.runtime.block_on(self.store.head(&self.key(&options)?)) {
+        self.exists(&format!("{STATE_DIR}/options.json"))
+    }
+
+    /// Whether the object `relative` exists.
+    ///
+    /// # Errors
+    /// [`Error::Remote`].
+    pub fn exists(&self, relative: &str) -> Result<bool> {
+        match self.runtime.block_on(self.store.head(&self.key(relative)?)) {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(err) => Err(self.failed(format!("cannot read {}/{options}", self.url), err)),
+            Err(err) => Err(self.failed(format!("cannot read {}/{relative}", self.url), err)),
         }
     }
 

@@ -27,7 +27,7 @@ use tsm::layout::ShardLocation;
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::naming;
 use crate::options::{Options, OutMode};
-use crate::output::{is_temp_name, write_atomic};
+use crate::output::{is_temp_name, temp_path, write_atomic};
 use crate::remote::Remote;
 
 /// The state folder inside the output directory.
@@ -178,6 +178,8 @@ type ShardKey = (String, String, u64);
 pub struct OutDir {
     root: PathBuf,
     resume: bool,
+    /// Other partitions (`--partition`) may be writing here: leave their files alone.
+    shared: bool,
     done: HashMap<ShardKey, Manifest>,
     remote: Option<Arc<Remote>>,
 }
@@ -205,14 +207,22 @@ impl OutDir {
 
     fn open(config: &Options, write: bool) -> Result<OutDir> {
         let root = config.out.clone();
+        let shared = config.partition.is_some();
         let mut out = OutDir {
             root: root.clone(),
             resume: false,
+            shared,
             done: HashMap::new(),
             remote: config.remote.clone(),
         };
         if let Some(remote) = &config.remote {
-            prepare_remote(remote, config.mode, &root, write)?;
+            prepare_remote(
+                remote,
+                config.mode,
+                &root,
+                write,
+                config.partition.is_some(),
+            )?;
         }
         let state = root.join(STATE_DIR);
         let options_path = state.join(OPTIONS_FILE);
@@ -228,9 +238,33 @@ impl OutDir {
             }
             Err(err) => return Err(Error::io(cannot("list", &root)(), err)),
         };
+        // An export killed before its options file was in place left only the state
+        // folder with temporary files in it: nothing was written, so start afresh.
+        // (Not with partitions: there it may be another one starting at this moment.)
+        let aborted_start =
+            !shared && !empty && !options_path.exists() && only_temporary_state(&root);
+        if aborted_start && write {
+            remove_temp_files(&root)?;
+        }
+        let empty = empty || aborted_start;
         if !empty {
             let ours = options_path.is_file();
             match config.mode {
+                // Another partition's files, or its export starting at this moment (its
+                // options file not written yet): the options must be the same.
+                OutMode::Fresh if shared && (ours || only_state_dir(&root)) => {
+                    if ours {
+                        same_options(
+                            &options_path,
+                            &fingerprint,
+                            "--partition",
+                            "every partition",
+                        )?;
+                    } else if write {
+                        write_options(&options_path, &fingerprint, shared)?;
+                    }
+                    return Ok(out);
+                }
                 OutMode::Fresh => {
                     return Err(Error::OutDir(format!(
                         "--out {} is not empty; pass --resume to continue an earlier export \
@@ -258,25 +292,16 @@ impl OutDir {
                     }
                 }
                 OutMode::Resume => {
-                    let text = std::fs::read_to_string(&options_path)
-                        .io_context(cannot("read", &options_path))?;
-                    let earlier: serde_json::Value =
-                        serde_json::from_str(&text).map_err(|source| Error::State {
-                            what: cannot("parse", &options_path)(),
-                            source,
-                        })?;
-                    let differences = differences(&earlier, &fingerprint);
-                    if !differences.is_empty() {
-                        return Err(Error::OutDir(format!(
-                            "--resume: the earlier export into {} used other options ({}); \
-                             use the same options, or --overwrite",
-                            root.display(),
-                            differences.join("; ")
-                        )));
-                    }
+                    same_options(
+                        &options_path,
+                        &fingerprint,
+                        "--resume",
+                        "this run, or --overwrite",
+                    )?;
                     out.resume = true;
                     out.done = read_manifests(&state.join(DONE_DIR))?;
-                    if write {
+                    // Shared: each shard's own temporary files go before it is written.
+                    if write && !shared {
                         remove_temp_files(&root)?;
                     }
                     return Ok(out);
@@ -285,8 +310,13 @@ impl OutDir {
         }
         if write {
             std::fs::create_dir_all(&root).io_context(cannot("create", &root))?;
-            let text = to_json(&fingerprint)?;
-            out.write_state_file(&format!("{STATE_DIR}/{OPTIONS_FILE}"), text.as_bytes())?;
+            write_options(&options_path, &fingerprint, shared)?;
+            if let Some(remote) = &out.remote {
+                remote.put_small(
+                    &format!("{STATE_DIR}/{OPTIONS_FILE}"),
+                    to_json(&fingerprint)?.into_bytes(),
+                )?;
+            }
         }
         Ok(out)
     }
@@ -381,6 +411,57 @@ impl OutDir {
         Ok(())
     }
 
+    /// With partitions sharing the output: every shard of `shards` as finished by any of
+    /// them (read again from the state folder), in (database, retention policy, shard)
+    /// order; `None` while one is not finished yet.
+    ///
+    /// # Errors
+    /// When a shard record cannot be read.
+    pub fn all_done<'a>(
+        &self,
+        shards: impl Iterator<Item = &'a crate::plan::PlannedShard>,
+    ) -> Result<Option<Vec<crate::report::ShardResult>>> {
+        if let Some(remote) = &self.remote {
+            // The other partitions' records are in the bucket, not in this staging folder.
+            remote.download_state(&self.root)?;
+        }
+        let done = read_manifests(&self.root.join(STATE_DIR).join(DONE_DIR))?;
+        let mut all = Vec::new();
+        for planned in shards {
+            let loc = &planned.location;
+            let key = (loc.database.clone(), loc.retention_policy.clone(), loc.id);
+            match done.get(&key) {
+                Some(manifest) => all.push(crate::report::ShardResult {
+                    manifest: manifest.clone(),
+                    resumed: true,
+                }),
+                None => return Ok(None),
+            }
+        }
+        all.sort_by(|a, b| {
+            let key = |r: &crate::report::ShardResult| {
+                (
+                    r.manifest.database.clone(),
+                    r.manifest.retention_policy.clone(),
+                    r.manifest.shard,
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(Some(all))
+    }
+
+    /// Whether the output has the file `name` at its root (in the bucket, for a remote).
+    ///
+    /// # Errors
+    /// When the bucket cannot be asked.
+    pub fn has_root_file(&self, name: &str) -> Result<bool> {
+        match &self.remote {
+            Some(remote) => remote.exists(name),
+            None => Ok(self.root.join(name).is_file()),
+        }
+    }
+
     /// The bucket the output is uploaded into, if any.
     pub fn remote(&self) -> Option<&Arc<Remote>> {
         self.remote.as_ref()
@@ -391,11 +472,8 @@ impl OutDir {
     pub fn remove_shard_files(&self, shard: &ShardLocation, lp_file: Option<&Path>) -> Result<()> {
         if let Some(relative) = lp_file {
             let file = self.root.join(relative);
-            return match std::fs::remove_file(&file) {
-                Ok(()) => Ok(()),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(Error::io(cannot("delete", &file)(), err)),
-            };
+            remove_if_there(&temp_path(&file))?;
+            return remove_if_there(&file);
         }
         let rp_dir = self
             .root
@@ -407,19 +485,109 @@ impl OutDir {
             Err(err) => return Err(Error::io(cannot("list", &rp_dir)(), err)),
         };
         let name = format!("{}.parquet", shard.id);
+        // `.<id>.parquet.tmp`, `.<id>.parquet.part<n>.tmp`: this shard's unfinished files.
+        let temp_prefix = format!(".{name}");
         for entry in entries {
-            let file = entry
-                .io_context(cannot("list", &rp_dir))?
-                .path()
-                .join(&name);
-            match std::fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(Error::io(cannot("delete", &file)(), err)),
+            let dir = entry.io_context(cannot("list", &rp_dir))?.path();
+            remove_if_there(&dir.join(&name))?;
+            if !self.shared || !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir).io_context(cannot("list", &dir))? {
+                let file = file.io_context(cannot("list", &dir))?;
+                let file_name = file.file_name().to_string_lossy().into_owned();
+                if is_temp_name(&file_name) && file_name.starts_with(&temp_prefix) {
+                    remove_if_there(&file.path())?;
+                }
             }
         }
         Ok(())
     }
+
+    /// Whether a shard's files from an earlier or another run may be there, to be removed
+    /// before it is written: on `--resume`, and with `--partition`.
+    pub fn cleans_shards(&self) -> bool {
+        self.resume || self.shared
+    }
+}
+
+/// Writes `options.json`. Partitions starting together each write it (the same text)
+/// through a temporary file of their own, so that no process renames another's away.
+fn write_options(path: &Path, fingerprint: &serde_json::Value, shared: bool) -> Result<()> {
+    let text = to_json(fingerprint)?;
+    if !shared {
+        return write_atomic(path, text.as_bytes());
+    }
+    let parent = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
+    let own = parent.join(format!(".{OPTIONS_FILE}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&own)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&own, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&own);
+    }
+    result.io_context(cannot("write", path))
+}
+
+fn remove_if_there(file: &Path) -> Result<()> {
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(Error::io(cannot("delete", file)(), err)),
+    }
+}
+
+/// Whether `root` holds nothing but the state folder.
+fn only_state_dir(root: &Path) -> bool {
+    std::fs::read_dir(root).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .all(|e| e.file_name() == STATE_DIR)
+    })
+}
+
+/// Whether `root` holds nothing but the state folder, and that only temporary files.
+fn only_temporary_state(root: &Path) -> bool {
+    only_state_dir(root)
+        && std::fs::read_dir(root.join(STATE_DIR)).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).all(|e| {
+                e.file_type().is_ok_and(|t| t.is_file())
+                    && is_temp_name(&e.file_name().to_string_lossy())
+            })
+        })
+}
+
+/// Refuses an output folder written with other options.
+fn same_options(
+    options_path: &Path,
+    fingerprint: &serde_json::Value,
+    flag: &str,
+    hint: &str,
+) -> Result<()> {
+    let text = std::fs::read_to_string(options_path).io_context(cannot("read", options_path))?;
+    let earlier: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| Error::State {
+            what: cannot("parse", options_path)(),
+            source,
+        })?;
+    let differences = differences(&earlier, fingerprint);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    let root = options_path
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(options_path);
+    Err(Error::OutDir(format!(
+        "{flag}: the earlier export into {} used other options ({}); use the same options \
+         in {hint}",
+        root.display(),
+        differences.join("; ")
+    )))
 }
 
 /// Where the manifest of a shard goes.
@@ -427,23 +595,30 @@ impl OutDir {
 /// local folder: a fresh export needs an empty prefix; an overwrite deletes an earlier
 /// export (only one influx-tsm wrote); a resume aborts the uploads the earlier run left
 /// and brings its state into the staging folder, where the local logic takes over.
-fn prepare_remote(remote: &Remote, mode: OutMode, staging: &Path, write: bool) -> Result<()> {
+fn prepare_remote(
+    remote: &Remote,
+    mode: OutMode,
+    staging: &Path,
+    write: bool,
+    shared: bool,
+) -> Result<()> {
     let url = remote.url();
     let not_empty = remote.check()?;
     let ours = remote.has_state()?;
     match mode {
-        OutMode::Fresh if not_empty => Err(Error::OutDir(format!(
+        // Nothing there yet: every mode starts afresh (a resumed partition's first run).
+        _ if !not_empty => Ok(()),
+        // Partitions share the prefix: another one started it (the options are compared
+        // when each writes its own).
+        OutMode::Fresh if shared && ours => Ok(()),
+        OutMode::Fresh => Err(Error::OutDir(format!(
             "--out {url} is not empty; pass --resume to continue an earlier export into it, \
              or --overwrite to replace it"
         ))),
-        OutMode::Overwrite | OutMode::Resume if not_empty && !ours => Err(Error::OutDir(format!(
+        OutMode::Overwrite | OutMode::Resume if !ours => Err(Error::OutDir(format!(
             "--out {url} is not empty and holds no export of influx-tsm \
              (no {STATE_DIR}/{OPTIONS_FILE}); refusing to touch it"
         ))),
-        OutMode::Resume if !ours => Err(Error::OutDir(format!(
-            "--out {url} holds no earlier export to resume"
-        ))),
-        OutMode::Fresh => Ok(()),
         OutMode::Overwrite => {
             if write && ours {
                 remote.abort_unfinished_uploads()?;

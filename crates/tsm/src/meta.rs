@@ -118,6 +118,70 @@ pub fn decode_meta(data: &[u8]) -> Result<Meta> {
     Ok(meta)
 }
 
+/// `BackupMagicHeader` of influxd's snapshotter: the first 8 bytes (big-endian) of a
+/// legacy backup's `meta.NN` file.
+pub const LEGACY_BACKUP_MAGIC: u64 = 0x5959_0101;
+
+/// Decodes the catalogue in a legacy backup's `meta.NN` file (`influxd backup` without
+/// `-portable`): the magic [`LEGACY_BACKUP_MAGIC`], the length of the `meta.db` bytes
+/// (u64 big-endian), those bytes, then the node's `node.json` (ignored here).
+///
+/// # Errors
+/// A wrong magic, a length past the end of the file, or a malformed catalogue; offsets
+/// are file offsets.
+///
+/// ```
+/// let mut file = 0x5959_0101u64.to_be_bytes().to_vec();
+/// file.extend(6u64.to_be_bytes());
+/// file.extend([0x2A, 0x04, 0x0A, 0x02, b'd', b'b']);
+/// file.extend(5u64.to_be_bytes());
+/// file.extend(b"null\n");
+/// assert_eq!(tsm::meta::decode_legacy_backup_meta(&file).unwrap().databases[0].name, "db");
+/// ```
+pub fn decode_legacy_backup_meta(file: &[u8]) -> Result<Meta> {
+    let mut cursor = crate::cursor::Cursor::new(file, 0);
+    let magic = cursor.u64_be()?;
+    if magic != LEGACY_BACKUP_MAGIC {
+        return Err(Error::corrupt(
+            0,
+            format!("not a metastore backup: magic {magic:#x}, expected {LEGACY_BACKUP_MAGIC:#x}"),
+        ));
+    }
+    let at = cursor.offset();
+    let len = cursor.u64_be()?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&l| l <= cursor.remaining())
+        .ok_or_else(|| Error::truncated(at, len, cursor.remaining() as u64))?;
+    let start = cursor.offset();
+    let data = cursor.bytes(len)?;
+    decode_meta(data).map_err(|e| e.rebase(start))
+}
+
+/// Decodes the catalogue in a portable backup's `<timestamp>.meta` file (`influxd backup
+/// -portable`): a protobuf `PortableData { bytes Data = 1; uint64 MaxNodeID = 2; }` whose
+/// `Data` holds the `meta.db` bytes.
+///
+/// # Errors
+/// A malformed protobuf, a missing `Data` field, or a malformed catalogue; offsets are
+/// file offsets.
+///
+/// ```
+/// let file = [0x0A, 0x06, 0x2A, 0x04, 0x0A, 0x02, b'd', b'b', 0x10, 0x00];
+/// assert_eq!(tsm::meta::decode_portable_backup_meta(&file).unwrap().databases[0].name, "db");
+/// ```
+pub fn decode_portable_backup_meta(file: &[u8]) -> Result<Meta> {
+    let mut data = None;
+    for field in Fields::new(file, 0) {
+        if let (1, value) = field? {
+            data = Some(value.bytes()?);
+        }
+    }
+    let (data, start) = data
+        .ok_or_else(|| Error::corrupt(0, "portable backup metadata without its Data field (1)"))?;
+    decode_meta(data).map_err(|e| e.rebase(start))
+}
+
 fn database(fields: Fields<'_>) -> Result<DatabaseMeta> {
     let mut db = DatabaseMeta::default();
     for field in fields {

@@ -26,6 +26,15 @@ impl MappedFile {
     /// When the file cannot be opened, its size read, or mapped; the error names the path.
     pub fn open(path: &Path) -> Result<MappedFile> {
         let file = File::open(path).map_err(|e| Error::from(e).in_file(path))?;
+        MappedFile::map_file(&file, path)
+    }
+
+    /// Maps an open `file` read-only (an unlinked temporary file, say), named `path` in
+    /// errors. The mapping stays valid after `file` is closed.
+    ///
+    /// # Errors
+    /// When the file's size cannot be read or it cannot be mapped.
+    pub fn map_file(file: &File, path: &Path) -> Result<MappedFile> {
         let len = file
             .metadata()
             .map_err(|e| Error::from(e).in_file(path))?
@@ -37,10 +46,11 @@ impl MappedFile {
             // mapped, or reads may see changing bytes or fault (SIGBUS). This tool reads
             // copies of InfluxDB directories and never writes to its input; the contract
             // for callers (documented on the crate) is to not point it at the files of a
-            // running server. Every read of the mapping goes through bounds-checked slice
+            // running server, and a caller mapping its own temporary file stops writing
+            // to it first. Every read of the mapping goes through bounds-checked slice
             // access, so even changing bytes cannot cause out-of-bounds reads.
             #[allow(unsafe_code)]
-            let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::from(e).in_file(path))?;
+            let map = unsafe { Mmap::map(file) }.map_err(|e| Error::from(e).in_file(path))?;
             Some(map)
         };
         Ok(MappedFile {

@@ -129,9 +129,21 @@ impl Shard {
     /// When a file cannot be read, or is damaged and `skip_corrupt` is off. A torn WAL
     /// tail is never an error (influxd drops it too); see [`Shard::problems`].
     pub fn open_with(location: &ShardLocation, options: &ShardOptions) -> Result<Shard> {
-        let mut shard = Shard::open_from(ShardFiles::map(location)?, options)?;
-        // The location scanned knows more (database, retention policy, WAL folder) than
-        // the names of the mapped files.
+        Shard::open_located(location, ShardFiles::map(location)?, options)
+    }
+
+    /// [`Shard::open_from`] for a shard whose database, retention policy and id the
+    /// caller knows (a shard of a backup, whose files are archive members):
+    /// [`Shard::location`] is `location`, not the names of `files`.
+    ///
+    /// # Errors
+    /// As [`Shard::open_from`].
+    pub fn open_located(
+        location: &ShardLocation,
+        files: ShardFiles,
+        options: &ShardOptions,
+    ) -> Result<Shard> {
+        let mut shard = Shard::open_from(files, options)?;
         shard.location = location.clone();
         Ok(shard)
     }
