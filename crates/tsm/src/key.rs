@@ -31,6 +31,51 @@ pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
     None
 }
 
+/// [`split_composite`] for keys coming in sorted order, where most keys belong to the
+/// series of the key before them: such a key is split by one prefix comparison instead of
+/// a search for the separator.
+///
+/// A key starting with the last split key's `series#!~#` splits there too: a separator
+/// starting earlier would lie inside that prefix, so the last key would have split
+/// earlier as well.
+#[derive(Debug, Default)]
+pub(crate) struct SortedSplitter<'a> {
+    /// `series#!~#` of the last key split, if it had a separator.
+    prefix: Option<&'a [u8]>,
+}
+
+/// A composite key split by [`SortedSplitter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SortedSplit<'a> {
+    pub(crate) series: &'a [u8],
+    pub(crate) field: &'a [u8],
+    /// Whether the series is that of the key split before.
+    pub(crate) same_series: bool,
+}
+
+impl<'a> SortedSplitter<'a> {
+    /// `key` split as [`split_composite`] splits it.
+    pub(crate) fn split(&mut self, key: &'a [u8]) -> Option<SortedSplit<'a>> {
+        if let Some(prefix) = self.prefix
+            && let Some(field) = key.strip_prefix(prefix)
+        {
+            let series = &prefix[..prefix.len() - FIELD_SEPARATOR.len()];
+            return Some(SortedSplit {
+                series,
+                field,
+                same_series: true,
+            });
+        }
+        let split = split_composite(key);
+        self.prefix = split.map(|(series, _)| &key[..series.len() + FIELD_SEPARATOR.len()]);
+        split.map(|(series, field)| SortedSplit {
+            series,
+            field,
+            same_series: false,
+        })
+    }
+}
+
 /// A series key split into its measurement and tags, still escaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeriesKey<'a> {
@@ -174,6 +219,35 @@ pub fn unescape_into(bytes: &[u8], escaped: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorted_splitter_agrees_with_split_composite() {
+        let keys: [&[u8]; 9] = [
+            b"a#!~#f",
+            b"a#!~#g",
+            b"a#!~#g#!~#h",
+            b"a#!~~",
+            b"a#!~#!~#x",
+            b"b",
+            b"b#!~#",
+            b"b#!~#f",
+            b"c,t=#!~#f",
+        ];
+        let mut splitter = SortedSplitter::default();
+        let mut last: Option<&[u8]> = None;
+        for key in keys {
+            let split = splitter.split(key);
+            assert_eq!(
+                split.map(|s| (s.series, s.field)),
+                split_composite(key),
+                "{key:?}"
+            );
+            if let Some(split) = split {
+                assert_eq!(split.same_series, last == Some(split.series), "{key:?}");
+            }
+            last = split.map(|s| s.series);
+        }
+    }
 
     #[test]
     fn split_at_first_separator() {
