@@ -19,7 +19,7 @@ use crate::key::{
 };
 use crate::merge::KeyMerger;
 use crate::options::TimeRange;
-use crate::rows::{MeasurementSchema, RowBatch, SeriesRun};
+use crate::rows::{MeasurementSchema, RowBatch};
 use crate::values::{FieldType, Values};
 
 use super::{KeyGroup, KeyStream, Segment, Shard, resolve};
@@ -83,14 +83,6 @@ impl Series {
                 self.present[i] = true;
             }
         }
-    }
-
-    fn tags(&self) -> Vec<Option<Vec<u8>>> {
-        self.values
-            .iter()
-            .zip(&self.present)
-            .map(|(v, &p)| p.then(|| v.clone()))
-            .collect()
     }
 }
 
@@ -199,18 +191,12 @@ impl<'a> MeasurementRows<'a> {
                 }
             }
             let added = batch.len() - before;
-            if added > 0 {
-                match batch.series.last_mut() {
-                    Some(run) if run_open => run.rows += added,
-                    _ => {
-                        batch.series.push(SeriesRun {
-                            key: self.series.key.clone(),
-                            tags: self.series.tags(),
-                            rows: added,
-                        });
-                        run_open = true;
-                    }
-                }
+            if added > 0 && !(run_open && batch.series.extend_last(added)) {
+                let series = &self.series;
+                let tags = (series.values.iter().zip(&series.present))
+                    .map(|(v, &p)| p.then_some(v.as_slice()));
+                batch.series.push(&series.key, tags, added);
+                run_open = true;
             }
             if finished {
                 self.in_series = false;
