@@ -175,7 +175,10 @@ pub(crate) fn tag_array(
     rows: usize,
     stats: &mut Stats,
 ) -> Result<ArrayRef> {
-    let mut distinct: HashMap<&[u8], i32> = HashMap::new();
+    // A unique tag (a pod, a request id) has a value per run: room for one per run, and
+    // a hash cheaper than SipHash (seeded per map all the same).
+    let mut distinct: HashMap<&[u8], i32, ahash::RandomState> =
+        HashMap::with_capacity_and_hasher(series.len(), ahash::RandomState::new());
     // The distinct values in key order, with the rows that use each.
     let mut entries: Vec<(&[u8], u64)> = Vec::new();
     let mut keys: Vec<i32> = Vec::with_capacity(rows);
