@@ -167,14 +167,38 @@ pub fn unescapes_to(escaped: &[u8], escaped_bytes: &[u8], plain: &[u8]) -> bool 
 /// Position of the first `sep` not preceded by a backslash.
 fn find_unescaped(bytes: &[u8], sep: u8) -> Option<usize> {
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b if b == sep => return Some(i),
-            _ => i += 1,
+    while let Some(at) = find_either(bytes.get(i..)?, b'\\', sep) {
+        i += at;
+        if bytes.get(i) == Some(&sep) {
+            return Some(i);
         }
+        i += 2;
     }
     None
+}
+
+/// Position of the first `a` or `b`: eight bytes at a time, as every series key is
+/// parsed once per pass over a shard.
+fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero exactly when some byte of `word` is zero (no false positives past the
+    // first zero byte, which is all that is asked here).
+    let has_zero = |word: u64| word.wrapping_sub(LOW) & !word & HIGH;
+    let (a_word, b_word) = (LOW * u64::from(a), LOW * u64::from(b));
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+        if has_zero(word ^ a_word) | has_zero(word ^ b_word) != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    bytes[offset..]
+        .iter()
+        .position(|&c| c == a || c == b)
+        .map(|at| offset + at)
 }
 
 fn split_unescaped(bytes: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
@@ -204,21 +228,82 @@ pub fn unescape(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
 /// [`unescape`] into `out` (cleared first), so that a caller can reuse one buffer.
 pub fn unescape_into(bytes: &[u8], escaped: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| escaped.contains(b)) {
-            out.push(bytes[i + 1]);
-            i += 2;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+    // Most keys have no backslash: the bytes between backslashes are copied in bulk.
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        out.extend_from_slice(&rest[..at]);
+        match rest.get(at + 1) {
+            Some(&b) if escaped.contains(&b) => {
+                out.push(b);
+                rest = &rest[at + 2..];
+            }
+            _ => {
+                out.push(b'\\');
+                rest = &rest[at + 1..];
+            }
         }
     }
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unescape_into_removes_only_escapes_of_the_given_bytes() {
+        // Byte by byte, as the engine reads them.
+        fn reference(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| escaped.contains(b)) {
+                    out.push(bytes[i + 1]);
+                    i += 2;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            out
+        }
+        let cases: [&[u8]; 9] = [
+            b"",
+            b"plain",
+            b"\\",
+            b"a\\",
+            b"a\\,b",
+            b"\\\\,",
+            b"\\x\\ \\=",
+            b"\\\\\\",
+            b"tail\\ ",
+        ];
+        let mut out = vec![b'x'];
+        for escaped in [&b", ="[..], b", ", b", \\"] {
+            for case in cases {
+                unescape_into(case, escaped, &mut out);
+                assert_eq!(out, reference(case, escaped), "{case:?} {escaped:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn find_either_finds_the_first_of_two_bytes() {
+        let mut bytes = [b'x'; 40];
+        assert_eq!(find_either(&bytes, b',', b'\\'), None);
+        for at in 0..bytes.len() {
+            for (byte, later) in [(b',', b'\\'), (b'\\', b',')] {
+                bytes = [b'x'; 40];
+                bytes[at] = byte;
+                if let Some(next) = bytes.get_mut(at + 1) {
+                    *next = later;
+                }
+                assert_eq!(find_either(&bytes, b',', b'\\'), Some(at));
+                assert_eq!(find_either(&bytes[at..], b',', b'\\'), Some(0));
+            }
+        }
+        assert_eq!(find_either(&[0x80, 0x81, 0x01, 0x2c], b',', 0), Some(3));
+    }
 
     #[test]
     fn sorted_splitter_agrees_with_split_composite() {

@@ -667,23 +667,25 @@ fn scan_keys(
         let split = splitter.split(key);
         // A key of the last key's series belongs to its measurement.
         let same_series = split.is_some_and(|s| s.same_series);
-        let member = split.map(|s| {
-            let escaped = measurement_of(s.series);
-            match last_escaped {
-                Some((_, id)) if same_series => id,
-                Some((e, id)) if e == escaped => id,
-                _ => {
-                    unescape_into(escaped, b", ", &mut name_buf);
-                    let id = match names.get(name_buf.as_slice()) {
-                        Some(&id) => id,
-                        None => {
-                            names.insert(name_buf.clone(), builders.len());
-                            builders.push(Builder::new());
-                            builders.len() - 1
-                        }
-                    };
-                    last_escaped = Some((escaped, id));
-                    id
+        let member = split.map(|s| match last_escaped {
+            Some((_, id)) if same_series => id,
+            _ => {
+                let escaped = measurement_of(s.series);
+                match last_escaped {
+                    Some((e, id)) if e == escaped => id,
+                    _ => {
+                        unescape_into(escaped, b", ", &mut name_buf);
+                        let id = match names.get(name_buf.as_slice()) {
+                            Some(&id) => id,
+                            None => {
+                                names.insert(name_buf.clone(), builders.len());
+                                builders.push(Builder::new());
+                                builders.len() - 1
+                            }
+                        };
+                        last_escaped = Some((escaped, id));
+                        id
+                    }
                 }
             }
         });

@@ -76,11 +76,19 @@ impl Series {
         self.values.resize_with(tag_keys.len(), Vec::new);
         self.present.clear();
         self.present.resize(tag_keys.len(), false);
+        // A series' tag keys come sorted, as the schema's: mostly the next one is the
+        // schema's next.
+        let mut next = 0;
         for (k, v) in tags_of(key) {
             unescape_into(k, b", =", &mut self.scratch);
-            if let Ok(i) = tag_keys.binary_search(&self.scratch) {
+            let found = match tag_keys.get(next) {
+                Some(expected) if *expected == self.scratch => Some(next),
+                _ => tag_keys.binary_search(&self.scratch).ok(),
+            };
+            if let Some(i) = found {
                 unescape_into(v, b", =", &mut self.values[i]);
                 self.present[i] = true;
+                next = i + 1;
             }
         }
     }
