@@ -16,7 +16,7 @@ use arrow_array::{
 };
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use tsm::Values;
-use tsm::rows::SeriesRun;
+use tsm::rows::SeriesRuns;
 
 use crate::Stats;
 use crate::error::{Error, Result};
@@ -170,12 +170,15 @@ fn narrow_offsets(key: &[u8], offsets: &[usize]) -> Result<OffsetBuffer<i32>> {
 /// distinct values of the batch, keys repeated per run, null where a series lacks the tag.
 pub(crate) fn tag_array(
     key: &[u8],
-    series: &[SeriesRun],
+    series: &SeriesRuns,
     tag: usize,
     rows: usize,
     stats: &mut Stats,
 ) -> Result<ArrayRef> {
-    let mut distinct: HashMap<&[u8], i32> = HashMap::new();
+    // A unique tag (a pod, a request id) has a value per run: room for one per run, and
+    // a hash cheaper than SipHash (seeded per map all the same).
+    let mut distinct: HashMap<&[u8], i32, ahash::RandomState> =
+        HashMap::with_capacity_and_hasher(series.len(), ahash::RandomState::new());
     // The distinct values in key order, with the rows that use each.
     let mut entries: Vec<(&[u8], u64)> = Vec::new();
     let mut keys: Vec<i32> = Vec::with_capacity(rows);
@@ -184,7 +187,7 @@ pub(crate) fn tag_array(
     // the previous run's key is checked before hashing.
     let mut last: Option<(&[u8], i32)> = None;
     for run in series {
-        match run.tags.get(tag).and_then(Option::as_deref) {
+        match run.tag(tag) {
             Some(value) => {
                 let known = match last {
                     Some((previous, k)) if previous == value => Some(k),

@@ -41,7 +41,9 @@
 //!     ],
 //! };
 //! let rows = RowBatch {
-//!     series: vec![SeriesRun { key: b"cpu,host=a".to_vec(), tags: vec![Some(b"a".to_vec())], rows: 2 }],
+//!     series: [SeriesRun { key: b"cpu,host=a".to_vec(), tags: vec![Some(b"a".to_vec())], rows: 2 }]
+//!         .into_iter()
+//!         .collect(),
 //!     time: vec![10, 20],
 //!     fields: vec![
 //!         FieldColumn {
@@ -81,7 +83,7 @@ use std::borrow::Cow;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
-use tsm::rows::{MeasurementSchema, RowBatch, SeriesRun};
+use tsm::rows::{MeasurementSchema, RowBatch, SeriesRuns};
 
 use crate::columns::{ValuesSource, field_array, tag_array, time_array};
 pub use crate::error::{Error, Result};
@@ -240,7 +242,7 @@ fn reclaim_values<T: arrow_buffer::ArrowNativeType>(array: ArrayRef) -> Option<V
 
 fn build<'a>(
     columns: &Columns,
-    series: &[SeriesRun],
+    series: &SeriesRuns,
     len: usize,
     time: Cow<'a, [i64]>,
     fields: impl Iterator<Item = (Cow<'a, [bool]>, ValuesSource<'a>)>,
@@ -266,11 +268,11 @@ fn check_shape(columns: &Columns, rows: &RowBatch) -> Result<()> {
         )));
     }
     let tags = columns.tags().len();
-    if let Some(run) = rows.series.iter().find(|s| s.tags.len() != tags) {
+    if let Some(run) = rows.series.iter().find(|s| s.tag_count() != tags) {
         return Err(Error::Shape(format!(
             "series {:?} has {} tag values, schema has {tags} tag keys",
-            String::from_utf8_lossy(&run.key),
-            run.tags.len()
+            String::from_utf8_lossy(run.key),
+            run.tag_count()
         )));
     }
     if rows.fields.len() != columns.fields().len() {

@@ -42,14 +42,16 @@ fn weather() -> (MeasurementSchema, RowBatch) {
         ],
     };
     let rows = RowBatch {
-        series: vec![
+        series: [
             run(
                 "weather,city=Hà\\ Nội,station=s1",
                 &[Some("Hà Nội".as_bytes()), Some(b"s1")],
                 2,
             ),
             run("weather,city=Huế", &[Some("Huế".as_bytes()), None], 3),
-        ],
+        ]
+        .into_iter()
+        .collect(),
         time: vec![10, 20, 5, 6, 7],
         fields: vec![
             FieldColumn {
@@ -206,11 +208,13 @@ fn repeated_tag_values_share_an_entry() {
         fields: vec![field("v", FieldType::Integer)],
     };
     let rows = RowBatch {
-        series: vec![
+        series: [
             run("m,a=x,b=1", &[Some(b"x"), Some(b"1")], 1),
             run("m,a=x,b=2", &[Some(b"x"), Some(b"2")], 2),
             run("m,a=y,b=1", &[Some(b"y"), Some(b"1")], 1),
-        ],
+        ]
+        .into_iter()
+        .collect(),
         time: vec![1, 1, 2, 1],
         fields: vec![FieldColumn {
             valid: vec![true; 4],
@@ -292,7 +296,9 @@ fn clashes_get_suffixes_and_keep_their_keys() {
 
     // Data lands in the right columns.
     let rows = RowBatch {
-        series: vec![run("m,host=h,time=t", &[Some(b"h"), Some(b"t")], 1)],
+        series: [run("m,host=h,time=t", &[Some(b"h"), Some(b"t")], 1)]
+            .into_iter()
+            .collect(),
         time: vec![7],
         fields: vec![
             FieldColumn {
@@ -349,10 +355,12 @@ fn non_utf8_is_replaced_and_counted() {
         ],
     };
     let rows = RowBatch {
-        series: vec![
+        series: [
             run("a", &[Some(b"ok")], 1),
             run("b", &[Some(b"bad\xc3")], 2),
-        ],
+        ]
+        .into_iter()
+        .collect(),
         time: vec![1, 2, 3],
         fields: vec![
             FieldColumn {
@@ -498,7 +506,7 @@ fn a_tag_no_series_has_is_all_null() {
         fields: vec![field("v", FieldType::Float)],
     };
     let rows = RowBatch {
-        series: vec![run("m", &[None], 2)],
+        series: [run("m", &[None], 2)].into_iter().collect(),
         time: vec![1, 2],
         fields: vec![FieldColumn {
             valid: vec![true; 2],
@@ -515,7 +523,14 @@ fn shape_errors() {
     let columns = Columns::new(&schema);
 
     let mut short_run = rows.clone();
-    short_run.series[1].rows = 2;
+    short_run.series = rows
+        .series
+        .iter()
+        .map(|r| SeriesRun {
+            rows: 2,
+            ..r.to_owned()
+        })
+        .collect();
     assert!(matches!(
         arrow_build::record_batch(&columns, &short_run),
         Err(Error::Shape(_))
@@ -536,8 +551,16 @@ fn shape_errors() {
         Err(Error::Shape(_))
     ));
 
-    let mut missing_tag = rows;
-    missing_tag.series[0].tags.pop();
+    let mut missing_tag = rows.clone();
+    missing_tag.series = rows
+        .series
+        .iter()
+        .map(|r| {
+            let mut run = r.to_owned();
+            run.tags.pop();
+            run
+        })
+        .collect();
     assert!(matches!(
         arrow_build::record_batch(&columns, &missing_tag),
         Err(Error::Shape(_))

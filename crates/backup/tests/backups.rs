@@ -51,8 +51,8 @@ fn merged_view(backup: &Backup, options: &ReadOptions) -> Points {
                     let tags: Vec<(String, String)> = schema
                         .tag_keys
                         .iter()
-                        .zip(&run.tags)
-                        .filter_map(|(k, v)| v.as_ref().map(|v| (utf8(k), utf8(v))))
+                        .zip(run.tags())
+                        .filter_map(|(k, v)| v.map(|v| (utf8(k), utf8(v))))
                         .collect();
                     for r in row..row + run.rows {
                         let key = (

@@ -93,7 +93,7 @@ impl LineFormat {
         for run in &batch.series {
             for _ in 0..run.rows {
                 let start = out.len();
-                out.extend_from_slice(&run.key);
+                out.extend_from_slice(run.key);
                 out.push(b' ');
                 let mut written = 0u64;
                 for (column, prefix) in batch.fields.iter().zip(&self.prefixes) {

@@ -77,7 +77,8 @@ impl<'a> IndexMerge<'a> {
         let key = self.peek()?;
         let first = self.min.unwrap_or(0);
         for i in first..self.heads.len() {
-            if let Some(head) = self.heads[i].filter(|h| h.key == key) {
+            // The first file's head is the key itself.
+            if let Some(head) = self.heads[i].filter(|h| i == first || h.key == key) {
                 entries.push((i, head));
                 self.advance(i);
             }

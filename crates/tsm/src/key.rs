@@ -31,6 +31,51 @@ pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
     None
 }
 
+/// [`split_composite`] for keys coming in sorted order, where most keys belong to the
+/// series of the key before them: such a key is split by one prefix comparison instead of
+/// a search for the separator.
+///
+/// A key starting with the last split key's `series#!~#` splits there too: a separator
+/// starting earlier would lie inside that prefix, so the last key would have split
+/// earlier as well.
+#[derive(Debug, Default)]
+pub(crate) struct SortedSplitter<'a> {
+    /// `series#!~#` of the last key split, if it had a separator.
+    prefix: Option<&'a [u8]>,
+}
+
+/// A composite key split by [`SortedSplitter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SortedSplit<'a> {
+    pub(crate) series: &'a [u8],
+    pub(crate) field: &'a [u8],
+    /// Whether the series is that of the key split before.
+    pub(crate) same_series: bool,
+}
+
+impl<'a> SortedSplitter<'a> {
+    /// `key` split as [`split_composite`] splits it.
+    pub(crate) fn split(&mut self, key: &'a [u8]) -> Option<SortedSplit<'a>> {
+        if let Some(prefix) = self.prefix
+            && let Some(field) = key.strip_prefix(prefix)
+        {
+            let series = &prefix[..prefix.len() - FIELD_SEPARATOR.len()];
+            return Some(SortedSplit {
+                series,
+                field,
+                same_series: true,
+            });
+        }
+        let split = split_composite(key);
+        self.prefix = split.map(|(series, _)| &key[..series.len() + FIELD_SEPARATOR.len()]);
+        split.map(|(series, field)| SortedSplit {
+            series,
+            field,
+            same_series: false,
+        })
+    }
+}
+
 /// A series key split into its measurement and tags, still escaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeriesKey<'a> {
@@ -122,14 +167,38 @@ pub fn unescapes_to(escaped: &[u8], escaped_bytes: &[u8], plain: &[u8]) -> bool 
 /// Position of the first `sep` not preceded by a backslash.
 fn find_unescaped(bytes: &[u8], sep: u8) -> Option<usize> {
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b if b == sep => return Some(i),
-            _ => i += 1,
+    while let Some(at) = find_either(bytes.get(i..)?, b'\\', sep) {
+        i += at;
+        if bytes.get(i) == Some(&sep) {
+            return Some(i);
         }
+        i += 2;
     }
     None
+}
+
+/// Position of the first `a` or `b`: eight bytes at a time, as every series key is
+/// parsed once per pass over a shard.
+fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero exactly when some byte of `word` is zero (no false positives past the
+    // first zero byte, which is all that is asked here).
+    let has_zero = |word: u64| word.wrapping_sub(LOW) & !word & HIGH;
+    let (a_word, b_word) = (LOW * u64::from(a), LOW * u64::from(b));
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+        if has_zero(word ^ a_word) | has_zero(word ^ b_word) != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    bytes[offset..]
+        .iter()
+        .position(|&c| c == a || c == b)
+        .map(|at| offset + at)
 }
 
 fn split_unescaped(bytes: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
@@ -159,21 +228,111 @@ pub fn unescape(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
 /// [`unescape`] into `out` (cleared first), so that a caller can reuse one buffer.
 pub fn unescape_into(bytes: &[u8], escaped: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| escaped.contains(b)) {
-            out.push(bytes[i + 1]);
-            i += 2;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+    // Most keys have no backslash: the bytes between backslashes are copied in bulk.
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        out.extend_from_slice(&rest[..at]);
+        match rest.get(at + 1) {
+            Some(&b) if escaped.contains(&b) => {
+                out.push(b);
+                rest = &rest[at + 2..];
+            }
+            _ => {
+                out.push(b'\\');
+                rest = &rest[at + 1..];
+            }
         }
     }
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unescape_into_removes_only_escapes_of_the_given_bytes() {
+        // Byte by byte, as the engine reads them.
+        fn reference(bytes: &[u8], escaped: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|b| escaped.contains(b)) {
+                    out.push(bytes[i + 1]);
+                    i += 2;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            out
+        }
+        let cases: [&[u8]; 9] = [
+            b"",
+            b"plain",
+            b"\\",
+            b"a\\",
+            b"a\\,b",
+            b"\\\\,",
+            b"\\x\\ \\=",
+            b"\\\\\\",
+            b"tail\\ ",
+        ];
+        let mut out = vec![b'x'];
+        for escaped in [&b", ="[..], b", ", b", \\"] {
+            for case in cases {
+                unescape_into(case, escaped, &mut out);
+                assert_eq!(out, reference(case, escaped), "{case:?} {escaped:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn find_either_finds_the_first_of_two_bytes() {
+        let mut bytes = [b'x'; 40];
+        assert_eq!(find_either(&bytes, b',', b'\\'), None);
+        for at in 0..bytes.len() {
+            for (byte, later) in [(b',', b'\\'), (b'\\', b',')] {
+                bytes = [b'x'; 40];
+                bytes[at] = byte;
+                if let Some(next) = bytes.get_mut(at + 1) {
+                    *next = later;
+                }
+                assert_eq!(find_either(&bytes, b',', b'\\'), Some(at));
+                assert_eq!(find_either(&bytes[at..], b',', b'\\'), Some(0));
+            }
+        }
+        assert_eq!(find_either(&[0x80, 0x81, 0x01, 0x2c], b',', 0), Some(3));
+    }
+
+    #[test]
+    fn sorted_splitter_agrees_with_split_composite() {
+        let keys: [&[u8]; 9] = [
+            b"a#!~#f",
+            b"a#!~#g",
+            b"a#!~#g#!~#h",
+            b"a#!~~",
+            b"a#!~#!~#x",
+            b"b",
+            b"b#!~#",
+            b"b#!~#f",
+            b"c,t=#!~#f",
+        ];
+        let mut splitter = SortedSplitter::default();
+        let mut last: Option<&[u8]> = None;
+        for key in keys {
+            let split = splitter.split(key);
+            assert_eq!(
+                split.map(|s| (s.series, s.field)),
+                split_composite(key),
+                "{key:?}"
+            );
+            if let Some(split) = split {
+                assert_eq!(split.same_series, last == Some(split.series), "{key:?}");
+            }
+            last = split.map(|s| s.series);
+        }
+    }
 
     #[test]
     fn split_at_first_separator() {

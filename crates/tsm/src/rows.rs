@@ -28,7 +28,8 @@ pub struct FieldSchema {
     pub field_type: FieldType,
 }
 
-/// One series' run of consecutive rows in a [`RowBatch`].
+/// One series' run of consecutive rows, owned: for building a [`SeriesRuns`] by hand
+/// (`runs.into_iter().collect()`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeriesRun {
     /// The series key as stored (escaped measurement and tags), for exact round trips.
@@ -38,6 +39,192 @@ pub struct SeriesRun {
     pub tags: Vec<Option<Vec<u8>>>,
     /// How many consecutive rows of the batch belong to this series.
     pub rows: usize,
+}
+
+/// One series' run of consecutive rows in a [`SeriesRuns`], borrowed from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeriesRunRef<'a> {
+    /// The series key as stored (escaped measurement and tags), for exact round trips.
+    pub key: &'a [u8],
+    /// How many consecutive rows of the batch belong to this series.
+    pub rows: usize,
+    bytes: &'a [u8],
+    tags: &'a [Option<(usize, usize)>],
+}
+
+impl<'a> SeriesRunRef<'a> {
+    /// Number of tag values (present or not): the schema's tag keys.
+    pub fn tag_count(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// The value of tag `i` (unescaped, aligned with [`MeasurementSchema::tag_keys`]);
+    /// `None` where the series lacks the tag or `i` is out of range.
+    pub fn tag(&self, i: usize) -> Option<&'a [u8]> {
+        let bytes = self.bytes;
+        self.tags
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|(start, end)| bytes.get(start..end))
+    }
+
+    /// The tag values in schema order, as [`SeriesRunRef::tag`] gives them.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + use<'a> {
+        let bytes = self.bytes;
+        self.tags
+            .iter()
+            .map(move |t| t.and_then(|(start, end)| bytes.get(start..end)))
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> SeriesRun {
+        SeriesRun {
+            key: self.key.to_vec(),
+            tags: self.tags().map(|t| t.map(<[u8]>::to_vec)).collect(),
+            rows: self.rows,
+        }
+    }
+}
+
+/// Where a run's key and tags are in a [`SeriesRuns`]' buffers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RunSlot {
+    key: (usize, usize),
+    tags: (usize, usize),
+    rows: usize,
+}
+
+/// The runs of a [`RowBatch`], one per series, in series-key order. Keys and tag values
+/// are kept in one buffer, reused when the batch is cleared: a batch of a measurement of
+/// millions of series holds tens of thousands of them, and one allocation per key and
+/// tag value cost more than the rows' decoding.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeriesRuns {
+    runs: Vec<RunSlot>,
+    /// Keys and present tag values, one after another.
+    bytes: Vec<u8>,
+    /// Each run's tag values as ranges of `bytes`.
+    tags: Vec<Option<(usize, usize)>>,
+}
+
+impl SeriesRuns {
+    /// Number of runs.
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Whether there are no runs.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Removes every run, keeping allocations.
+    pub fn clear(&mut self) {
+        self.runs.clear();
+        self.bytes.clear();
+        self.tags.clear();
+    }
+
+    /// Appends a run of `rows` rows of the series `key` with these tag values.
+    pub fn push<'t>(
+        &mut self,
+        key: &[u8],
+        tags: impl IntoIterator<Item = Option<&'t [u8]>>,
+        rows: usize,
+    ) {
+        let key_start = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        let key = (key_start, self.bytes.len());
+        let tags_start = self.tags.len();
+        for tag in tags {
+            let range = tag.map(|value| {
+                let start = self.bytes.len();
+                self.bytes.extend_from_slice(value);
+                (start, self.bytes.len())
+            });
+            self.tags.push(range);
+        }
+        self.runs.push(RunSlot {
+            key,
+            tags: (tags_start, self.tags.len()),
+            rows,
+        });
+    }
+
+    /// Adds `rows` rows to the last run; `false` when there is none.
+    pub fn extend_last(&mut self, rows: usize) -> bool {
+        match self.runs.last_mut() {
+            Some(run) => {
+                run.rows += rows;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Run `i`.
+    pub fn get(&self, i: usize) -> Option<SeriesRunRef<'_>> {
+        self.runs.get(i).map(|slot| self.view(slot))
+    }
+
+    /// The runs in order.
+    pub fn iter(&self) -> SeriesRunsIter<'_> {
+        SeriesRunsIter {
+            runs: self,
+            slots: self.runs.iter(),
+        }
+    }
+
+    fn view<'a>(&'a self, slot: &RunSlot) -> SeriesRunRef<'a> {
+        SeriesRunRef {
+            key: self.bytes.get(slot.key.0..slot.key.1).unwrap_or_default(),
+            rows: slot.rows,
+            bytes: &self.bytes,
+            tags: self.tags.get(slot.tags.0..slot.tags.1).unwrap_or_default(),
+        }
+    }
+}
+
+/// The runs of a [`SeriesRuns`]; see [`SeriesRuns::iter`].
+#[derive(Clone, Debug)]
+pub struct SeriesRunsIter<'a> {
+    runs: &'a SeriesRuns,
+    slots: std::slice::Iter<'a, RunSlot>,
+}
+
+impl<'a> Iterator for SeriesRunsIter<'a> {
+    type Item = SeriesRunRef<'a>;
+
+    fn next(&mut self) -> Option<SeriesRunRef<'a>> {
+        let slot = self.slots.next()?;
+        Some(self.runs.view(slot))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl ExactSizeIterator for SeriesRunsIter<'_> {}
+
+impl<'a> IntoIterator for &'a SeriesRuns {
+    type Item = SeriesRunRef<'a>;
+    type IntoIter = SeriesRunsIter<'a>;
+
+    fn into_iter(self) -> SeriesRunsIter<'a> {
+        self.iter()
+    }
+}
+
+impl FromIterator<SeriesRun> for SeriesRuns {
+    fn from_iter<I: IntoIterator<Item = SeriesRun>>(runs: I) -> SeriesRuns {
+        let mut out = SeriesRuns::default();
+        for run in runs {
+            out.push(&run.key, run.tags.iter().map(Option::as_deref), run.rows);
+        }
+        out
+    }
 }
 
 /// A field's column in a [`RowBatch`]: `values.len() == valid.len() == time.len()`;
@@ -55,7 +242,7 @@ pub struct FieldColumn {
 pub struct RowBatch {
     /// Runs of rows, one per series, in series-key order; their `rows` add up to
     /// `time.len()`.
-    pub series: Vec<SeriesRun>,
+    pub series: SeriesRuns,
     /// Timestamps in nanoseconds since the Unix epoch; ascending within each run.
     pub time: Vec<i64>,
     /// One column per field of the schema, in schema order.
@@ -66,7 +253,7 @@ impl RowBatch {
     /// An empty batch with one column per field of `schema`.
     pub fn new(schema: &MeasurementSchema) -> RowBatch {
         RowBatch {
-            series: Vec::new(),
+            series: SeriesRuns::default(),
             time: Vec::new(),
             fields: schema
                 .fields
@@ -93,7 +280,7 @@ impl RowBatch {
     /// allocations (for a consumer that takes the buffers over).
     pub fn take(&mut self) -> RowBatch {
         let empty = RowBatch {
-            series: Vec::new(),
+            series: SeriesRuns::default(),
             time: Vec::new(),
             fields: self
                 .fields

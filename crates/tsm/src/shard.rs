@@ -18,7 +18,9 @@ use crate::cache::{Cache, CacheEntry, CacheRange, ReplayProblemKind};
 use crate::error::{ConflictWith, Error, ErrorKind, Result};
 use crate::file::{IndexEntry, TsmFile};
 use crate::index_merge::IndexMerge;
-use crate::key::{measurement_of, split_composite, tags_of, unescape, unescape_into};
+use crate::key::{
+    SortedSplit, SortedSplitter, measurement_of, split_composite, tags_of, unescape, unescape_into,
+};
 use crate::layout::ShardLocation;
 use crate::limits::Limits;
 use crate::merge::{BlockSource, KeyMerger, covered};
@@ -489,19 +491,17 @@ impl<'a> KeyStream<'a> {
 
     fn peek(&mut self) -> Option<&'a [u8]> {
         let cached = self.cache.peek().map(|(k, _)| *k);
-        match (self.index.peek(), cached) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        next_key(self.index.peek(), cached).map(|(key, _)| key)
     }
 
     /// Moves to the next key, filling `group`; `false` at the end.
     fn next(&mut self, group: &mut KeyGroup<'a>) -> Result<bool> {
-        let Some(key) = self.peek() else {
+        let cached = self.cache.peek().map(|(k, _)| *k);
+        let Some((key, indexed)) = next_key(self.index.peek(), cached) else {
             group.sources.clear();
             return Ok(false);
         };
-        if self.index.peek() == Some(key) {
+        if indexed {
             self.index.next_key(&mut group.sources);
         } else {
             group.sources.clear();
@@ -516,6 +516,16 @@ impl<'a> KeyStream<'a> {
         };
         self.check()?;
         Ok(true)
+    }
+}
+
+/// The smaller of the next key of the indexes and of the WAL, and whether the indexes
+/// hold it (both may).
+fn next_key<'a>(indexed: Option<&'a [u8]>, cached: Option<&'a [u8]>) -> Option<(&'a [u8], bool)> {
+    match (indexed, cached) {
+        (Some(a), Some(b)) => Some((a.min(b), a <= b)),
+        (Some(a), None) => Some((a, true)),
+        (None, b) => b.map(|b| (b, false)),
     }
 }
 
@@ -571,6 +581,59 @@ struct Builder {
     /// Whether any of its keys has data: a measurement made only of deleted keys does
     /// not exist.
     live: bool,
+    /// The fields of the last series, in order, with their declared types: the next
+    /// series mostly has the same, found here without searching `fields`.
+    recent: Vec<(Vec<u8>, FieldType)>,
+    /// Where the next field of series `recent_series` is expected in `recent`.
+    recent_next: usize,
+    recent_series: u64,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            tag_keys: BTreeSet::new(),
+            fields: BTreeMap::new(),
+            segments: Vec::new(),
+            series: 0,
+            live: false,
+            recent: Vec::new(),
+            recent_next: 0,
+            recent_series: 0,
+        }
+    }
+
+    /// The type of `field` in the measurement (`field_type` if it is new), for a key of
+    /// series number `series`.
+    fn declare(&mut self, series: u64, field: &[u8], field_type: FieldType) -> FieldType {
+        if self.recent_series != series {
+            self.recent_series = series;
+            self.recent_next = 0;
+        }
+        let at = self.recent_next;
+        self.recent_next += 1;
+        if let Some((key, declared)) = self.recent.get(at)
+            && key.as_slice() == field
+        {
+            return *declared;
+        }
+        let declared = match self.fields.get(field) {
+            Some(&declared) => declared,
+            None => {
+                self.fields.insert(field.to_vec(), field_type);
+                field_type
+            }
+        };
+        match self.recent.get_mut(at) {
+            Some((key, ty)) => {
+                key.clear();
+                key.extend_from_slice(field);
+                *ty = declared;
+            }
+            None => self.recent.push((field.to_vec(), declared)),
+        }
+        declared
+    }
 }
 
 /// One pass over every key of the shard in merged order: each measurement's schema, where
@@ -599,49 +662,53 @@ fn scan_keys(
     let mut last_escaped: Option<(&[u8], usize)> = None;
     let mut run: Option<usize> = None;
     let mut runs = 0u32;
-    let mut prev_series: Option<&[u8]> = None;
-    let mut last_counted: Option<&[u8]> = None;
+    let mut splitter = SortedSplitter::default();
+    // Series are numbered as they come: keys of one series are consecutive.
+    let mut series_number = 0u64;
+    let mut last_counted: Option<u64> = None;
+    // The escaped tag keys of the last series whose tag keys were added, and its builder.
+    let mut last_tag_owner: Option<usize> = None;
+    let mut last_tag_keys: Vec<&[u8]> = Vec::new();
+    let mut tag_keys: Vec<&[u8]> = Vec::new();
     let mut key_count = 0;
     loop {
         let cached = cache_keys.peek().map(|(k, _)| *k);
-        let Some(key) = (match (index.peek(), cached) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }) else {
+        let Some((key, indexed)) = next_key(index.peek(), cached) else {
             break;
         };
-        let split = split_composite(key);
-        let member = split.map(|(series, _)| {
-            let escaped = measurement_of(series);
-            match last_escaped {
-                Some((e, id)) if e == escaped => id,
-                _ => {
-                    unescape_into(escaped, b", ", &mut name_buf);
-                    let id = match names.get(name_buf.as_slice()) {
-                        Some(&id) => id,
-                        None => {
-                            names.insert(name_buf.clone(), builders.len());
-                            builders.push(Builder {
-                                tag_keys: BTreeSet::new(),
-                                fields: BTreeMap::new(),
-                                segments: Vec::new(),
-                                series: 0,
-                                live: false,
-                            });
-                            builders.len() - 1
-                        }
-                    };
-                    last_escaped = Some((escaped, id));
-                    id
+        let split = splitter.split(key);
+        // A key of the last key's series belongs to its measurement.
+        let same_series = split.is_some_and(|s| s.same_series);
+        let member = split.map(|s| match last_escaped {
+            Some((_, id)) if same_series => id,
+            _ => {
+                let escaped = measurement_of(s.series);
+                match last_escaped {
+                    Some((e, id)) if e == escaped => id,
+                    _ => {
+                        unescape_into(escaped, b", ", &mut name_buf);
+                        let id = match names.get(name_buf.as_slice()) {
+                            Some(&id) => id,
+                            None => {
+                                names.insert(name_buf.clone(), builders.len());
+                                builders.push(Builder::new());
+                                builders.len() - 1
+                            }
+                        };
+                        last_escaped = Some((escaped, id));
+                        id
+                    }
                 }
             }
         });
-        let series = split.map(|(series, _)| series);
+        if !same_series {
+            series_number += 1;
+        }
         if let Some(id) = member {
             let b = &mut builders[id];
             let new_run = run != Some(id);
             let long = b.segments.last().is_none_or(|s| s.keys >= SEGMENT_KEYS);
-            if new_run || (long && series != prev_series) {
+            if new_run || (long && !same_series) {
                 if new_run {
                     runs += 1;
                 }
@@ -657,9 +724,8 @@ fn scan_keys(
             }
         }
         run = member;
-        prev_series = series;
 
-        if index.peek() == Some(key) {
+        if indexed {
             index.next_key(&mut group.sources);
         } else {
             group.sources.clear();
@@ -689,7 +755,7 @@ fn scan_keys(
             continue;
         };
         key_count += 1;
-        let (Some((series, field)), Some(id)) = (split, member) else {
+        let (Some(SortedSplit { series, field, .. }), Some(id)) = (split, member) else {
             later.push(Problem {
                 error: Error::new(ErrorKind::MissingFieldSeparator)
                     .at(0)
@@ -701,13 +767,7 @@ fn scan_keys(
         };
         let b = &mut builders[id];
         b.live = true;
-        let declared = match b.fields.get(field) {
-            Some(&declared) => declared,
-            None => {
-                b.fields.insert(field.to_vec(), field_type);
-                field_type
-            }
-        };
+        let declared = b.declare(series_number, field, field_type);
         if declared != field_type {
             later.push(Problem {
                 error: Error::new(ErrorKind::TypeConflict {
@@ -724,14 +784,21 @@ fn scan_keys(
         }
         // A series' keys are consecutive in the merged order (they all start with
         // `series#!~#`), so a new series is a change from the last one counted.
-        if last_counted != Some(series) {
-            last_counted = Some(series);
+        if last_counted != Some(series_number) {
+            last_counted = Some(series_number);
             b.series += 1;
-            for (k, _) in tags_of(series) {
-                unescape_into(k, b", =", &mut tag_buf);
-                if !b.tag_keys.contains(tag_buf.as_slice()) {
-                    b.tag_keys.insert(tag_buf.clone());
+            // Neighbouring series mostly have the same tag keys, known already.
+            tag_keys.clear();
+            tag_keys.extend(tags_of(series).map(|(k, _)| k));
+            if last_tag_owner != Some(id) || last_tag_keys != tag_keys {
+                for k in &tag_keys {
+                    unescape_into(k, b", =", &mut tag_buf);
+                    if !b.tag_keys.contains(tag_buf.as_slice()) {
+                        b.tag_keys.insert(tag_buf.clone());
+                    }
                 }
+                last_tag_owner = Some(id);
+                std::mem::swap(&mut last_tag_keys, &mut tag_keys);
             }
         }
     }

@@ -274,6 +274,7 @@ impl Values {
     }
 
     /// Makes this an empty column of `ty`, reusing the allocation when the type matches.
+    #[inline]
     pub fn reset(&mut self, ty: FieldType) {
         if self.field_type() == ty {
             self.clear();

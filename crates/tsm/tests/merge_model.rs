@@ -201,7 +201,7 @@ fn merged(dir: &std::path::Path, max_rows: usize) -> Model {
                             if !column.valid[r] {
                                 continue;
                             }
-                            let mut key = run.key.clone();
+                            let mut key = run.key.to_vec();
                             key.extend_from_slice(b"#!~#");
                             key.extend_from_slice(&f.key);
                             let k = KEYS.iter().position(|x| *x == key.as_slice()).unwrap();

@@ -416,7 +416,8 @@ fn collect(
                     .iter()
                     .map(|c| c.valid[r].then(|| format!("{:?}", c.values.get(r).unwrap())))
                     .collect();
-                out.push((run.key.clone(), run.tags.clone(), batch.time[r], v));
+                let run = run.to_owned();
+                out.push((run.key, run.tags, batch.time[r], v));
             }
             row += run.rows;
         }

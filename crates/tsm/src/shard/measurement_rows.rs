@@ -13,10 +13,13 @@ use std::cmp::Ordering;
 use crate::error::{Error, Result};
 use crate::file::TsmFile;
 use crate::format::FIELD_SEPARATOR;
-use crate::key::{measurement_of, split_composite, tags_of, unescape_into, unescapes_to};
+use crate::key::{
+    SortedSplit, SortedSplitter, measurement_of, split_composite, tags_of, unescape_into,
+    unescapes_to,
+};
 use crate::merge::KeyMerger;
 use crate::options::TimeRange;
-use crate::rows::{MeasurementSchema, RowBatch, SeriesRun};
+use crate::rows::{MeasurementSchema, RowBatch};
 use crate::values::{FieldType, Values};
 
 use super::{KeyGroup, KeyStream, Segment, Shard, resolve};
@@ -39,6 +42,11 @@ pub struct MeasurementRows<'a> {
     finished: bool,
     /// The escaped measurement of the last key found to belong to the measurement.
     last_escaped: Option<&'a [u8]>,
+    splitter: SortedSplitter<'a>,
+    /// Whether the last key asked about belongs to the measurement.
+    last_member: bool,
+    /// Where in the schema the next field of the current series is expected.
+    next_field: usize,
     group: KeyGroup<'a>,
     series: Series,
     /// The current series is loaded and not fully appended yet.
@@ -68,29 +76,34 @@ impl Series {
         self.values.resize_with(tag_keys.len(), Vec::new);
         self.present.clear();
         self.present.resize(tag_keys.len(), false);
+        // A series' tag keys come sorted, as the schema's: mostly the next one is the
+        // schema's next.
+        let mut next = 0;
         for (k, v) in tags_of(key) {
             unescape_into(k, b", =", &mut self.scratch);
-            if let Ok(i) = tag_keys.binary_search(&self.scratch) {
+            let found = match tag_keys.get(next) {
+                Some(expected) if *expected == self.scratch => Some(next),
+                _ => tag_keys.binary_search(&self.scratch).ok(),
+            };
+            if let Some(i) = found {
                 unescape_into(v, b", =", &mut self.values[i]);
                 self.present[i] = true;
+                next = i + 1;
             }
         }
-    }
-
-    fn tags(&self) -> Vec<Option<Vec<u8>>> {
-        self.values
-            .iter()
-            .zip(&self.present)
-            .map(|(v, &p)| p.then(|| v.clone()))
-            .collect()
     }
 }
 
 /// Compares series keys as their composite keys order them (each followed by `#!~#`).
 fn cmp_series(a: &[u8], b: &[u8]) -> Ordering {
-    a.iter()
-        .chain(FIELD_SEPARATOR)
-        .cmp(b.iter().chain(FIELD_SEPARATOR))
+    // The common length in bulk; past it, a few bytes at most differ from the separator.
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        a[n..]
+            .iter()
+            .chain(FIELD_SEPARATOR)
+            .cmp(b[n..].iter().chain(FIELD_SEPARATOR))
+    })
 }
 
 impl<'a> MeasurementRows<'a> {
@@ -125,6 +138,9 @@ impl<'a> MeasurementRows<'a> {
             next_segment,
             finished: false,
             last_escaped: None,
+            splitter: SortedSplitter::default(),
+            last_member: false,
+            next_field: 0,
             group: KeyGroup::default(),
             series: Series::default(),
             in_series: false,
@@ -183,18 +199,12 @@ impl<'a> MeasurementRows<'a> {
                 }
             }
             let added = batch.len() - before;
-            if added > 0 {
-                match batch.series.last_mut() {
-                    Some(run) if run_open => run.rows += added,
-                    _ => {
-                        batch.series.push(SeriesRun {
-                            key: self.series.key.clone(),
-                            tags: self.series.tags(),
-                            rows: added,
-                        });
-                        run_open = true;
-                    }
-                }
+            if added > 0 && !(run_open && batch.series.extend_last(added)) {
+                let series = &self.series;
+                let tags = (series.values.iter().zip(&series.present))
+                    .map(|(v, &p)| p.then_some(v.as_slice()));
+                batch.series.push(&series.key, tags, added);
+                run_open = true;
             }
             if finished {
                 self.in_series = false;
@@ -202,22 +212,28 @@ impl<'a> MeasurementRows<'a> {
         }
     }
 
-    /// Whether `key` belongs to the measurement; its (series, field) if so.
-    fn member(&mut self, key: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
-        let (series, field) = split_composite(key)?;
-        let escaped = measurement_of(series);
+    /// Whether `key` belongs to the measurement; its (series, field, whether the series is
+    /// that of the last key asked about) if so.
+    fn member(&mut self, key: &'a [u8]) -> Option<SortedSplit<'a>> {
+        let split = self.splitter.split(key)?;
+        if split.same_series && self.last_member {
+            return Some(split);
+        }
+        self.last_member = false;
+        let escaped = measurement_of(split.series);
         if self.last_escaped != Some(escaped) {
             if !unescapes_to(escaped, b", ", &self.schema.name) {
                 return None;
             }
             self.last_escaped = Some(escaped);
         }
-        Some((series, field))
+        self.last_member = true;
+        Some(split)
     }
 
     /// The next key of the measurement, without moving past it; `None` when no series is
     /// left. Opens the next run when the current one ends.
-    fn peek_member(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>> {
+    fn peek_member(&mut self) -> Result<Option<SortedSplit<'a>>> {
         loop {
             if self.finished {
                 return Ok(None);
@@ -260,9 +276,15 @@ impl<'a> MeasurementRows<'a> {
     fn load_series(&mut self) -> Result<bool> {
         self.active = 0;
         let mut loaded = false;
-        while let Some((series, field)) = self.peek_member()? {
+        while let Some(SortedSplit {
+            series,
+            field,
+            same_series,
+        }) = self.peek_member()?
+        {
             if loaded {
-                if series != self.series.key.as_slice() {
+                // The last key asked about was of the loaded series.
+                if !same_series {
                     return Ok(true);
                 }
             } else {
@@ -285,9 +307,16 @@ impl<'a> MeasurementRows<'a> {
             let Some(ty) = resolve(&self.shard.files, &mut self.group, |_, _, _| {}) else {
                 continue;
             };
+            // A series' fields come in schema order: mostly the next one is the one after
+            // the last.
             let fields = &self.schema.fields;
-            let Ok(schema_index) = fields.binary_search_by(|f| f.key.as_slice().cmp(field)) else {
-                continue;
+            let next = if loaded { self.next_field } else { 0 };
+            let schema_index = match fields.get(next) {
+                Some(f) if f.key.as_slice() == field => next,
+                _ => match fields.binary_search_by(|f| f.key.as_slice().cmp(field)) {
+                    Ok(i) => i,
+                    Err(_) => continue,
+                },
             };
             // A key of another type than the measurement's field was reported at open.
             if fields[schema_index].field_type != ty {
@@ -297,6 +326,7 @@ impl<'a> MeasurementRows<'a> {
                 self.series.load(series, &self.schema.tag_keys);
                 loaded = true;
             }
+            self.next_field = schema_index + 1;
             if self.active == self.cursors.len() {
                 self.cursors.push(FieldCursor::new(KeyMerger::new(
                     ty,
@@ -478,4 +508,24 @@ fn append(
         f.refill()?;
     }
     Ok(fields.iter().all(|f| f.remaining().is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmp_series_orders_as_composite_keys() {
+        let keys: [&[u8]; 8] = [b"", b"a", b"a#", b"a#!~#", b"a,b", b"a\xff", b"ab", b"b"];
+        for a in keys {
+            for b in keys {
+                let composite = |k: &[u8]| [k, FIELD_SEPARATOR].concat();
+                assert_eq!(
+                    cmp_series(a, b),
+                    composite(a).cmp(&composite(b)),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
 }
