@@ -43,56 +43,64 @@ impl<'a> Cursor<'a> {
     }
 
     /// Takes the next `n` bytes.
+    // The readers are inlined into the index walk (several per key, millions of keys);
+    // their error is built out of line.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         match self.data[self.pos..].get(..n) {
             Some(out) => {
                 self.pos += n;
                 Ok(out)
             }
-            None => Err(Error::truncated(
-                self.offset(),
-                n as u64,
-                self.remaining() as u64,
-            )),
+            None => Err(self.truncated(n)),
         }
     }
 
     /// Takes the next `N` bytes as an array.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<&'a [u8; N]> {
         match self.data[self.pos..].split_first_chunk::<N>() {
             Some((out, _)) => {
                 self.pos += N;
                 Ok(out)
             }
-            None => Err(Error::truncated(
-                self.offset(),
-                N as u64,
-                self.remaining() as u64,
-            )),
+            None => Err(self.truncated(N)),
         }
     }
 
+    /// The error of asking for `needed` bytes where fewer remain.
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, needed: usize) -> Error {
+        Error::truncated(self.offset(), needed as u64, self.remaining() as u64)
+    }
+
     /// Reads one byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
 
     /// Reads a big-endian `u16`.
+    #[inline]
     pub fn u16_be(&mut self) -> Result<u16> {
         Ok(u16::from_be_bytes(*self.array()?))
     }
 
     /// Reads a big-endian `u32`.
+    #[inline]
     pub fn u32_be(&mut self) -> Result<u32> {
         Ok(u32::from_be_bytes(*self.array()?))
     }
 
     /// Reads a big-endian `u64`.
+    #[inline]
     pub fn u64_be(&mut self) -> Result<u64> {
         Ok(u64::from_be_bytes(*self.array()?))
     }
 
     /// Reads a big-endian `i64`.
+    #[inline]
     pub fn i64_be(&mut self) -> Result<i64> {
         Ok(i64::from_be_bytes(*self.array()?))
     }
