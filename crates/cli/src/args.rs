@@ -249,6 +249,19 @@ pub struct ExportArgs {
     #[arg(long, value_name = "I/N")]
     pub partition: Option<Partition>,
 
+    /// This machine is node NAME of a cluster (each data node exports its own folder
+    /// into one --out): run with --register on every node first, then without it on every
+    /// node. A shard several nodes hold is written by one of them, every table has the
+    /// schema of all nodes' shards, re-runs keep what is finished, and the last node to
+    /// finish writes manifest.json. Names: A-Z a-z 0-9 . _ - (e.g. the host name).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["partition", "overwrite"])]
+    pub node: Option<String>,
+
+    /// With --node: record this node's shards and their schemas in --out and export
+    /// nothing (the first step of a cluster export).
+    #[arg(long, requires = "node", conflicts_with = "dry_run")]
+    pub register: bool,
+
     /// Do not check each block's CRC-32 before decoding it (InfluxDB's own query path does
     /// not; checking finds damaged blocks instead of decoding garbage).
     #[arg(long)]
@@ -396,6 +409,7 @@ impl ExportArgs {
             .skip_corrupt(self.skip_corrupt)
             .include_unlisted_shards(self.include_unlisted_shards)
             .partition(self.partition)
+            .node(self.node.clone())
             .verify_crc(!self.no_verify_crc)
             .type_conflicts(self.type_conflicts)
             .mode(mode);

@@ -178,6 +178,30 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     }
 
     let out = OutDir::prepare(&options)?;
+    let mut plan = plan;
+    if args.register {
+        let registration = pool.install(|| tsm_export::cluster::register(&options, &plan, &out))?;
+        if !args.quiet {
+            eprintln!(
+                "influx-tsm: registered node {} in {}: {} shards ({}), {} measurements. Once \
+                 every node is registered, run the same command without --register on each.",
+                registration.node,
+                shown_out.display(),
+                registration.shards,
+                render::human_bytes(registration.bytes),
+                registration.measurements
+            );
+        }
+        if args.json {
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut stdout, &registration)?;
+            writeln!(stdout)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if options.node().is_some() {
+        tsm_export::cluster::assign(&options, &mut plan, &out)?;
+    }
     let progress = Progress::new(show_progress, plan.shards.len(), plan.bytes());
     let results = pool.install(|| export(&options, &plan, &out, &progress));
     progress.finish();

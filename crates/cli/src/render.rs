@@ -8,7 +8,10 @@ use tsm_export::{DryRun, Report};
 /// Writes the paragraph of an export's report.
 pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
     let resumed = if report.shards_resumed > 0 {
-        format!(" ({} kept from an earlier run)", report.shards_resumed)
+        format!(
+            " ({} already complete in the output, kept)",
+            report.shards_resumed
+        )
     } else {
         String::new()
     };
@@ -27,6 +30,23 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
         report.seconds,
         human_count(report.values_per_second),
     )?;
+    if !report.replicas_left.is_empty() {
+        let mut by_node: std::collections::BTreeMap<&str, usize> = Default::default();
+        for shard in &report.replicas_left {
+            *by_node.entry(shard.node.as_str()).or_default() += 1;
+        }
+        let nodes: Vec<String> = by_node
+            .iter()
+            .map(|(node, n)| format!("{n} by {node}"))
+            .collect();
+        write!(
+            w,
+            " {} shards held here are replicas that other nodes export ({}), not written \
+             again.",
+            report.replicas_left.len(),
+            nodes.join(", ")
+        )?;
+    }
     if report.replaced_field_values + report.replaced_tag_values > 0 {
         write!(
             w,

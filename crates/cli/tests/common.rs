@@ -113,3 +113,17 @@ pub fn python() -> std::ffi::OsString {
         )
     })
 }
+
+/// [`snapshot`] with each file's contents replaced by its length and a hash: the same
+/// comparison, with assertion messages that can be read.
+pub fn digests(root: &Path) -> BTreeMap<PathBuf, (usize, u64)> {
+    use std::hash::{Hash, Hasher};
+    snapshot(root)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            (path, (bytes.len(), hasher.finish()))
+        })
+        .collect()
+}

@@ -275,3 +275,41 @@ fn verify_checks_an_export_against_its_manifest() {
     let check: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(check["problems"].as_array().unwrap().len(), 2, "{check}");
 }
+
+#[test]
+fn partitions_write_the_tables_of_every_share() {
+    // Each share holds only some of `value`'s types; every partition must still write the
+    // table of all of them.
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("one");
+    assert_code(
+        &run(&[
+            &"export",
+            &conflicts().join("influxdb"),
+            &"--out",
+            &one,
+            &"--quiet",
+        ]),
+        0,
+    );
+    let shared = tmp.path().join("shared");
+    for share in ["1/2", "2/2"] {
+        let output = run(&[
+            &"export",
+            &conflicts().join("influxdb"),
+            &"--out",
+            &shared,
+            &"--quiet",
+            &"--partition",
+            &share,
+        ]);
+        assert_code(&output, 0);
+    }
+    let files = |root: &Path| {
+        crate::common::digests(root)
+            .into_iter()
+            .filter(|(path, _)| !path.starts_with(".influx-tsm"))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(files(&one), files(&shared));
+}

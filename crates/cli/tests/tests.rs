@@ -4,6 +4,7 @@ mod common;
 
 mod backup;
 mod cli;
+mod cluster;
 mod damaged;
 mod duckdb;
 mod end_to_end;

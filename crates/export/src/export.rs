@@ -27,7 +27,7 @@ use crate::output::{
 use crate::parts::{join_parts, part_path};
 use crate::plan::{Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
-use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord};
+use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord, shard_key};
 use crate::tables::Tables;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
@@ -156,12 +156,25 @@ pub fn export(
     // A re-run that found everything done writes nothing, not even the manifest again.
     let nothing_new = results.iter().all(|r| r.resumed) && out.has_root_file(MANIFEST_FILE)?;
     if !nothing_new {
-        if config.partition.is_none() {
+        if !config.is_shared() {
             ExportManifest::new(config, &tables, &results).write(out)?;
-        } else if let Some(all) = out.all_done(plan.shards.iter().chain(&plan.other_shares))? {
-            // The last partition to finish sees every shard done and writes the manifest
-            // of the whole export (two finishing at once write the same bytes).
-            ExportManifest::new(config, &tables, &all).write(out)?;
+        } else {
+            let every_shard = plan
+                .shards
+                .iter()
+                .chain(&plan.other_shares)
+                .map(|s| shard_key(&s.location))
+                .chain(
+                    plan.elsewhere
+                        .iter()
+                        .map(|s| (s.database.clone(), s.retention_policy.clone(), s.shard)),
+                );
+            if let Some(all) = out.all_done(every_shard)? {
+                // The last partition (or node) to finish sees every shard done and writes
+                // the manifest of the whole export (two finishing at once write the same
+                // bytes).
+                ExportManifest::new(config, &tables, &all).write(out)?;
+            }
         }
     }
     Ok(results)
@@ -191,32 +204,21 @@ fn make_tables(
                 return Ok((Vec::new(), None));
             }
             guarded(loc, || {
-                let opened = open_shard(config, planned)
-                    .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
-                let schemas = opened
-                    .shard
-                    .iter()
-                    .flat_map(Shard::measurements)
-                    .filter(|m| config.filter.measurement(&m.name))
-                    .cloned()
-                    .collect();
+                let (schemas, opened) = shard_schemas(config, planned)?;
                 Ok((schemas, (position < keep).then_some(opened)))
             })
         })
         .collect::<Result<_>>()?;
-    let schemas = order
-        .iter()
-        .zip(&opened)
-        .flat_map(|(planned, (schemas, _))| {
-            let loc = &planned.location;
-            schemas
-                .iter()
-                .map(|s| (loc.database.as_str(), loc.retention_policy.as_str(), s))
-        });
+    let schemas = all.iter().zip(&opened).flat_map(|(planned, (schemas, _))| {
+        let loc = &planned.location;
+        schemas
+            .iter()
+            .map(|s| (loc.database.as_str(), loc.retention_policy.as_str(), s))
+    });
     let tables = match out.saved_tables()? {
         Some(text) => {
             let tables = Tables::from_state(&text)?;
-            tables.check(schemas)?;
+            tables.check(config.node.is_some(), schemas)?;
             tables
         }
         None => {
@@ -229,9 +231,28 @@ fn make_tables(
     Ok((tables, opened.into_iter().map(|(_, shard)| shard).collect()))
 }
 
+/// Opens `planned` and reads the schemas of its measurements that the filters select;
+/// the shard stays open for its export.
+pub(crate) fn shard_schemas(
+    config: &Options,
+    planned: &PlannedShard,
+) -> Result<(Vec<MeasurementSchema>, OpenedShard)> {
+    let loc = &planned.location;
+    let opened = open_shard(config, planned)
+        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
+    let schemas = opened
+        .shard
+        .iter()
+        .flat_map(Shard::measurements)
+        .filter(|m| config.filter.measurement(&m.name))
+        .cloned()
+        .collect();
+    Ok((schemas, opened))
+}
+
 /// Runs `work` for the shard at `loc`, turning a panic (a bug in a decoder, say) into an
 /// error naming the shard, so the other workers stop cleanly and the exit status is 1.
-fn guarded<T>(loc: &ShardLocation, work: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn guarded<T>(loc: &ShardLocation, work: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()

@@ -80,6 +80,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod conflicts;
 mod error;
 mod export;
@@ -113,8 +114,8 @@ pub use options::{
     Format, INTERNAL_DATABASE, Options, OptionsBuilder, OutMode, Partition, check_apart, resolve,
 };
 pub use plan::{
-    DryRun, DryRunShard, Input, Plan, PlannedShard, UnlistedShard, catalogue, partition,
-    path_string, shard_status_name,
+    DryRun, DryRunShard, ElsewhereShard, Input, Plan, PlannedShard, UnlistedShard, catalogue,
+    partition, path_string, shard_status_name,
 };
 pub use report::{Ignored, Report, ShardResult, conflicts as type_conflicts};
 pub use state::OutDir;

@@ -191,6 +191,7 @@ pub struct Options {
     pub(crate) type_conflicts: TypeConflicts,
     pub(crate) remote: Option<Arc<Remote>>,
     pub(crate) partition: Option<Partition>,
+    pub(crate) node: Option<String>,
 }
 
 /// `--partition I/N`: this process exports the I-th of N disjoint shares of the planned
@@ -242,6 +243,7 @@ impl Options {
                 skip_corrupt: false,
                 include_unlisted_shards: false,
                 partition: None,
+                node: None,
                 verify_crc: true,
                 mode: OutMode::Fresh,
                 series_per_part: DEFAULT_SERIES_PER_PART,
@@ -303,6 +305,14 @@ impl Options {
     /// The options that decide the output's contents, for a resumed export to compare.
     pub fn fingerprint(&self) -> serde_json::Value {
         let canonical = |p: &Path| resolve(p).unwrap_or_else(|_| p.to_path_buf());
+        // The nodes of a cluster each read their own folder, wherever it is.
+        let canonical = |p: &Path| {
+            if self.node.is_some() {
+                serde_json::Value::Null
+            } else {
+                json!(canonical(p))
+            }
+        };
         let mut fingerprint = json!({
             "tool": "influx-tsm",
             "version": env!("CARGO_PKG_VERSION"),
@@ -321,6 +331,9 @@ impl Options {
         // Added after the first release: present only when set, so earlier exports resume.
         if self.include_unlisted_shards {
             fingerprint["include_unlisted_shards"] = json!(true);
+        }
+        if self.node.is_some() {
+            fingerprint["cluster"] = json!(true);
         }
         // Files of one measurement share one schema since this key exists: an export of
         // an earlier version (per-shard schemas) must not be resumed into it.
@@ -341,6 +354,17 @@ impl Options {
     /// The share of the planned shards this process exports, if not all.
     pub fn partition(&self) -> Option<Partition> {
         self.partition
+    }
+
+    /// The name of this node of a cluster export (`--node`), if it is one.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    /// Whether other processes may write into the output at the same time
+    /// (`--partition` or `--node`).
+    pub fn is_shared(&self) -> bool {
+        self.partition.is_some() || self.node.is_some()
     }
 
     /// Whether the output is a stream (`out` is `-`), not a folder.
@@ -476,6 +500,15 @@ impl OptionsBuilder {
         self
     }
 
+    /// This process is the node `name` of a cluster export: every data node reads its
+    /// own folder into one output, shards held by several nodes (replicas) are exported
+    /// by one of them, and every table has the schema of all nodes' shards (see
+    /// [`crate::cluster`]). Names: 1 to 128 of `A-Z a-z 0-9 . _ -`.
+    pub fn node(mut self, name: Option<String>) -> Self {
+        self.options.node = name;
+        self
+    }
+
     /// Also export shard folders that `meta/meta.db` does not list as live.
     pub fn include_unlisted_shards(mut self, yes: bool) -> Self {
         self.options.include_unlisted_shards = yes;
@@ -574,6 +607,27 @@ impl OptionsBuilder {
             return Err(usage(
                 "--overwrite would delete the other partitions' files; empty --out first",
             ));
+        }
+        if let Some(node) = &options.node {
+            if options.partition.is_some() {
+                return Err(usage("--node and --partition do not go together"));
+            }
+            if options.mode == OutMode::Overwrite {
+                return Err(usage(
+                    "--overwrite would delete the other nodes' files; empty --out first",
+                ));
+            }
+            if stream {
+                return Err(usage(
+                    "--node needs an output folder or bucket, not --out -",
+                ));
+            }
+            let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+            if node.is_empty() || node.len() > 128 || !node.chars().all(valid) {
+                return Err(usage(format!(
+                    "--node {node:?}: a node name is 1 to 128 of A-Z a-z 0-9 . _ -"
+                )));
+            }
         }
         options.batch_rows = BATCH_ROWS.min(options.row_group_size);
         options.filter.include_set = glob_set(&measurements)?;

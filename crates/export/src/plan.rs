@@ -41,6 +41,24 @@ pub struct Plan {
     /// but their measurements' schemas are part of each table, so that every partition
     /// writes the same schema.
     pub other_shares: Vec<PlannedShard>,
+    /// With `--node` (after [`crate::cluster::assign`]): the export's shards that other
+    /// nodes write, those held here too (replicas) among them.
+    pub elsewhere: Vec<ElsewhereShard>,
+}
+
+/// A shard of a cluster export that another node writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct ElsewhereShard {
+    /// Database.
+    pub database: String,
+    /// Retention policy.
+    pub retention_policy: String,
+    /// Shard id.
+    pub shard: u64,
+    /// The node that writes it.
+    pub node: String,
+    /// Whether this node holds it too (a replica it leaves to `node`).
+    pub held_here: bool,
 }
 
 /// A shard folder the server's catalogue (`meta/meta.db`) does not list as live.
@@ -115,6 +133,7 @@ impl Plan {
             unlisted,
             catalogue_problem,
             other_shares,
+            elsewhere: Vec::new(),
         })
     }
 

@@ -296,22 +296,46 @@ impl Remote {
     /// # Errors
     /// [`Error::Remote`].
     pub fn abort_unfinished_uploads(&self) -> Result<usize> {
+        self.abort_uploads_of(|_| true)
+    }
+
+    /// Aborts the uploads an earlier run left open for the objects whose relative path
+    /// `of` accepts (a shard's files, when other processes may be uploading others);
+    /// returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Remote`].
+    pub fn abort_uploads_of(&self, of: impl Fn(&str) -> bool) -> Result<usize> {
         let records = self.list(&format!("{STATE_DIR}/{UPLOADS_DIR}"))?;
         let mut open: Vec<(ObjectPath, String)> = Vec::new();
+        let mut done_records = Vec::new();
         for relative in &records {
             let bytes = self.get(relative)?;
-            if let Ok(record) = serde_json::from_slice::<UploadRecord>(&bytes) {
-                open.push((self.key(&record.key)?, record.id));
+            match serde_json::from_slice::<UploadRecord>(&bytes) {
+                Ok(record) if of(&record.key) => {
+                    open.push((self.key(&record.key)?, record.id));
+                    done_records.push(relative);
+                }
+                Ok(_) => {}
+                Err(_) => done_records.push(relative),
             }
         }
-        open.extend(self.open_s3_uploads()?);
+        let prefix = self.prefix.as_ref();
+        open.extend(self.open_s3_uploads()?.into_iter().filter(|(key, _)| {
+            let relative = key
+                .as_ref()
+                .strip_prefix(prefix)
+                .map(|k| k.trim_start_matches('/'))
+                .unwrap_or(key.as_ref());
+            of(relative)
+        }));
         for (key, id) in &open {
             // Already completed or aborted is fine: the record outlived it.
             let _ = self
                 .runtime
                 .block_on(self.multipart.abort_multipart(key, id));
         }
-        for relative in &records {
+        for relative in done_records {
             self.delete(relative)?;
         }
         Ok(open.len())

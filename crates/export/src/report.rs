@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::conflicts::{Conflict, Conflicts};
-use crate::plan::{Plan, UnlistedShard};
+use crate::plan::{ElsewhereShard, Plan, UnlistedShard};
 use crate::state::{Manifest, SkipRecord};
 
 /// A path of the input tree that is not shard data.
@@ -38,8 +38,12 @@ pub struct Report {
     pub shards: usize,
     /// Shards exported by this run.
     pub shards_exported: usize,
-    /// Shards an earlier run had finished (`--resume`).
+    /// Shards an earlier run had finished (`--resume`; with `--node`, finished by any
+    /// node's earlier run).
     pub shards_resumed: usize,
+    /// With `--node`: shards held here that another node of the cluster writes
+    /// (replicas), not exported by this run.
+    pub replicas_left: Vec<ElsewhereShard>,
     /// Parquet files in the output.
     pub files: usize,
     /// Rows in the output.
@@ -98,6 +102,12 @@ impl Report {
             shards: plan.shards.len(),
             shards_exported: results.iter().filter(|r| !r.resumed).count(),
             shards_resumed: results.iter().filter(|r| r.resumed).count(),
+            replicas_left: plan
+                .elsewhere
+                .iter()
+                .filter(|s| s.held_here)
+                .cloned()
+                .collect(),
             files: files().count(),
             rows: files().map(|f| f.rows).sum(),
             values: files().map(|f| f.values).sum(),

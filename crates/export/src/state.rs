@@ -170,7 +170,13 @@ impl Manifest {
     }
 }
 
-type ShardKey = (String, String, u64);
+/// (database, retention policy, shard id)
+pub type ShardKey = (String, String, u64);
+
+/// The key of the shard at `loc`.
+pub fn shard_key(loc: &ShardLocation) -> ShardKey {
+    (loc.database.clone(), loc.retention_policy.clone(), loc.id)
+}
 
 /// The output directory, prepared for this run (with a remote, the local staging folder
 /// and the bucket it is uploaded into).
@@ -178,8 +184,12 @@ type ShardKey = (String, String, u64);
 pub struct OutDir {
     root: PathBuf,
     resume: bool,
-    /// Other partitions (`--partition`) may be writing here: leave their files alone.
+    /// Other partitions (`--partition`) or nodes (`--node`) may be writing here: leave
+    /// their files alone.
     shared: bool,
+    /// A cluster export (`--node`): the tables are the cluster's, and shards finished by
+    /// an earlier run are kept without `--resume`.
+    cluster: bool,
     done: HashMap<ShardKey, Manifest>,
     remote: Option<Arc<Remote>>,
 }
@@ -207,22 +217,18 @@ impl OutDir {
 
     fn open(config: &Options, write: bool) -> Result<OutDir> {
         let root = config.out.clone();
-        let shared = config.partition.is_some();
+        let shared = config.is_shared();
+        let cluster = config.node.is_some();
         let mut out = OutDir {
             root: root.clone(),
             resume: false,
             shared,
+            cluster,
             done: HashMap::new(),
             remote: config.remote.clone(),
         };
         if let Some(remote) = &config.remote {
-            prepare_remote(
-                remote,
-                config.mode,
-                &root,
-                write,
-                config.partition.is_some(),
-            )?;
+            prepare_remote(remote, config.mode, &root, write, shared, cluster)?;
         }
         let state = root.join(STATE_DIR);
         let options_path = state.join(OPTIONS_FILE);
@@ -253,15 +259,20 @@ impl OutDir {
                 // Another partition's files, or its export starting at this moment (its
                 // options file not written yet): the options must be the same.
                 OutMode::Fresh if shared && (ours || only_state_dir(&root)) => {
+                    let (flag, who) = if cluster {
+                        ("--node", "every node")
+                    } else {
+                        ("--partition", "every partition")
+                    };
                     if ours {
-                        same_options(
-                            &options_path,
-                            &fingerprint,
-                            "--partition",
-                            "every partition",
-                        )?;
+                        same_options(&options_path, &fingerprint, flag, who)?;
                     } else if write {
                         write_options(&options_path, &fingerprint, shared)?;
+                    }
+                    if cluster {
+                        // A node's re-run keeps what any node finished: re-runs are
+                        // idempotent, and a replica finished elsewhere is not written again.
+                        out.done = read_manifests(&state.join(DONE_DIR))?;
                     }
                     return Ok(out);
                 }
@@ -321,9 +332,57 @@ impl OutDir {
         Ok(out)
     }
 
+    /// The state file `relative` (`/`-separated, under the output), if it is there (for
+    /// a bucket, as it was when this run started).
+    ///
+    /// # Errors
+    /// When it exists but cannot be read.
+    pub(crate) fn read_state_file(&self, relative: &str) -> Result<Option<String>> {
+        let path = self.root.join(relative);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::io(cannot("read", &path)(), err)),
+        }
+    }
+
+    /// The state files in the folder `relative` (not in its subfolders), by name, in
+    /// name order, without temporary files.
+    ///
+    /// # Errors
+    /// When the folder exists but cannot be listed or a file read.
+    pub(crate) fn read_state_dir(&self, relative: &str) -> Result<Vec<(String, String)>> {
+        let dir = self.root.join(relative);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(Error::io(cannot("list", &dir)(), err)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.io_context(cannot("list", &dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_temp_name(&name)
+                || !entry
+                    .file_type()
+                    .io_context(cannot("list", &dir))?
+                    .is_file()
+            {
+                continue;
+            }
+            let path = entry.path();
+            files.push((
+                name,
+                std::fs::read_to_string(&path).io_context(cannot("read", &path))?,
+            ));
+        }
+        files.sort();
+        Ok(files)
+    }
+
     /// Writes `bytes` as the file `relative` (`/`-separated) of the output, whole, and
     /// uploads it when the output is a bucket.
-    fn write_state_file(&self, relative: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_state_file(&self, relative: &str, bytes: &[u8]) -> Result<()> {
         write_atomic(&self.root.join(relative), bytes)?;
         if let Some(remote) = &self.remote {
             remote.put_small(relative, bytes.to_vec())?;
@@ -359,20 +418,16 @@ impl OutDir {
     }
 
     /// The tables an earlier run of a resumed export wrote ([`OutDir::write_tables`]),
-    /// as JSON text; `None` when not resuming or none was written.
+    /// or those of a cluster export, as JSON text; `None` when not resuming (and not a
+    /// cluster export) or none was written.
     ///
     /// # Errors
     /// When the file exists but cannot be read.
     pub fn saved_tables(&self) -> Result<Option<String>> {
-        if !self.resume {
+        if !self.resume && !self.cluster {
             return Ok(None);
         }
-        let path = self.root.join(STATE_DIR).join(TABLES_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(Error::io(cannot("read", &path)(), err)),
-        }
+        self.read_state_file(&format!("{STATE_DIR}/{TABLES_FILE}"))
     }
 
     /// Saves the export's tables (JSON text), before any shard is written.
@@ -417,9 +472,9 @@ impl OutDir {
     ///
     /// # Errors
     /// When a shard record cannot be read.
-    pub fn all_done<'a>(
+    pub fn all_done(
         &self,
-        shards: impl Iterator<Item = &'a crate::plan::PlannedShard>,
+        shards: impl Iterator<Item = ShardKey>,
     ) -> Result<Option<Vec<crate::report::ShardResult>>> {
         if let Some(remote) = &self.remote {
             // The other partitions' records are in the bucket, not in this staging folder.
@@ -427,9 +482,7 @@ impl OutDir {
         }
         let done = read_manifests(&self.root.join(STATE_DIR).join(DONE_DIR))?;
         let mut all = Vec::new();
-        for planned in shards {
-            let loc = &planned.location;
-            let key = (loc.database.clone(), loc.retention_policy.clone(), loc.id);
+        for key in shards {
             match done.get(&key) {
                 Some(manifest) => all.push(crate::report::ShardResult {
                     manifest: manifest.clone(),
@@ -470,6 +523,21 @@ impl OutDir {
     /// Deletes the files an unfinished earlier run left for `shard`
     /// (`<db>/<rp>/*/<shard>.parquet`, or the one line-protocol file `lp_file`, relative).
     pub fn remove_shard_files(&self, shard: &ShardLocation, lp_file: Option<&Path>) -> Result<()> {
+        if let Some(remote) = self.remote.as_ref().filter(|_| self.shared) {
+            // Uploads a killed run left open for this shard's files (a resume aborts all
+            // of them before it starts; processes sharing the bucket may not).
+            let rp = format!(
+                "{}/{}/",
+                naming::encode(shard.database.as_bytes()),
+                naming::encode(shard.retention_policy.as_bytes())
+            );
+            let parquet = format!("/{}.parquet", shard.id);
+            let lp = lp_file.map(crate::plan::path_string);
+            remote.abort_uploads_of(|relative| {
+                lp.as_deref() == Some(relative)
+                    || (relative.starts_with(&rp) && relative.ends_with(&parquet))
+            })?;
+        }
         if let Some(relative) = lp_file {
             let file = self.root.join(relative);
             remove_if_there(&temp_path(&file))?;
@@ -601,6 +669,7 @@ fn prepare_remote(
     staging: &Path,
     write: bool,
     shared: bool,
+    cluster: bool,
 ) -> Result<()> {
     let url = remote.url();
     let not_empty = remote.check()?;
@@ -610,6 +679,9 @@ fn prepare_remote(
         _ if !not_empty => Ok(()),
         // Partitions share the prefix: another one started it (the options are compared
         // when each writes its own).
+        // A node of a cluster export needs the others' state: their registrations, the
+        // cluster's tables and shares, the shards they finished.
+        OutMode::Fresh if shared && ours && cluster => remote.download_state(staging),
         OutMode::Fresh if shared && ours => Ok(()),
         OutMode::Fresh => Err(Error::OutDir(format!(
             "--out {url} is not empty; pass --resume to continue an earlier export into it, \

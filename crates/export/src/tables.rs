@@ -113,39 +113,58 @@ impl Tables {
 
     /// Tables saved by [`Tables::to_state`].
     pub(crate) fn from_state(text: &str) -> Result<Tables> {
+        Tables::union_of_states([text])
+    }
+
+    /// The union of tables saved by [`Tables::to_state`] (the nodes of a cluster export
+    /// each save the tables of their own shards): every tag key, field and stored type of
+    /// any of them. They must have been made under one policy.
+    pub(crate) fn union_of_states<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<Tables> {
         let bad =
             |what: String| Error::OutDir(format!("the saved tables of the earlier export: {what}"));
-        let saved: SavedTables = serde_json::from_str(text).map_err(|source| Error::State {
-            what: "cannot parse the saved tables".into(),
-            source,
-        })?;
-        if saved.version != STATE_VERSION {
-            return Err(bad(format!(
-                "version {} is not {STATE_VERSION}",
-                saved.version
-            )));
-        }
-        let policy = TypeConflicts::from_name(&saved.type_conflicts)
-            .ok_or_else(|| bad(format!("unknown policy {:?}", saved.type_conflicts)))?;
-        let mut tables = BTreeMap::new();
-        for t in saved.tables {
-            let measurement = unhex(&t.measurement).ok_or_else(|| bad(t.measurement.clone()))?;
-            let mut builder = TableBuilder::new(&measurement);
-            for key in &t.tag_keys {
-                builder.add_tag_key(&unhex(key).ok_or_else(|| bad(key.clone()))?);
+        let mut policy = None;
+        let mut builders: BTreeMap<TableKey, TableBuilder> = BTreeMap::new();
+        for text in texts {
+            let saved: SavedTables = serde_json::from_str(text).map_err(|source| Error::State {
+                what: "cannot parse the saved tables".into(),
+                source,
+            })?;
+            if saved.version != STATE_VERSION {
+                return Err(bad(format!(
+                    "version {} is not {STATE_VERSION}",
+                    saved.version
+                )));
             }
-            for (key, type_name) in &t.fields {
-                let key = unhex(key).ok_or_else(|| bad(key.clone()))?;
-                let field_type = field_type_named(type_name)
-                    .ok_or_else(|| bad(format!("unknown type {type_name:?}")))?;
-                builder.add_field(&key, field_type);
+            let named = TypeConflicts::from_name(&saved.type_conflicts)
+                .ok_or_else(|| bad(format!("unknown policy {:?}", saved.type_conflicts)))?;
+            if *policy.get_or_insert(named) != named {
+                return Err(bad("tables made under different --type-conflicts".into()));
             }
-            tables.insert(
-                (t.database, t.retention_policy, measurement),
-                Arc::new(builder.finish(policy)),
-            );
+            for t in saved.tables {
+                let measurement =
+                    unhex(&t.measurement).ok_or_else(|| bad(t.measurement.clone()))?;
+                let builder = builders
+                    .entry((t.database, t.retention_policy, measurement.clone()))
+                    .or_insert_with(|| TableBuilder::new(&measurement));
+                for key in &t.tag_keys {
+                    builder.add_tag_key(&unhex(key).ok_or_else(|| bad(key.clone()))?);
+                }
+                for (key, type_name) in &t.fields {
+                    let key = unhex(key).ok_or_else(|| bad(key.clone()))?;
+                    let field_type = field_type_named(type_name)
+                        .ok_or_else(|| bad(format!("unknown type {type_name:?}")))?;
+                    builder.add_field(&key, field_type);
+                }
+            }
         }
-        Ok(Tables { policy, tables })
+        let policy = policy.unwrap_or_default();
+        Ok(Tables {
+            policy,
+            tables: builders
+                .into_iter()
+                .map(|(key, builder)| (key, Arc::new(builder.finish(policy))))
+                .collect(),
+        })
     }
 
     /// Checks that every schema in `schemas` fits its table: a resumed export must not
@@ -155,14 +174,25 @@ impl Tables {
     /// [`Error::OutDir`] naming the measurement and what does not fit.
     pub(crate) fn check<'a>(
         &self,
+        cluster: bool,
         schemas: impl IntoIterator<Item = (&'a str, &'a str, &'a MeasurementSchema)>,
     ) -> Result<()> {
         for (database, retention_policy, schema) in schemas {
             let changed = |what: String| {
-                Error::OutDir(format!(
-                    "--resume: the input changed since the earlier export into this folder \
-                     ({database}/{retention_policy} {what}); use --overwrite to export it again"
-                ))
+                Error::OutDir(if cluster {
+                    format!(
+                        "--node: this node's input does not fit the tables of the cluster \
+                         export ({database}/{retention_policy} {what}): it changed since it \
+                         was registered, or registered after the export started; export \
+                         into another --out"
+                    )
+                } else {
+                    format!(
+                        "--resume: the input changed since the earlier export into this \
+                         folder ({database}/{retention_policy} {what}); use --overwrite to \
+                         export it again"
+                    )
+                })
             };
             match self.get(database, retention_policy, &schema.name) {
                 None => {
@@ -274,13 +304,43 @@ mod tests {
             assert_eq!(t.columns().schema(), u.columns().schema());
             assert_eq!(t.fields(), u.fields());
         }
-        again.check([("db", "rp", &a), ("db", "rp", &b)]).unwrap();
+        again
+            .check(false, [("db", "rp", &a), ("db", "rp", &b)])
+            .unwrap();
         let new_type = schema(b"m\xff", &[], &[(b"v", FieldType::Boolean)]);
         assert!(matches!(
-            again.check([("db", "rp", &new_type)]),
+            again.check(false, [("db", "rp", &new_type)]),
             Err(Error::OutDir(_))
         ));
-        assert!(again.check([("db", "elsewhere", &c)]).is_err());
+        assert!(again.check(false, [("db", "elsewhere", &c)]).is_err());
+    }
+
+    #[test]
+    fn the_union_of_saved_tables_is_the_table_of_all_schemas() {
+        let a = schema(b"m", &[b"host"], &[(b"v", FieldType::Integer)]);
+        let b = schema(
+            b"m",
+            &[b"dc"],
+            &[(b"v", FieldType::Float), (b"w", FieldType::String)],
+        );
+        let c = schema(b"n", &[], &[(b"x", FieldType::Boolean)]);
+        let policy = TypeConflicts::Split;
+        let one = Tables::build(policy, [("db", "rp", &a)])
+            .to_state()
+            .unwrap();
+        let two = Tables::build(policy, [("db", "rp", &b), ("db", "rp2", &c)])
+            .to_state()
+            .unwrap();
+        let union = Tables::union_of_states([one.as_str(), two.as_str()]).unwrap();
+        let all = Tables::build(
+            policy,
+            [("db", "rp", &a), ("db", "rp", &b), ("db", "rp2", &c)],
+        );
+        assert_eq!(union.to_state().unwrap(), all.to_state().unwrap());
+        let float = Tables::build(TypeConflicts::Float, [("db", "rp", &a)])
+            .to_state()
+            .unwrap();
+        assert!(Tables::union_of_states([one.as_str(), float.as_str()]).is_err());
     }
 
     #[test]
