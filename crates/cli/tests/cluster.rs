@@ -9,12 +9,12 @@ use std::process::{Command, Output, Stdio};
 
 use crate::common::{assert_code, describe, digests, fixture, run, snapshot};
 
-const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+pub const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
 /// Copies the fixture's `meta/` and, of `data/` and `wal/`, the shard folders node
 /// `index` holds: shard folder number `k` (in sorted order) is on every node but
 /// `k % 3`. Returns the node's InfluxDB folder.
-fn node_dir(from: &Path, root: &Path, index: usize) -> PathBuf {
+pub fn node_dir(from: &Path, root: &Path, index: usize) -> PathBuf {
     let to = root.join(NODES[index]);
     copy_tree(&from.join("meta"), &to.join("meta"));
     let mut shards: Vec<PathBuf> = Vec::new();

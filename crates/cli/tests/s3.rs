@@ -21,6 +21,16 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// A server that checks credentials against its IAM users once `free` requests
+    /// have been served (moto's `INITIAL_NO_AUTH_ACTION_COUNT`).
+    fn start_checking_credentials(free: u32) -> Moto {
+        Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", &free.to_string())])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -35,6 +45,7 @@ impl Moto {
                 "-p",
                 &port.to_string(),
             ])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -130,6 +141,17 @@ elif cmd == "orphan":
     up = s3.create_multipart_upload(Bucket=bucket, Key=key)
     s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=b"x" * 100)
     print("{}")
+elif cmd == "user":
+    # A bucket and an IAM user allowed everything on S3, whose keys are printed: the
+    # server's free requests are spent here, the next ones need those keys.
+    s3.create_bucket(Bucket=args[0])
+    iam = boto3.client("iam", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    iam.create_user(UserName="exporter")
+    iam.put_user_policy(UserName="exporter", PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="exporter")["AccessKey"]
+    print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 elif cmd == "buckets":
     print(json.dumps([b["Name"] for b in s3.list_buckets()["Buckets"]]))
 elif cmd == "read":
@@ -254,6 +276,122 @@ fn a_missing_bucket_is_an_error_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no-such-bucket"), "{stderr}");
     assert_eq!(moto.py(&["buckets"]), serde_json::json!([]));
+}
+
+#[test]
+fn wrong_credentials_are_an_error_naming_the_bucket() {
+    // Four free requests: the bucket, the user, its policy, its key.
+    let moto = Moto::start_checking_credentials(4);
+    let keys = moto.py(&["user", "guarded"]);
+    let (id, secret) = (
+        keys["id"].as_str().unwrap(),
+        keys["secret"].as_str().unwrap(),
+    );
+    let export = |id: &str, secret: &str| {
+        let staging = tempfile::tempdir().unwrap();
+        let output = moto
+            .env(&mut Command::new(env!("CARGO_BIN_EXE_influx-tsm")))
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .arg("export")
+            .arg(fixture())
+            .args(["--out", "s3://guarded/x", "--quiet", "--staging"])
+            .arg(staging.path())
+            .output()
+            .unwrap();
+        // The staging folder is left empty: nothing was written anywhere.
+        assert_eq!(files(staging.path()), Vec::<String>::new());
+        output
+    };
+    for (what, id, secret) in [
+        ("an unknown key", "AKIAUNKNOWNKEY000000", secret),
+        ("a wrong secret", id, "not-the-secret"),
+    ] {
+        let output = export(id, secret);
+        assert_code(&output, 1);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("guarded"), "{what}: {stderr}");
+    }
+    let listed = |id: &str, secret: &str| {
+        let output = moto
+            .env(&mut Command::new(python()))
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .arg("-c")
+            .arg(HELPER)
+            .args(["list", "guarded", "x"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let listing = listed(id, secret);
+    assert_eq!(remote_tree(&listing), BTreeMap::new());
+    assert_eq!(listing["uploads"], 0);
+    // The right keys work: the refusals above were the credentials'.
+    assert_code(&export(id, secret), 0);
+    assert!(remote_tree(&listed(id, secret)).contains_key("manifest.json"));
+}
+
+#[test]
+fn cluster_nodes_share_a_prefix_and_write_every_shard_once() {
+    use crate::cluster::{NODES, node_dir};
+    let moto = Moto::start();
+    moto.py(&["mkbucket", "data"]);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    assert_code(&run(&[&"export", &fixture(), &"--out", &local, &"-q"]), 0);
+    let exported = |tree: BTreeMap<String, String>| -> BTreeMap<String, String> {
+        tree.into_iter()
+            .filter(|(path, _)| !path.starts_with(".influx-tsm/"))
+            .collect()
+    };
+    let want = exported(local_tree(&local));
+    let dirs: Vec<_> = (0..3)
+        .map(|i| node_dir(&fixture(), dir.path(), i))
+        .collect();
+    let node = |i: usize, extra: &[&str]| {
+        let staging = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_influx-tsm"));
+        moto.env(&mut command)
+            .arg("export")
+            .arg(&dirs[i])
+            .args(["--out", "s3://data/cluster", "--quiet", "--node", NODES[i]])
+            .arg("--staging")
+            .arg(staging.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        (command, staging)
+    };
+    for i in 0..3 {
+        let (mut command, _staging) = node(i, &["--register"]);
+        assert_code(&command.output().unwrap(), 0);
+    }
+    let running: Vec<_> = (0..3)
+        .map(|i| {
+            let (mut command, staging) = node(i, &[]);
+            (command.spawn().unwrap(), staging)
+        })
+        .collect();
+    for (child, _staging) in running {
+        assert_code(&child.wait_with_output().unwrap(), 0);
+    }
+    let listing = moto.py(&["list", "data", "cluster"]);
+    assert_eq!(exported(remote_tree(&listing)), want);
+    assert_eq!(listing["uploads"], 0);
+    // Every node run again writes nothing.
+    let before = moto.py(&["stat", "data", "cluster"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    for i in 0..3 {
+        let (mut command, _staging) = node(i, &[]);
+        assert_code(&command.output().unwrap(), 0);
+    }
+    assert_eq!(moto.py(&["stat", "data", "cluster"]), before);
 }
 
 #[test]

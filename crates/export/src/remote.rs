@@ -261,6 +261,18 @@ impl Remote {
         Ok(())
     }
 
+    fn get_if_there(&self, relative: &str) -> Result<Option<bytes::Bytes>> {
+        match self.get(relative) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(Error::Remote { source, .. })
+                if matches!(*source, object_store::Error::NotFound { .. }) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     fn get(&self, relative: &str) -> Result<bytes::Bytes> {
         let key = self.key(relative)?;
         self.runtime
@@ -310,7 +322,11 @@ impl Remote {
         let mut open: Vec<(ObjectPath, String)> = Vec::new();
         let mut done_records = Vec::new();
         for relative in &records {
-            let bytes = self.get(relative)?;
+            // Another process sharing the prefix may have finished its upload and
+            // deleted the record since the listing.
+            let Some(bytes) = self.get_if_there(relative)? else {
+                continue;
+            };
             match serde_json::from_slice::<UploadRecord>(&bytes) {
                 Ok(record) if of(&record.key) => {
                     open.push((self.key(&record.key)?, record.id));
