@@ -166,7 +166,7 @@ elif cmd == "read":
 "#;
 
 /// Relative path -> sha256 of every file of a local export.
-fn local_tree(root: &Path) -> BTreeMap<String, String> {
+pub fn local_tree(root: &Path) -> BTreeMap<String, String> {
     use sha2::{Digest, Sha256};
     files(root)
         .into_iter()

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod azure;
 mod backup;
 mod cli;
 mod cluster;

@@ -62,7 +62,13 @@
 //! OUT/.influx-tsm/options.json                  the options that decide the contents
 //! OUT/.influx-tsm/tables.json                   each measurement's one schema
 //! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   written once a shard is finished
+//! OUT/.influx-tsm/nodes/<node>.json             a cluster node's shards and schemas
+//! OUT/.influx-tsm/cluster.json                  which node writes each shard
 //! ```
+//!
+//! Several processes may share one output: `--partition I/N` splits one input among N
+//! processes ([`partition`]), and [`cluster`] lets the data nodes of a cluster, each with
+//! its own folder, export into one output with each replicated shard written once.
 //!
 //! Columns, the same in every file of a measurement: `time` (timestamp, ns, UTC), one
 //! dictionary-encoded string column per tag key of any shard, one column per field key
