@@ -17,6 +17,7 @@ use tsm::FieldType;
 use tsm::rows::MeasurementSchema;
 
 use crate::error::{Error, Result};
+use crate::output::{hex, unhex};
 
 /// (database, retention policy, measurement as stored)
 pub type TableKey = (String, String, Vec<u8>);
@@ -216,23 +217,6 @@ pub(crate) fn field_type_named(name: &str) -> Option<FieldType> {
     .find(|t| t.name() == name)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,12 +265,5 @@ mod tests {
             Err(Error::OutDir(_))
         ));
         assert!(again.check([("db", "elsewhere", &c)]).is_err());
-    }
-
-    #[test]
-    fn hex_round_trips_and_refuses_junk() {
-        assert_eq!(unhex(&hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
-        assert!(unhex("abc").is_none());
-        assert!(unhex("zz").is_none());
     }
 }
