@@ -137,7 +137,7 @@ impl Tables {
             }
             for (key, type_name) in &t.fields {
                 let key = unhex(key).ok_or_else(|| bad(key.clone()))?;
-                let field_type = field_type_named(type_name)
+                let field_type = FieldType::from_name(type_name)
                     .ok_or_else(|| bad(format!("unknown type {type_name:?}")))?;
                 builder.add_field(&key, field_type);
             }
@@ -202,19 +202,6 @@ struct SavedTable {
     tag_keys: Vec<String>,
     /// (key in hex, stored type)
     fields: Vec<(String, String)>,
-}
-
-/// The type named `name` ([`FieldType::name`]).
-pub(crate) fn field_type_named(name: &str) -> Option<FieldType> {
-    [
-        FieldType::Float,
-        FieldType::Integer,
-        FieldType::Unsigned,
-        FieldType::Boolean,
-        FieldType::String,
-    ]
-    .into_iter()
-    .find(|t| t.name() == name)
 }
 
 #[cfg(test)]
