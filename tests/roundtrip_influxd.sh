@@ -59,64 +59,25 @@ if [ -z "$BIN" ]; then
   BIN=${CARGO_TARGET_DIR:-$HERE/target}/release/influx-tsm
 fi
 
+# shellcheck source=../fixtures/influxd.sh
+. "$HERE/fixtures/influxd.sh"
 WORK=$(mktemp -d)
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  influxd_cleanup
   if [ $KEEP = 1 ]; then echo "roundtrip: kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start_server ROOT: a private influxd with data/wal/meta under ROOT; snapshots held off
-# so written data stays in the WAL. Sets URL, PORT, PID.
+# start_server ROOT: a private influxd (fixtures/influxd.sh) with data/wal/meta under
+# ROOT; snapshots held off so written data stays in the WAL; no limit on series, tag
+# values or request bodies. Sets URL and PORT; influxd_stop stops it.
 start_server() {
-  local root=$1 rpc
-  mkdir -p "$root"
-  PORT=$(free_port); rpc=$(free_port)
-  cat > "$root/influxd.conf" <<EOF
-reporting-enabled = false
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$root/influxdb/meta"
-  retention-autocreate = true
-  logging-enabled = false
-[data]
-  dir = "$root/influxdb/data"
-  wal-dir = "$root/influxdb/wal"
-  query-log-enabled = false
-  cache-max-memory-size = "2g"
-  cache-snapshot-memory-size = "512m"
-  cache-snapshot-write-cold-duration = "10000h"
-  compact-full-write-cold-duration = "10000h"
-  max-series-per-database = 0
-  max-values-per-tag = 0
-[retention]
-  enabled = false
-[shard-precreation]
-  enabled = false
-[monitor]
-  store-enabled = false
-[subscriber]
-  enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:$PORT"
-  log-enabled = false
-  max-body-size = 0
-[continuous_queries]
-  enabled = false
-EOF
-  "$INFLUXD" run -config "$root/influxd.conf" >> "$root/influxd.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  URL=http://127.0.0.1:$PORT
-  python3 "$SHARED/influx_http.py" ping "$URL" --timeout 60 >/dev/null
-}
-
-stop_server() {  # PID
-  kill -TERM "$1"; wait "$1" 2>/dev/null || true
+  mkdir -p "$1"
+  influxd_write_conf "$1" inmem 10000h 'data:cache-max-memory-size = "2g"' \
+    'data:cache-snapshot-memory-size = "512m"' 'data:max-series-per-database = 0' \
+    'data:max-values-per-tag = 0' 'http:max-body-size = 0'
+  influxd_start "$1"
+  URL=$INFLUXD_URL PORT=$INFLUXD_HTTP_PORT
 }
 
 q() { python3 "$SHARED/influx_http.py" query "$URL" --q "$1" >/dev/null; }
@@ -181,12 +142,12 @@ EOF
   q 'CREATE DATABASE "edge db"'
   python3 "$SHARED/influx_http.py" write "$URL" --db "edge db" --file "$w/input.lp" 2>/dev/null
   python3 "$SHARED/canonical.py" --url "$URL" --out "$w/oracle.jsonl" >/dev/null
-  stop_server "$PID"
+  influxd_stop
   "$BIN" export "$w/a/influxdb" --format lp --out "$w/lp" -q
   start_server "$w/b"
   write_shard_files "$w/lp"
   python3 "$SHARED/canonical.py" --url "$URL" --out "$w/back.jsonl" >/dev/null
-  stop_server "$PID"
+  influxd_stop
   check compare "$w/oracle.jsonl" "$w/back.jsonl" "edge cases over /write"
 }
 edge
@@ -205,13 +166,13 @@ for fixture in "${FIXTURES[@]}"; do
   "$INFLUX" -host 127.0.0.1 -port "$PORT" -import -path "$w/all.lp" -precision ns > "$w/import.log" 2>&1 \
     || { echo "roundtrip: $name: influx -import failed:"; tail -5 "$w/import.log"; FAILED=$((FAILED + 1)); }
   python3 "$SHARED/canonical.py" --url "$URL" --out "$w/imported.jsonl" >/dev/null
-  stop_server "$PID"
+  influxd_stop
   check compare "$fixture/oracle.jsonl" "$w/imported.jsonl" "$name via influx -import"
 
   start_server "$w/c"
   write_shard_files "$w/files"
   python3 "$SHARED/canonical.py" --url "$URL" --out "$w/written.jsonl" >/dev/null
-  stop_server "$PID"
+  influxd_stop
   check compare "$fixture/oracle.jsonl" "$w/written.jsonl" "$name via /write, one file per shard"
 done
 

@@ -3,13 +3,10 @@
 //! directory they were taken from (`oracle_typed.jsonl`); damaged archives are errors
 //! that name the archive and the offset, never a panic.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tsm::rows::RowBatch;
-use tsm::shard::{Shard, ShardOptions, TimeRange};
-use tsm::testkit::oracle::{Points, Scalar, assert_same};
-use tsm::values::Value;
+use tsm::shard::{Shard, ShardOptions};
+use tsm::testkit::oracle::{Points, assert_same, collect_merged_view};
 use tsm_backup::{Backup, BackupFormat, ReadOptions};
 
 /// Every fixture with an oracle has both backups: a fixture added without them fails
@@ -27,10 +24,6 @@ fn backups() -> Vec<(PathBuf, PathBuf, BackupFormat)> {
     out
 }
 
-fn utf8(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).expect("fixture names are UTF-8")
-}
-
 /// Every row of every shard of the backup, through the merged view.
 fn merged_view(backup: &Backup, options: &ReadOptions) -> Points {
     let mut points = Points::new();
@@ -42,49 +35,7 @@ fn merged_view(backup: &Backup, options: &ReadOptions) -> Points {
             &ShardOptions::default().verify_crc(true),
         )
         .expect("open");
-        for (m, schema) in opened.measurements().iter().enumerate() {
-            let mut rows = opened.rows(m, TimeRange::ALL);
-            let mut batch = RowBatch::new(schema);
-            while rows.next_batch(&mut batch, 1000, usize::MAX).expect("rows") {
-                let mut row = 0;
-                for run in &batch.series {
-                    let tags: Vec<(String, String)> = schema
-                        .tag_keys
-                        .iter()
-                        .zip(run.tags())
-                        .filter_map(|(k, v)| v.map(|v| (utf8(k), utf8(v))))
-                        .collect();
-                    for r in row..row + run.rows {
-                        let key = (
-                            shard.database.clone(),
-                            shard.retention_policy.clone(),
-                            utf8(&schema.name),
-                            tags.clone(),
-                            batch.time[r],
-                        );
-                        let mut fields = BTreeMap::new();
-                        for (f, column) in schema.fields.iter().zip(&batch.fields) {
-                            if !column.valid[r] {
-                                continue;
-                            }
-                            let value = match column.values.get(r).expect("in range") {
-                                Value::Float(x) => Scalar::Float(x.to_bits()),
-                                Value::Integer(x) => Scalar::Integer(x),
-                                Value::Unsigned(x) => Scalar::Unsigned(x),
-                                Value::Boolean(x) => Scalar::Boolean(x),
-                                Value::String(x) => Scalar::String(x.to_vec()),
-                            };
-                            fields.insert(utf8(&f.key), value);
-                        }
-                        assert!(
-                            points.insert(key.clone(), fields).is_none(),
-                            "{key:?} twice"
-                        );
-                    }
-                    row += run.rows;
-                }
-            }
-        }
+        collect_merged_view(&opened, 1000, &mut points);
     }
     points
 }

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
-use crate::common::{assert_code, describe, run, snapshot};
+use crate::common::{assert_code, describe, snapshot};
 
 fn input(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,12 +13,31 @@ fn input(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// `influx-tsm export INPUT --out OUT EXTRA...`, stdin closed.
+fn export_command(input: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_influx-tsm"));
+    command
+        .arg("export")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .stdin(Stdio::null());
+    command
+}
+
+/// [`export_command`] run to its end.
+fn export(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    export_command(input, out, extra)
+        .output()
+        .expect("run influx-tsm")
+}
+
 /// The shards `--dry-run --json` plans for `extra`.
 fn planned(input: &Path, out: &Path, extra: &[&str]) -> Vec<(String, String, u64)> {
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-        vec![&"export", &input, &"--out", &out, &"--dry-run", &"--json"];
-    args.extend(extra.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
-    let output = run(&args);
+    let mut args = vec!["--dry-run", "--json"];
+    args.extend(extra);
+    let output = export(input, out, &args);
     assert_code(&output, 0);
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     plan["shards"]
@@ -63,27 +82,22 @@ fn concurrent_partitions_into_one_out_equal_one_process() {
         ("small-b/backup-legacy", "lp"),
     ] {
         let one = tmp.path().join(format!("{format}-one"));
-        let output = run(&[
-            &"export",
-            &input(name),
-            &"--out",
-            &one,
-            &"--format",
-            &format,
-            &"--quiet",
-        ]);
+        let output = export(&input(name), &one, &["--format", format, "--quiet"]);
         assert_code(&output, 0);
         let shared = tmp.path().join(format!("{format}-shared"));
         let children: Vec<_> = (1..=3)
             .map(|i| {
-                Command::new(env!("CARGO_BIN_EXE_influx-tsm"))
-                    .args(["export", "--quiet", "--format", format, "--threads", "1"])
-                    .arg(input(name))
-                    .arg("--out")
-                    .arg(&shared)
-                    .arg("--partition")
-                    .arg(format!("{i}/3"))
-                    .stdin(Stdio::null())
+                let partition = format!("{i}/3");
+                let extra = [
+                    "--quiet",
+                    "--format",
+                    format,
+                    "--threads",
+                    "1",
+                    "--partition",
+                    &partition,
+                ];
+                export_command(&input(name), &shared, &extra)
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -97,17 +111,11 @@ fn concurrent_partitions_into_one_out_equal_one_process() {
         assert_eq!(snapshot(&one), snapshot(&shared), "{name}");
 
         // A partition run again rewrites its own shards only, the others stay.
-        let output = run(&[
-            &"export",
+        let output = export(
             &input(name),
-            &"--out",
             &shared,
-            &"--format",
-            &format,
-            &"--quiet",
-            &"--partition",
-            &"2/3",
-        ]);
+            &["--format", format, "--quiet", "--partition", "2/3"],
+        );
         assert_code(&output, 0);
         assert_eq!(snapshot(&one), snapshot(&shared), "{name}: again");
     }
@@ -118,44 +126,23 @@ fn partitions_must_share_their_options_and_never_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let fixture = input("small-a/influxdb");
-    let output = run(&[
-        &"export",
-        &fixture,
-        &"--out",
-        &out,
-        &"--partition",
-        &"1/2",
-        &"--quiet",
-    ]);
+    let output = export(&fixture, &out, &["--partition", "1/2", "--quiet"]);
     assert_code(&output, 0);
-    let output = run(&[
-        &"export",
+    let output = export(
         &fixture,
-        &"--out",
         &out,
-        &"--partition",
-        &"2/2",
-        &"--database",
-        &"airq",
-    ]);
+        &["--partition", "2/2", "--database", "airq"],
+    );
     assert_code(&output, 64);
     assert!(
         describe(&output).contains("other options"),
         "{}",
         describe(&output)
     );
-    let output = run(&[
-        &"export",
-        &fixture,
-        &"--out",
-        &out,
-        &"--partition",
-        &"2/2",
-        &"--overwrite",
-    ]);
+    let output = export(&fixture, &out, &["--partition", "2/2", "--overwrite"]);
     assert_code(&output, 64);
     for bad in ["0/2", "3/2", "2", "a/b", "1/0"] {
-        let output = run(&[&"export", &fixture, &"--out", &out, &"--partition", &bad]);
+        let output = export(&fixture, &out, &["--partition", bad]);
         assert_code(&output, 64);
     }
 }

@@ -172,11 +172,7 @@ pub fn local_tree(root: &Path) -> BTreeMap<String, String> {
         .into_iter()
         .map(|f| {
             let bytes = std::fs::read(root.join(&f)).unwrap();
-            let hash: String = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            (f, hash)
+            (f, tsm_export::output::hex(&Sha256::digest(&bytes)))
         })
         .collect()
 }

@@ -81,9 +81,25 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
-/// Lowercase hex.
+/// Lowercase hex: two digits per byte. What [`unhex`] reads back.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of `text`, two hex digits per byte (either case), as [`hex`] writes them;
+/// `None` for an odd length or anything but hex digits.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    // `from_str_radix` alone would take a sign (`+f`).
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
 }
 
 /// Parquet's codec for `compression`.
@@ -528,6 +544,24 @@ pub fn sync_dir(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_round_trips_and_refuses_junk() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(unhex(&hex(&all)).unwrap(), all);
+        assert_eq!(hex(b"\x00\xffab"), "00ff6162");
+        assert_eq!(unhex("00FFab").unwrap(), b"\x00\xff\xab");
+        assert_eq!(unhex("").unwrap(), b"");
+        // Odd lengths.
+        assert!(unhex("abc").is_none());
+        assert!(unhex("0").is_none());
+        // Not hex digits, also a character of two bytes and one split across pairs.
+        assert!(unhex("zz").is_none());
+        assert!(unhex("0g").is_none());
+        assert!(unhex("é0f").is_none());
+        assert!(unhex("aéb").is_none());
+        assert!(unhex("+f").is_none());
+    }
 
     #[test]
     fn paths() {

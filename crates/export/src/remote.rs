@@ -575,7 +575,7 @@ fn xml_unescape(text: &str) -> String {
 /// A file name for the upload record of `relative`: its bytes in hex (nothing a store
 /// could escape or refuse).
 fn record_name(relative: &str) -> String {
-    relative.bytes().map(|b| format!("{b:02x}")).collect()
+    crate::output::hex(relative.as_bytes())
 }
 
 #[cfg(test)]

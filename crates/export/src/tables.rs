@@ -17,6 +17,7 @@ use tsm::FieldType;
 use tsm::rows::MeasurementSchema;
 
 use crate::error::{Error, Result};
+use crate::output::{hex, unhex};
 
 /// (database, retention policy, measurement as stored)
 pub type TableKey = (String, String, Vec<u8>);
@@ -151,7 +152,7 @@ impl Tables {
                 }
                 for (key, type_name) in &t.fields {
                     let key = unhex(key).ok_or_else(|| bad(key.clone()))?;
-                    let field_type = field_type_named(type_name)
+                    let field_type = FieldType::from_name(type_name)
                         .ok_or_else(|| bad(format!("unknown type {type_name:?}")))?;
                     builder.add_field(&key, field_type);
                 }
@@ -233,36 +234,6 @@ struct SavedTable {
     fields: Vec<(String, String)>,
 }
 
-/// The type named `name` ([`FieldType::name`]).
-pub(crate) fn field_type_named(name: &str) -> Option<FieldType> {
-    [
-        FieldType::Float,
-        FieldType::Integer,
-        FieldType::Unsigned,
-        FieldType::Boolean,
-        FieldType::String,
-    ]
-    .into_iter()
-    .find(|t| t.name() == name)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,12 +312,5 @@ mod tests {
             .to_state()
             .unwrap();
         assert!(Tables::union_of_states([one.as_str(), float.as_str()]).is_err());
-    }
-
-    #[test]
-    fn hex_round_trips_and_refuses_junk() {
-        assert_eq!(unhex(&hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
-        assert!(unhex("abc").is_none());
-        assert!(unhex("zz").is_none());
     }
 }

@@ -74,6 +74,19 @@ impl FieldType {
             FieldType::String => "string",
         }
     }
+
+    /// The type whose [`name`](FieldType::name) is `name` (lowercase, as InfluxQL
+    /// writes it); `None` for any other text.
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "float" => FieldType::Float,
+            "integer" => FieldType::Integer,
+            "unsigned" => FieldType::Unsigned,
+            "boolean" => FieldType::Boolean,
+            "string" => FieldType::String,
+            _ => return None,
+        })
+    }
 }
 
 impl std::fmt::Display for FieldType {
@@ -406,6 +419,23 @@ mod tests {
         assert_eq!(FieldType::from_wal_type(0), None);
         assert_eq!(FieldType::from_wal_type(1), Some(FieldType::Float));
         assert_eq!(FieldType::from_block_type(1), Some(FieldType::Integer));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for ty in [
+            FieldType::Float,
+            FieldType::Integer,
+            FieldType::Unsigned,
+            FieldType::Boolean,
+            FieldType::String,
+        ] {
+            assert_eq!(FieldType::from_name(ty.name()), Some(ty));
+            assert_eq!(ty.to_string(), ty.name());
+        }
+        for other in ["", "Float", "INTEGER", "int", "bool", "str", "float "] {
+            assert_eq!(FieldType::from_name(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use tsm::layout::scan;
 use tsm::rows::RowBatch;
 use tsm::shard::{Shard, ShardOptions, TimeRange};
-use tsm::testkit::oracle::{Points, Scalar, assert_same};
-use tsm::values::Value;
+use tsm::testkit::oracle::{Points, Scalar, assert_same, collect_merged_view};
 
 fn fixtures() -> Vec<PathBuf> {
     tsm::testkit::oracle::fixture_dirs()
@@ -22,7 +21,7 @@ fn utf8(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).expect("fixture names are UTF-8")
 }
 
-/// Every row of every shard, through the merged view.
+/// Every row of every shard, through the merged view; and the number of values.
 fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
     let dir = path.join("influxdb");
     let layout = scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
@@ -31,55 +30,7 @@ fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
     let mut values = 0;
     for loc in &layout.shards {
         let shard = Shard::open_with(loc, &ShardOptions::default().verify_crc(true)).expect("open");
-        for (m, schema) in shard.measurements().iter().enumerate() {
-            let mut rows = shard.rows(m, TimeRange::ALL);
-            let mut batch = RowBatch::new(schema);
-            while rows
-                .next_batch(&mut batch, max_rows, usize::MAX)
-                .expect("rows")
-            {
-                values += batch.value_count();
-                let mut row = 0;
-                for run in &batch.series {
-                    let tags: Vec<(String, String)> = schema
-                        .tag_keys
-                        .iter()
-                        .zip(run.tags())
-                        .filter_map(|(k, v)| v.map(|v| (utf8(k), utf8(v))))
-                        .collect();
-                    for r in row..row + run.rows {
-                        let key = (
-                            loc.database.clone(),
-                            loc.retention_policy.clone(),
-                            utf8(&schema.name),
-                            tags.clone(),
-                            batch.time[r],
-                        );
-                        let mut fields = BTreeMap::new();
-                        for (f, column) in schema.fields.iter().zip(&batch.fields) {
-                            if !column.valid[r] {
-                                continue;
-                            }
-                            let value = match column.values.get(r).expect("in range") {
-                                Value::Float(x) => Scalar::Float(x.to_bits()),
-                                Value::Integer(x) => Scalar::Integer(x),
-                                Value::Unsigned(x) => Scalar::Unsigned(x),
-                                Value::Boolean(x) => Scalar::Boolean(x),
-                                Value::String(x) => Scalar::String(x.to_vec()),
-                            };
-                            fields.insert(utf8(&f.key), value);
-                        }
-                        assert!(!fields.is_empty(), "row without fields at {key:?}");
-                        assert!(
-                            points.insert(key.clone(), fields).is_none(),
-                            "row twice: {key:?}"
-                        );
-                    }
-                    row += run.rows;
-                }
-                assert_eq!(row, batch.len(), "series runs cover the batch");
-            }
-        }
+        values += collect_merged_view(&shard, max_rows, &mut points);
     }
     (points, values)
 }
@@ -139,13 +90,6 @@ fn whole_file_decoding_accounts_for_every_oracle_value() {
     use tsm::{Limits, Values};
 
     let limits = Limits::default();
-    let scalar = |v: Value<'_>| match v {
-        Value::Float(x) => Scalar::Float(x.to_bits()),
-        Value::Integer(x) => Scalar::Integer(x),
-        Value::Unsigned(x) => Scalar::Unsigned(x),
-        Value::Boolean(x) => Scalar::Boolean(x),
-        Value::String(x) => Scalar::String(x.to_vec()),
-    };
     let mut all_hidden = 0usize;
     for fixture in fixtures() {
         let expected = oracle(&fixture);
@@ -177,7 +121,7 @@ fn whole_file_decoding_accounts_for_every_oracle_value() {
                                 hidden += 1;
                                 continue;
                             }
-                            let v = scalar(vals.get(i).expect("in range"));
+                            let v = Scalar::from(vals.get(i).expect("in range"));
                             values.entry(entry.key.to_vec()).or_default().insert(t, v);
                             from_tsm += 1;
                         }
@@ -192,7 +136,7 @@ fn whole_file_decoding_accounts_for_every_oracle_value() {
             let (cache, _) = Cache::replay(segments.iter().map(Vec::as_slice), &limits);
             for (key, entry) in cache.iter() {
                 for (i, &t) in entry.timestamps.iter().enumerate() {
-                    let v = scalar(entry.values.get(i).expect("in range"));
+                    let v = Scalar::from(entry.values.get(i).expect("in range"));
                     values.entry(key.to_vec()).or_default().insert(t, v);
                 }
             }

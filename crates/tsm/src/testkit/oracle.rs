@@ -4,6 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::rows::RowBatch;
+use crate::shard::{Shard, TimeRange};
+use crate::values::Value;
+
 /// A field value in a form that compares exactly (floats by bits).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scalar {
@@ -17,6 +21,18 @@ pub enum Scalar {
     String(Vec<u8>),
     /// A boolean.
     Boolean(bool),
+}
+
+impl From<Value<'_>> for Scalar {
+    fn from(value: Value<'_>) -> Scalar {
+        match value {
+            Value::Float(x) => Scalar::Float(x.to_bits()),
+            Value::Integer(x) => Scalar::Integer(x),
+            Value::Unsigned(x) => Scalar::Unsigned(x),
+            Value::Boolean(x) => Scalar::Boolean(x),
+            Value::String(x) => Scalar::String(x.to_vec()),
+        }
+    }
 }
 
 /// A point: (database, retention policy, measurement, tags, time).
@@ -128,4 +144,61 @@ pub fn assert_same(name: &str, expected: &Points, got: &Points) {
         problems.len(),
         problems[..problems.len().min(20)].join("\n")
     );
+}
+
+/// Adds every row of `shard` to `points`, read through its merged view
+/// ([`Shard::rows`]) in batches of at most `max_rows` rows, under the database and
+/// retention policy of [`Shard::location`]: the form [`load`] gives the oracle in, for
+/// [`assert_same`]. Returns the number of values read.
+///
+/// # Panics
+/// When reading fails, a name is not UTF-8, a row has no field, a row comes twice, or a
+/// batch's series runs do not cover it.
+pub fn collect_merged_view(shard: &Shard, max_rows: usize, points: &mut Points) -> usize {
+    let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).expect("fixture names are UTF-8");
+    let location = shard.location();
+    let mut values = 0;
+    for (m, schema) in shard.measurements().iter().enumerate() {
+        let mut rows = shard.rows(m, TimeRange::ALL);
+        let mut batch = RowBatch::new(schema);
+        while rows
+            .next_batch(&mut batch, max_rows, usize::MAX)
+            .expect("rows")
+        {
+            values += batch.value_count();
+            let mut row = 0;
+            for run in &batch.series {
+                let tags: Vec<(String, String)> = schema
+                    .tag_keys
+                    .iter()
+                    .zip(run.tags())
+                    .filter_map(|(k, v)| v.map(|v| (utf8(k), utf8(v))))
+                    .collect();
+                for r in row..row + run.rows {
+                    let key = (
+                        location.database.clone(),
+                        location.retention_policy.clone(),
+                        utf8(&schema.name),
+                        tags.clone(),
+                        batch.time[r],
+                    );
+                    let mut fields = BTreeMap::new();
+                    for (f, column) in schema.fields.iter().zip(&batch.fields) {
+                        if column.valid[r] {
+                            let value = column.values.get(r).expect("in range");
+                            fields.insert(utf8(&f.key), Scalar::from(value));
+                        }
+                    }
+                    assert!(!fields.is_empty(), "row without fields at {key:?}");
+                    assert!(
+                        points.insert(key.clone(), fields).is_none(),
+                        "row twice: {key:?}"
+                    );
+                }
+                row += run.rows;
+            }
+            assert_eq!(row, batch.len(), "series runs cover the batch");
+        }
+    }
+    values
 }
