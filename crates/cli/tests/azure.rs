@@ -5,12 +5,11 @@
 //! it.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
 
-use crate::common::{assert_code, fixture, python, run};
+use crate::common::{Server, assert_code, fixture, python, python_json, run};
 use crate::s3::local_tree;
 
 /// The emulator's documented account and key (public, the same in every installation).
@@ -30,56 +29,39 @@ fn azurite_bin() -> PathBuf {
 
 /// An Azurite blob service on a free port of 127.0.0.1, killed when dropped.
 struct Azurite {
-    child: Child,
-    port: u16,
+    server: Server,
     _location: tempfile::TempDir,
 }
 
 impl Azurite {
     fn start() -> Azurite {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let location = tempfile::tempdir().unwrap();
-        let child = Command::new(azurite_bin())
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .arg("--location")
-            .arg(location.path())
-            .args(["--silent", "--skipApiVersionCheck", "--loose"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Azurite's blob service");
-        let azurite = Azurite {
-            child,
-            port,
+        let server = Server::start("Azurite's blob service", |port| {
+            let mut command = Command::new(azurite_bin());
+            command
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .arg("--location")
+                .arg(location.path())
+                .args(["--silent", "--skipApiVersionCheck", "--loose"]);
+            command
+        });
+        Azurite {
+            server,
             _location: location,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Azurite did not start");
-            std::thread::sleep(Duration::from_millis(100));
         }
-        azurite
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Sets the environment that points object_store (and the helper) at the emulator.
     fn env<'a>(&self, command: &'a mut Command) -> &'a mut Command {
+        let url = self.server.url();
         command
             .env("AZURE_STORAGE_USE_EMULATOR", "true")
-            .env("AZURITE_BLOB_STORAGE_URL", self.url())
+            .env("AZURITE_BLOB_STORAGE_URL", &url)
             .env(
                 "AZURITE_CONNECTION",
                 format!(
                     "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};\
-                     BlobEndpoint={}/{ACCOUNT};",
-                    self.url()
+                     BlobEndpoint={url}/{ACCOUNT};"
                 ),
             )
             .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
@@ -87,19 +69,7 @@ impl Azurite {
     }
 
     fn py(&self, args: &[&str]) -> serde_json::Value {
-        let output = self
-            .env(&mut Command::new(python()))
-            .arg("-c")
-            .arg(HELPER)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "helper {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        python_json(self.env(&mut Command::new(python())), HELPER, args)
     }
 
     fn export_command(&self, out: &str, staging: &Path) -> Command {
@@ -118,13 +88,6 @@ impl Azurite {
             .args(extra)
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{assert_code, describe, digests, fixture, run, snapshot};
+use crate::common::{assert_code, copy_tree, describe, digests, fixture, run, snapshot};
 
 pub const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
@@ -52,19 +52,6 @@ fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn node_command(dir: &Path, out: &Path, node: &str, extra: &[&str]) -> Command {

@@ -127,3 +127,58 @@ pub fn digests(root: &Path) -> BTreeMap<PathBuf, (usize, u64)> {
         })
         .collect()
 }
+
+/// A server a test started on a free port of 127.0.0.1 (moto, Azurite), killed when
+/// dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts `command(port)` on a free port and waits until the port takes connections.
+    pub fn start(what: &str, command: impl FnOnce(u16) -> Command) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = command(port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {what}: {err}"));
+        let server = Server { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "{what} did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the Python program `helper` with `args` through `command` (a [`python`] command
+/// with its environment set); the JSON it prints.
+pub fn python_json(command: &mut Command, helper: &str, args: &[&str]) -> serde_json::Value {
+    let output = command.arg("-c").arg(helper).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "helper {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{assert_code, fixture, run};
+use crate::common::{assert_code, copy_tree, fixture, run};
 use crate::end_to_end::{parquet_files, read_parquet};
 
 fn relative_parquet(root: &Path) -> Vec<PathBuf> {
@@ -174,17 +174,4 @@ fn resume_keeps_the_first_runs_tables_and_refuses_a_changed_input() {
         stderr.contains("input changed") && stderr.contains("\"value\" of type boolean"),
         "{stderr}"
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -6,18 +6,14 @@
 //! error naming it.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_code, files, fixture, python, run};
+use crate::common::{Server, assert_code, files, fixture, python, python_json, run};
 
 /// A moto server on a free port of 127.0.0.1, killed when dropped.
-struct Moto {
-    child: Child,
-    port: u16,
-}
+struct Moto(Server);
 
 impl Moto {
     fn start() -> Moto {
@@ -31,42 +27,23 @@ impl Moto {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python())
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto's server (pip install 'moto[server]')");
-        let moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto's server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        Moto(Server::start(
+            "moto's server (pip install 'moto[server]')",
+            |port| {
+                let mut command = Command::new(python());
+                command
+                    .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+                    .arg(port.to_string())
+                    .envs(env.iter().copied());
+                command
+            },
+        ))
     }
 
     /// Sets the AWS environment for this server on `command`.
     fn env<'a>(&self, command: &'a mut Command) -> &'a mut Command {
         command
-            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ENDPOINT_URL", self.0.url())
             .env("AWS_ALLOW_HTTP", "true")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -77,19 +54,7 @@ impl Moto {
 
     /// Runs the boto3 / pyarrow helper below with `args`; its JSON answer.
     fn py(&self, args: &[&str]) -> serde_json::Value {
-        let output = self
-            .env(&mut Command::new(python()))
-            .arg("-c")
-            .arg(HELPER)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "helper {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        python_json(self.env(&mut Command::new(python())), HELPER, args)
     }
 
     fn export(&self, out: &str, extra: &[&str]) -> Output {
@@ -102,13 +67,6 @@ impl Moto {
             .args(extra)
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -309,21 +267,11 @@ fn wrong_credentials_are_an_error_naming_the_bucket() {
         assert!(stderr.contains("guarded"), "{what}: {stderr}");
     }
     let listed = |id: &str, secret: &str| {
-        let output = moto
-            .env(&mut Command::new(python()))
+        let mut command = Command::new(python());
+        moto.env(&mut command)
             .env("AWS_ACCESS_KEY_ID", id)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .arg("-c")
-            .arg(HELPER)
-            .args(["list", "guarded", "x"])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+            .env("AWS_SECRET_ACCESS_KEY", secret);
+        python_json(&mut command, HELPER, &["list", "guarded", "x"])
     };
     let listing = listed(id, secret);
     assert_eq!(remote_tree(&listing), BTreeMap::new());
