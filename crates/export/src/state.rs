@@ -699,7 +699,9 @@ fn prepare_remote(
             Ok(())
         }
         OutMode::Resume => {
-            if write {
+            // Processes sharing the prefix may be uploading now: each aborts only the
+            // uploads of the shards it is about to write (`OutDir::remove_shard_files`).
+            if write && !shared {
                 remote.abort_unfinished_uploads()?;
             }
             remote.download_state(staging)
