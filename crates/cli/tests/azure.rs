@@ -4,13 +4,12 @@
 //! a killed export must resume to the same blobs; a missing container is an error naming
 //! it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use crate::common::{Server, assert_code, fixture, python, python_json, run};
-use crate::s3::local_tree;
+use crate::s3::{local_tree, remote_tree};
 
 /// The emulator's documented account and key (public, the same in every installation).
 const ACCOUNT: &str = "devstoreaccount1";
@@ -106,19 +105,10 @@ elif cmd == "list":
     for blob in client.list_blobs(name_starts_with=prefix + "/"):
         body = client.download_blob(blob.name).readall()
         blobs[blob.name[len(prefix) + 1:]] = hashlib.sha256(body).hexdigest()
-    print(json.dumps(blobs))
+    print(json.dumps({"objects": blobs}))
 elif cmd == "containers":
     print(json.dumps([c.name for c in service.list_containers()]))
 "#;
-
-fn remote_tree(listing: &serde_json::Value) -> BTreeMap<String, String> {
-    listing
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect()
-}
 
 #[test]
 fn export_to_azure_gives_the_local_files_and_resumes_after_a_kill() {

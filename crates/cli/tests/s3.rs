@@ -135,7 +135,7 @@ pub fn local_tree(root: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn remote_tree(listing: &serde_json::Value) -> BTreeMap<String, String> {
+pub fn remote_tree(listing: &serde_json::Value) -> BTreeMap<String, String> {
     listing["objects"]
         .as_object()
         .unwrap()

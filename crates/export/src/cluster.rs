@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::export::{guarded, shard_schemas};
 use crate::options::{Format, Options};
 use crate::plan::{ElsewhereShard, Plan};
-use crate::state::{OutDir, STATE_DIR, ShardKey, shard_key};
+use crate::state::{OutDir, STATE_DIR, ShardKey, shard_key, to_json};
 use crate::tables::Tables;
 
 /// Folder of the registrations, under the state folder.
@@ -103,6 +103,16 @@ struct DealtShard {
     node: String,
     /// Every node that holds it, in name order.
     holders: Vec<String>,
+}
+
+impl DealtShard {
+    fn key(&self) -> ShardKey {
+        (
+            self.database.clone(),
+            self.retention_policy.clone(),
+            self.shard,
+        )
+    }
 }
 
 fn node_of(config: &Options) -> Result<&str> {
@@ -215,11 +225,8 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
             shares.nodes.join(", ")
         )));
     }
-    let dealt: HashMap<ShardKey, &DealtShard> = shares
-        .shards
-        .iter()
-        .map(|s| ((s.database.clone(), s.retention_policy.clone(), s.shard), s))
-        .collect();
+    let dealt: HashMap<ShardKey, &DealtShard> =
+        shares.shards.iter().map(|s| (s.key(), s)).collect();
     let planned = std::mem::take(&mut plan.shards);
     let mut held = std::collections::HashSet::new();
     for shard in planned {
@@ -239,11 +246,7 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
         }
     }
     for dealt in &shares.shards {
-        let key = (
-            dealt.database.clone(),
-            dealt.retention_policy.clone(),
-            dealt.shard,
-        );
+        let key = dealt.key();
         if held.contains(&key) {
             continue;
         }
@@ -351,13 +354,6 @@ fn deal(records: &[NodeRecord]) -> Shares {
             })
             .collect(),
     }
-}
-
-/// Pretty JSON with a final newline.
-fn to_json(value: &impl Serialize) -> Result<String> {
-    serde_json::to_string_pretty(value)
-        .map(|text| text + "\n")
-        .map_err(|err| Error::Internal(format!("cannot serialise JSON: {err}")))
 }
 
 #[cfg(test)]

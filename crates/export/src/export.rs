@@ -25,7 +25,7 @@ use crate::output::{
     writer_properties,
 };
 use crate::parts::{join_parts, part_path};
-use crate::plan::{Plan, PlannedShard, path_string};
+use crate::plan::{ElsewhereShard, Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord, shard_key};
 use crate::tables::Tables;
@@ -164,11 +164,7 @@ pub fn export(
                 .iter()
                 .chain(&plan.other_shares)
                 .map(|s| shard_key(&s.location))
-                .chain(
-                    plan.elsewhere
-                        .iter()
-                        .map(|s| (s.database.clone(), s.retention_policy.clone(), s.shard)),
-                );
+                .chain(plan.elsewhere.iter().map(ElsewhereShard::key));
             if let Some(all) = out.all_done(every_shard)? {
                 // The last partition (or node) to finish sees every shard done and writes
                 // the manifest of the whole export (two finishing at once write the same

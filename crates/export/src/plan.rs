@@ -61,6 +61,17 @@ pub struct ElsewhereShard {
     pub held_here: bool,
 }
 
+impl ElsewhereShard {
+    /// Its (database, retention policy, shard id).
+    pub fn key(&self) -> crate::state::ShardKey {
+        (
+            self.database.clone(),
+            self.retention_policy.clone(),
+            self.shard,
+        )
+    }
+}
+
 /// A shard folder the server's catalogue (`meta/meta.db`) does not list as live.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnlistedShard {

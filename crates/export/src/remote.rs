@@ -182,6 +182,13 @@ impl Remote {
         })
     }
 
+    /// The path under the prefix of the object key `key` (the inverse of [`Remote::key`]).
+    fn relative<'a>(&self, key: &'a str) -> &'a str {
+        key.strip_prefix(self.prefix.as_ref())
+            .map(|k| k.trim_start_matches('/'))
+            .unwrap_or(key)
+    }
+
     fn failed(&self, what: String, source: object_store::Error) -> Error {
         Error::Remote {
             bucket: self.bucket.clone(),
@@ -198,16 +205,9 @@ impl Remote {
             .runtime
             .block_on(self.store.list(Some(&root)).try_collect())
             .map_err(|err| self.failed(format!("cannot list {}", self.url), err))?;
-        let prefix = self.prefix.as_ref();
         Ok(objects
             .into_iter()
-            .map(|o| {
-                let key = o.location.as_ref();
-                key.strip_prefix(prefix)
-                    .map(|k| k.trim_start_matches('/'))
-                    .unwrap_or(key)
-                    .to_string()
-            })
+            .map(|o| self.relative(o.location.as_ref()).to_string())
             .collect())
     }
 
@@ -336,15 +336,11 @@ impl Remote {
                 Err(_) => done_records.push(relative),
             }
         }
-        let prefix = self.prefix.as_ref();
-        open.extend(self.open_s3_uploads()?.into_iter().filter(|(key, _)| {
-            let relative = key
-                .as_ref()
-                .strip_prefix(prefix)
-                .map(|k| k.trim_start_matches('/'))
-                .unwrap_or(key.as_ref());
-            of(relative)
-        }));
+        open.extend(
+            self.open_s3_uploads()?
+                .into_iter()
+                .filter(|(key, _)| of(self.relative(key.as_ref()))),
+        );
         for (key, id) in &open {
             // Already completed or aborted is fine: the record outlived it.
             let _ = self

@@ -405,11 +405,7 @@ impl OutDir {
 
     /// The manifest of `shard` if an earlier run finished it.
     pub fn done(&self, shard: &ShardLocation) -> Option<&Manifest> {
-        self.done.get(&(
-            shard.database.clone(),
-            shard.retention_policy.clone(),
-            shard.id,
-        ))
+        self.done.get(&shard_key(shard))
     }
 
     /// Whether this run continues an earlier one.
@@ -804,7 +800,7 @@ fn clear_dir(root: &Path) -> Result<()> {
 }
 
 /// Pretty JSON with a final newline.
-fn to_json(value: &impl Serialize) -> Result<String> {
+pub(crate) fn to_json(value: &impl Serialize) -> Result<String> {
     serde_json::to_string_pretty(value)
         .map(|text| text + "\n")
         .map_err(|err| Error::Internal(format!("cannot serialise JSON: {err}")))
