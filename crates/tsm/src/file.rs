@@ -64,6 +64,11 @@ impl<'a> TsmFile<'a> {
         self.index_start as u64
     }
 
+    /// Bytes of the index region (without the footer).
+    pub fn index_len(&self) -> u64 {
+        self.index_bytes().len() as u64
+    }
+
     /// The index region, without the footer.
     fn index_bytes(&self) -> &'a [u8] {
         &self.data[self.index_start..self.data.len() - TSM_FOOTER_LEN]
@@ -349,6 +354,28 @@ impl<'a> IndexIter<'a> {
             self.prev_key = Some(entry.key);
             Ok(entry)
         });
+        if result.is_err() {
+            self.failed = true;
+        }
+        result.map(Some)
+    }
+
+    /// The next entry's key, its blocks stepped over unread and unchecked, its key not
+    /// compared with the one before: for a quick pass that only needs to know where keys
+    /// are. `Ok(None)` at the end; only what cannot be stepped over is an error.
+    pub(crate) fn skim(&mut self) -> Result<Option<&'a [u8]>> {
+        if self.failed || self.cursor.is_empty() {
+            return Ok(None);
+        }
+        let result = (|| {
+            let key_len = self.cursor.u16_be()?;
+            let key = self.cursor.bytes(usize::from(key_len))?;
+            let _type = self.cursor.u8()?;
+            let count = self.cursor.u16_be()?;
+            self.cursor
+                .bytes(usize::from(count) * INDEX_BLOCK_ENTRY_LEN)?;
+            Ok(key)
+        })();
         if result.is_err() {
             self.failed = true;
         }

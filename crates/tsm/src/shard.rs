@@ -11,30 +11,32 @@
 //! schema and where its keys are (index offsets every few thousand keys); streaming a
 //! measurement walks its keys again from there. So memory follows the work in flight (one
 //! series, a few blocks per field), not the number of series.
-
-use std::collections::{BTreeMap, BTreeSet};
+//!
+//! Threads: the library starts none. A big shard's keys are cut into ranges that
+//! [`ShardOpening`] lets the caller scan on threads of its own; the shard is the same
+//! either way.
 
 use crate::cache::{Cache, CacheEntry, CacheRange, ReplayProblemKind};
-use crate::error::{ConflictWith, Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::file::{IndexEntry, TsmFile};
 use crate::index_merge::IndexMerge;
-use crate::key::{
-    SortedSplit, SortedSplitter, measurement_of, split_composite, tags_of, unescape, unescape_into,
-};
+use crate::key::{measurement_of, split_composite, unescape};
 use crate::layout::ShardLocation;
 use crate::limits::Limits;
 use crate::merge::{BlockSource, KeyMerger, covered};
-use crate::rows::{FieldSchema, MeasurementSchema};
+use crate::rows::MeasurementSchema;
 use crate::source::{FileSource, ShardFiles, TsmSource};
 use crate::tombstone::{TombstoneSet, decode_tombstones};
 use crate::values::FieldType;
 
 mod measurement_rows;
+mod scan;
 
 // The streaming and the option types live in their own modules; these paths are the ones
 // callers have always used.
 pub use crate::options::{ShardOptions, TimeRange};
 pub use measurement_rows::MeasurementRows;
+pub use scan::KeyRangeScan;
 
 /// Something found while opening a shard that did not stop it.
 #[derive(Debug)]
@@ -196,59 +198,9 @@ impl Shard {
     /// When a file is damaged and `skip_corrupt` is off. A torn WAL tail is never an error
     /// (influxd drops it too); see [`Shard::problems`].
     pub fn open_from(files: ShardFiles, options: &ShardOptions) -> Result<Shard> {
-        let location = files.location();
-        let ShardFiles {
-            name: _,
-            mut tsm_files,
-            wal_segments,
-        } = files;
-        // Stable: files of equal (generation, sequence) keep the caller's order.
-        tsm_files.sort_by_key(|t| (t.generation, t.sequence));
-        let mut problems = Vec::new();
-        let mut files = Vec::new();
-        let mut file_bytes = 0;
-        for tsm in tsm_files {
-            match open_tsm(tsm, &options.limits) {
-                Ok((file, tombstone_bytes)) => {
-                    file_bytes += file.source.len() + tombstone_bytes;
-                    files.push(file);
-                }
-                Err(err) if options.skip_corrupt && err.is_corruption() => problems.push(Problem {
-                    error: err,
-                    kind: ProblemKind::Skipped,
-                }),
-                Err(err) => return Err(err),
-            }
-        }
-        file_bytes += wal_segments.iter().map(FileSource::len).sum::<u64>();
-        let (cache, replay_problems) =
-            Cache::replay(wal_segments.iter().map(FileSource::bytes), &options.limits);
-        problems.extend(replay_problems.into_iter().map(|p| {
-            let name = wal_segments[p.segment].name().to_path_buf();
-            let kind = match p.kind {
-                ReplayProblemKind::Unreadable(_) => ProblemKind::DroppedByInfluxd,
-                _ => ProblemKind::Conflict,
-            };
-            Problem {
-                error: p.into_error().in_file(&name),
-                kind,
-            }
-        }));
-        // The cache owns its values; the segments' bytes can go.
-        drop(wal_segments);
-        let scanned = scan_keys(&files, &cache, options, &location.data_dir)?;
-        problems.extend(scanned.problems);
-        Ok(Shard {
-            location,
-            options: *options,
-            files,
-            cache,
-            measurements: scanned.measurements,
-            placements: scanned.placements,
-            key_count: scanned.key_count,
-            problems,
-            file_bytes,
-        })
+        let opening = ShardOpening::new(files, options)?;
+        let scans = (0..opening.key_ranges()).map(|i| opening.scan(i)).collect();
+        opening.finish(scans)
     }
 
     /// Where the shard's files are.
@@ -423,6 +375,181 @@ impl Shard {
     }
 }
 
+/// A shard being opened: its TSM files checked, tombstones read, WAL replayed; its keys
+/// not yet scanned. [`Shard::open_from`] does all of it on the calling thread. A caller
+/// with threads to spare scans the key ranges on them (each scan borrows the opening
+/// only; the library starts no thread of its own) and hands the scans back in order:
+///
+/// ```
+/// use tsm::layout::scan;
+/// use tsm::shard::{ShardOpening, ShardOptions};
+/// use tsm::source::ShardFiles;
+///
+/// # fn main() -> tsm::Result<()> {
+/// let dir = std::path::Path::new("../../fixtures/small-a/influxdb");
+/// let layout = scan(&dir.join("data"), Some(&dir.join("wal")))?;
+/// let location = &layout.shards[0];
+/// let opening = ShardOpening::new(ShardFiles::map(location)?, &ShardOptions::default())?
+///     .located(location);
+/// let shared = &opening;
+/// let scans = std::thread::scope(|threads| {
+///     let running: Vec<_> = (0..shared.key_ranges())
+///         .map(|range| threads.spawn(move || shared.scan(range)))
+///         .collect();
+///     running.into_iter().map(|t| t.join().expect("scan")).collect()
+/// });
+/// let shard = opening.finish(scans)?;
+/// assert!(!shard.measurements().is_empty());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Where the key ranges fall depends on the files only, and the shard [`ShardOpening::finish`]
+/// makes is the same whichever threads scanned them.
+pub struct ShardOpening {
+    location: ShardLocation,
+    options: ShardOptions,
+    files: Vec<OpenTsm>,
+    cache: Cache,
+    problems: Vec<Problem>,
+    file_bytes: u64,
+    /// Where key ranges after the first start; none for a shard scanned in one pass.
+    cuts: Vec<scan::KeyRange>,
+}
+
+impl ShardOpening {
+    /// Checks the TSM files' headers and footers, reads their tombstones, replays the
+    /// WAL, and places the key ranges (a skim of the indexes, for a shard big enough to
+    /// be cut).
+    ///
+    /// # Errors
+    /// As [`Shard::open_from`], except for damage inside an index: that is found by the
+    /// scans and reported by [`ShardOpening::finish`].
+    pub fn new(files: ShardFiles, options: &ShardOptions) -> Result<ShardOpening> {
+        let location = files.location();
+        let ShardFiles {
+            name: _,
+            mut tsm_files,
+            wal_segments,
+        } = files;
+        // Stable: files of equal (generation, sequence) keep the caller's order.
+        tsm_files.sort_by_key(|t| (t.generation, t.sequence));
+        let mut problems = Vec::new();
+        let mut files = Vec::new();
+        let mut file_bytes = 0;
+        for tsm in tsm_files {
+            match open_tsm(tsm, &options.limits) {
+                Ok((file, tombstone_bytes)) => {
+                    file_bytes += file.source.len() + tombstone_bytes;
+                    files.push(file);
+                }
+                Err(err) if options.skip_corrupt && err.is_corruption() => problems.push(Problem {
+                    error: err,
+                    kind: ProblemKind::Skipped,
+                }),
+                Err(err) => return Err(err),
+            }
+        }
+        file_bytes += wal_segments.iter().map(FileSource::len).sum::<u64>();
+        let (cache, replay_problems) =
+            Cache::replay(wal_segments.iter().map(FileSource::bytes), &options.limits);
+        problems.extend(replay_problems.into_iter().map(|p| {
+            let name = wal_segments[p.segment].name().to_path_buf();
+            let kind = match p.kind {
+                ReplayProblemKind::Unreadable(_) => ProblemKind::DroppedByInfluxd,
+                _ => ProblemKind::Conflict,
+            };
+            Problem {
+                error: p.into_error().in_file(&name),
+                kind,
+            }
+        }));
+        // The cache owns its values; the segments' bytes can go.
+        drop(wal_segments);
+        let parsed: Vec<TsmFile<'_>> = files.iter().map(OpenTsm::file).collect::<Result<_>>()?;
+        let cuts = scan::plan_key_ranges(&parsed, scan::RANGE_INDEX_BYTES);
+        Ok(ShardOpening {
+            location,
+            options: *options,
+            files,
+            cache,
+            problems,
+            file_bytes,
+            cuts,
+        })
+    }
+
+    /// Sets the shard's [`Shard::location`] (see [`Shard::open_located`]).
+    pub fn located(mut self, location: &ShardLocation) -> ShardOpening {
+        self.location = location.clone();
+        self
+    }
+
+    /// Places the key ranges anew, about `index_bytes` of the files' indexes each (by
+    /// default 32 MiB; a shard with less than twice that is scanned in one pass), at most
+    /// 16. More ranges than threads cost only their joining.
+    pub fn range_bytes(mut self, index_bytes: u64) -> ShardOpening {
+        let parsed: Result<Vec<TsmFile<'_>>> = self.files.iter().map(OpenTsm::file).collect();
+        // Files that no longer parse are reported by the scan.
+        self.cuts = parsed
+            .map(|parsed| scan::plan_key_ranges(&parsed, index_bytes.max(1)))
+            .unwrap_or_default();
+        self
+    }
+
+    /// How many key ranges there are to scan (at least one).
+    pub fn key_ranges(&self) -> usize {
+        self.cuts.len() + 1
+    }
+
+    /// Scans key range `range` (of [`ShardOpening::key_ranges`]): each measurement's
+    /// schema and where its keys are, within the range. Any thread may scan any range.
+    pub fn scan(&self, range: usize) -> KeyRangeScan {
+        let from = range.checked_sub(1).and_then(|i| self.cuts.get(i));
+        let to = self.cuts.get(range);
+        KeyRangeScan {
+            range,
+            found: scan::scan_range(&self.files, &self.cache, &self.location.data_dir, from, to),
+        }
+    }
+
+    /// The opened shard, from one scan of each key range. Scans missing, repeated or out
+    /// of order are redone here, in one pass over the whole shard, as is a shard whose
+    /// scans met damage or conflicts (so their reports come in the order one pass finds
+    /// them).
+    ///
+    /// # Errors
+    /// As [`Shard::open_from`].
+    pub fn finish(self, scans: Vec<KeyRangeScan>) -> Result<Shard> {
+        let in_order = scans.len() == self.key_ranges()
+            && scans.iter().enumerate().all(|(i, scan)| scan.range == i);
+        let found = match in_order {
+            true => scans.into_iter().map(|scan| scan.found).collect(),
+            false => Vec::new(),
+        };
+        let scanned = scan::finish_scan(
+            &self.files,
+            &self.cache,
+            self.options.skip_corrupt,
+            &self.location.data_dir,
+            found,
+        )?;
+        let mut problems = self.problems;
+        problems.extend(scanned.problems);
+        Ok(Shard {
+            location: self.location,
+            options: self.options,
+            files: self.files,
+            cache: self.cache,
+            measurements: scanned.measurements,
+            placements: scanned.placements,
+            key_count: scanned.key_count,
+            problems,
+            file_bytes: self.file_bytes,
+        })
+    }
+}
+
 /// One key of the merged walk: the files' entries holding it and its WAL points.
 #[derive(Default)]
 struct KeyGroup<'a> {
@@ -562,290 +689,6 @@ fn resolve<'a>(
         keep
     });
     Some(field_type)
-}
-
-/// What the open pass over the keys finds.
-struct Scanned {
-    measurements: Vec<MeasurementSchema>,
-    placements: Vec<Placement>,
-    key_count: usize,
-    problems: Vec<Problem>,
-}
-
-/// One measurement as the open pass builds it.
-struct Builder {
-    tag_keys: BTreeSet<Vec<u8>>,
-    fields: BTreeMap<Vec<u8>, FieldType>,
-    segments: Vec<Segment>,
-    series: usize,
-    /// Whether any of its keys has data: a measurement made only of deleted keys does
-    /// not exist.
-    live: bool,
-    /// The fields of the last series, in order, with their declared types: the next
-    /// series mostly has the same, found here without searching `fields`.
-    recent: Vec<(Vec<u8>, FieldType)>,
-    /// Where the next field of series `recent_series` is expected in `recent`.
-    recent_next: usize,
-    recent_series: u64,
-}
-
-impl Builder {
-    fn new() -> Builder {
-        Builder {
-            tag_keys: BTreeSet::new(),
-            fields: BTreeMap::new(),
-            segments: Vec::new(),
-            series: 0,
-            live: false,
-            recent: Vec::new(),
-            recent_next: 0,
-            recent_series: 0,
-        }
-    }
-
-    /// The type of `field` in the measurement (`field_type` if it is new), for a key of
-    /// series number `series`.
-    fn declare(&mut self, series: u64, field: &[u8], field_type: FieldType) -> FieldType {
-        if self.recent_series != series {
-            self.recent_series = series;
-            self.recent_next = 0;
-        }
-        let at = self.recent_next;
-        self.recent_next += 1;
-        if let Some((key, declared)) = self.recent.get(at)
-            && key.as_slice() == field
-        {
-            return *declared;
-        }
-        let declared = match self.fields.get(field) {
-            Some(&declared) => declared,
-            None => {
-                self.fields.insert(field.to_vec(), field_type);
-                field_type
-            }
-        };
-        match self.recent.get_mut(at) {
-            Some((key, ty)) => {
-                key.clear();
-                key.extend_from_slice(field);
-                *ty = declared;
-            }
-            None => self.recent.push((field.to_vec(), declared)),
-        }
-        declared
-    }
-}
-
-/// One pass over every key of the shard in merged order: each measurement's schema, where
-/// its keys are, and the problems of the keys (type conflicts, keys without a field), in
-/// the order the shard reports them. Nothing is kept per key or per series.
-fn scan_keys(
-    files: &[OpenTsm],
-    cache: &Cache,
-    options: &ShardOptions,
-    shard_name: &std::path::Path,
-) -> Result<Scanned> {
-    let parsed: Vec<TsmFile<'_>> = files.iter().map(OpenTsm::file).collect::<Result<_>>()?;
-    let mut index = IndexMerge::new(parsed.iter().map(|f| Some(f.index())).collect());
-    let mut cache_keys = cache.iter().peekable();
-    let mut group = KeyGroup::default();
-    // Conflicts with newer data (per key, in key order) come before the problems of
-    // keys within their measurement, as influxd's own order of checks has them.
-    let mut newer = Vec::new();
-    let mut later = Vec::new();
-    let mut names: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-    let mut builders: Vec<Builder> = Vec::new();
-    let mut name_buf = Vec::new();
-    let mut tag_buf = Vec::new();
-    // The escaped measurement of the previous key with a field, and its builder: keys of
-    // one measurement come in long stretches, so a name is looked up once per stretch.
-    let mut last_escaped: Option<(&[u8], usize)> = None;
-    let mut run: Option<usize> = None;
-    let mut runs = 0u32;
-    let mut splitter = SortedSplitter::default();
-    // Series are numbered as they come: keys of one series are consecutive.
-    let mut series_number = 0u64;
-    let mut last_counted: Option<u64> = None;
-    // The escaped tag keys of the last series whose tag keys were added, and its builder.
-    let mut last_tag_owner: Option<usize> = None;
-    let mut last_tag_keys: Vec<&[u8]> = Vec::new();
-    let mut tag_keys: Vec<&[u8]> = Vec::new();
-    let mut key_count = 0;
-    loop {
-        let cached = cache_keys.peek().map(|(k, _)| *k);
-        let Some((key, indexed)) = next_key(index.peek(), cached) else {
-            break;
-        };
-        let split = splitter.split(key);
-        // A key of the last key's series belongs to its measurement.
-        let same_series = split.is_some_and(|s| s.same_series);
-        let member = split.map(|s| match last_escaped {
-            Some((_, id)) if same_series => id,
-            _ => {
-                let escaped = measurement_of(s.series);
-                match last_escaped {
-                    Some((e, id)) if e == escaped => id,
-                    _ => {
-                        unescape_into(escaped, b", ", &mut name_buf);
-                        let id = match names.get(name_buf.as_slice()) {
-                            Some(&id) => id,
-                            None => {
-                                names.insert(name_buf.clone(), builders.len());
-                                builders.push(Builder::new());
-                                builders.len() - 1
-                            }
-                        };
-                        last_escaped = Some((escaped, id));
-                        id
-                    }
-                }
-            }
-        });
-        if !same_series {
-            series_number += 1;
-        }
-        if let Some(id) = member {
-            let b = &mut builders[id];
-            let new_run = run != Some(id);
-            let long = b.segments.last().is_none_or(|s| s.keys >= SEGMENT_KEYS);
-            if new_run || (long && !same_series) {
-                if new_run {
-                    runs += 1;
-                }
-                b.segments.push(Segment {
-                    run: runs,
-                    starts: index.positions().map(|p| p.unwrap_or(NO_ENTRY)).collect(),
-                    first_key: key.into(),
-                    keys: 0,
-                });
-            }
-            if let Some(segment) = b.segments.last_mut() {
-                segment.keys += 1;
-            }
-        }
-        run = member;
-
-        if indexed {
-            index.next_key(&mut group.sources);
-        } else {
-            group.sources.clear();
-        }
-        group.key = key;
-        group.cache = match cache_keys.peek() {
-            Some(&(k, entry)) if k == key => {
-                cache_keys.next();
-                Some(entry)
-            }
-            _ => None,
-        };
-        let conflict = |file: usize, entry: &IndexEntry<'_>, kept: FieldType| {
-            newer.push(Problem {
-                error: Error::new(ErrorKind::TypeConflict {
-                    found: entry.field_type,
-                    kept,
-                    with: ConflictWith::NewerData,
-                })
-                .at(entry.offset)
-                .for_key(key)
-                .in_file(files[file].name()),
-                kind: ProblemKind::Conflict,
-            });
-        };
-        let Some(field_type) = resolve(files, &mut group, conflict) else {
-            continue;
-        };
-        key_count += 1;
-        let (Some(SortedSplit { series, field, .. }), Some(id)) = (split, member) else {
-            later.push(Problem {
-                error: Error::new(ErrorKind::MissingFieldSeparator)
-                    .at(0)
-                    .for_key(key)
-                    .in_file(shard_name),
-                kind: ProblemKind::Conflict,
-            });
-            continue;
-        };
-        let b = &mut builders[id];
-        b.live = true;
-        let declared = b.declare(series_number, field, field_type);
-        if declared != field_type {
-            later.push(Problem {
-                error: Error::new(ErrorKind::TypeConflict {
-                    found: field_type,
-                    kept: declared,
-                    with: ConflictWith::OtherSeries,
-                })
-                .at(0)
-                .for_key(key)
-                .in_file(shard_name),
-                kind: ProblemKind::Conflict,
-            });
-            continue;
-        }
-        // A series' keys are consecutive in the merged order (they all start with
-        // `series#!~#`), so a new series is a change from the last one counted.
-        if last_counted != Some(series_number) {
-            last_counted = Some(series_number);
-            b.series += 1;
-            // Neighbouring series mostly have the same tag keys, known already.
-            tag_keys.clear();
-            tag_keys.extend(tags_of(series).map(|(k, _)| k));
-            if last_tag_owner != Some(id) || last_tag_keys != tag_keys {
-                for k in &tag_keys {
-                    unescape_into(k, b", =", &mut tag_buf);
-                    if !b.tag_keys.contains(tag_buf.as_slice()) {
-                        b.tag_keys.insert(tag_buf.clone());
-                    }
-                }
-                last_tag_owner = Some(id);
-                std::mem::swap(&mut last_tag_keys, &mut tag_keys);
-            }
-        }
-    }
-    // Index errors in file order, as a file-by-file walk meets them.
-    let mut index_errors = index.take_errors();
-    index_errors.sort_by_key(|(file, _)| *file);
-    let mut problems = Vec::new();
-    for (file, err) in index_errors {
-        let err = err.in_file(files[file].name());
-        if !options.skip_corrupt {
-            return Err(err);
-        }
-        // Keys before the damage were read intact and stay.
-        problems.push(Problem {
-            error: err,
-            kind: ProblemKind::Skipped,
-        });
-    }
-    problems.append(&mut newer);
-    problems.append(&mut later);
-    let mut measurements = Vec::new();
-    let mut placements = Vec::new();
-    let mut builders: Vec<Option<Builder>> = builders.into_iter().map(Some).collect();
-    for (name, id) in names {
-        let Some(b) = builders[id].take().filter(|b| b.live) else {
-            continue;
-        };
-        measurements.push(MeasurementSchema {
-            name,
-            tag_keys: b.tag_keys.into_iter().collect(),
-            fields: b
-                .fields
-                .into_iter()
-                .map(|(key, field_type)| FieldSchema { key, field_type })
-                .collect(),
-        });
-        placements.push(Placement {
-            segments: b.segments,
-            series: b.series,
-        });
-    }
-    Ok(Scanned {
-        measurements,
-        placements,
-        key_count,
-        problems,
-    })
 }
 
 /// Checks a TSM file's header and footer and decodes its tombstones; returns the file

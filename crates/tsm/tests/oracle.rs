@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use tsm::layout::scan;
 use tsm::rows::RowBatch;
-use tsm::shard::{Shard, ShardOptions, TimeRange};
+use tsm::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
+use tsm::source::ShardFiles;
 use tsm::testkit::oracle::{Points, Scalar, assert_same, collect_merged_view};
 
 fn fixtures() -> Vec<PathBuf> {
@@ -21,15 +22,38 @@ fn utf8(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).expect("fixture names are UTF-8")
 }
 
-/// Every row of every shard, through the merged view; and the number of values.
-fn merged_view(path: &Path, max_rows: usize) -> (Points, usize) {
+/// Every row of every shard, through the merged view; and the number of values. With
+/// `range_bytes`, each shard's keys are scanned at open in ranges of about that many
+/// bytes of index, on threads of their own.
+fn merged_view(path: &Path, max_rows: usize, range_bytes: Option<u64>) -> (Points, usize) {
     let dir = path.join("influxdb");
     let layout = scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
     assert!(!layout.shards.is_empty());
     let mut points = Points::new();
     let mut values = 0;
     for loc in &layout.shards {
-        let shard = Shard::open_with(loc, &ShardOptions::default().verify_crc(true)).expect("open");
+        let options = ShardOptions::default().verify_crc(true);
+        let shard = match range_bytes {
+            None => Shard::open_with(loc, &options).expect("open"),
+            Some(bytes) => {
+                let files = ShardFiles::map(loc).expect("map");
+                let opening = ShardOpening::new(files, &options)
+                    .expect("open")
+                    .located(loc)
+                    .range_bytes(bytes);
+                let shared = &opening;
+                let scans = std::thread::scope(|threads| {
+                    let running: Vec<_> = (0..shared.key_ranges())
+                        .map(|range| threads.spawn(move || shared.scan(range)))
+                        .collect();
+                    running
+                        .into_iter()
+                        .map(|t| t.join().expect("scan"))
+                        .collect()
+                });
+                opening.finish(scans).expect("open")
+            }
+        };
         values += collect_merged_view(&shard, max_rows, &mut points);
     }
     (points, values)
@@ -40,10 +64,14 @@ fn merged_view_equals_oracle() {
     for fixture in fixtures() {
         let expected = oracle(&fixture);
         let expected_values: usize = expected.values().map(BTreeMap::len).sum();
-        // Large batches, and tiny ones that split series across batches.
-        for max_rows in [100_000, 7] {
-            let (got, values) = merged_view(&fixture, max_rows);
-            let name = format!("{} (batches of {max_rows} rows)", fixture.display());
+        // Large batches, and tiny ones that split series across batches; keys scanned
+        // at open in one pass, and in ranges of a few hundred index bytes.
+        for (max_rows, range_bytes) in [(100_000, None), (7, None), (1000, Some(300))] {
+            let (got, values) = merged_view(&fixture, max_rows, range_bytes);
+            let name = format!(
+                "{} (batches of {max_rows} rows, key ranges of {range_bytes:?} bytes)",
+                fixture.display()
+            );
             assert_same(&name, &expected, &got);
             assert_eq!(values, expected_values, "{name}: value count");
         }

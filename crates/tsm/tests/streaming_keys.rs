@@ -5,7 +5,7 @@
 //! (`cpu#!~#`, `cpu$x`, `cpu,` sort apart; `a b` and `a\ b` are one measurement with
 //! `a c` between them), with type conflicts, tombstones, a WAL and keys without a field.
 //! Row ranges cut at arbitrary series ([`Shard::rows_between`]) must concatenate to the
-//! whole.
+//! whole, and so must the shard opened with its keys scanned in ranges on several threads.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +15,7 @@ use tsm::file::TsmFile;
 use tsm::key::{SeriesKey, measurement_of, split_composite, unescape};
 use tsm::merge::{BlockSource, KeyMerger};
 use tsm::rows::{FieldSchema, MeasurementSchema, RowBatch};
-use tsm::shard::{Shard, ShardOptions, TimeRange};
+use tsm::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
 use tsm::source::{FileSource, ShardFiles, TsmSource};
 use tsm::testkit::tombstone::write_v4;
 use tsm::testkit::tsm::TsmWriter;
@@ -79,10 +79,12 @@ fn values(ty: bool, v: &[i64]) -> Values {
     }
 }
 
+/// Per key index: (integer type?, points).
+type KeySpecs = Vec<(usize, bool, Vec<i64>)>;
+
 #[derive(Clone, Debug)]
 struct FileSpec {
-    /// Per key index: (integer type?, points).
-    keys: Vec<(usize, bool, Vec<i64>)>,
+    keys: KeySpecs,
     tombstones: Vec<(usize, i64, i64)>,
 }
 
@@ -108,7 +110,7 @@ fn file_spec() -> impl Strategy<Value = FileSpec> {
         })
 }
 
-fn wal_spec() -> impl Strategy<Value = Vec<(usize, bool, Vec<i64>)>> {
+fn wal_spec() -> impl Strategy<Value = KeySpecs> {
     let n = keys().len();
     prop::collection::vec(
         (
@@ -179,7 +181,9 @@ fn build(files: &[FileSpec], wal: &[(usize, bool, Vec<i64>)]) -> Built {
     Built { tsm, wal }
 }
 
-fn open(built: &Built) -> Shard {
+/// Opens the shard, its keys scanned in key ranges of about `range_bytes` of index each
+/// (`u64::MAX`: one pass), the ranges on threads of their own.
+fn open(built: &Built, range_bytes: u64) -> Shard {
     let mut files = ShardFiles::new("shard");
     for (i, (tsm, tomb)) in built.tsm.iter().enumerate() {
         let mut source = TsmSource::new(
@@ -195,7 +199,17 @@ fn open(built: &Built) -> Shard {
     if let Some(w) = &built.wal {
         files = files.wal(FileSource::new("_1.wal", w.clone()));
     }
-    Shard::open_from(files, &ShardOptions::default().verify_crc(true)).unwrap()
+    let opening = ShardOpening::new(files, &ShardOptions::default().verify_crc(true))
+        .unwrap()
+        .range_bytes(range_bytes);
+    let shared = &opening;
+    let scans = std::thread::scope(|threads| {
+        let running: Vec<_> = (0..shared.key_ranges())
+            .map(|range| threads.spawn(move || shared.scan(range)))
+            .collect();
+        running.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    opening.finish(scans).unwrap()
 }
 
 /// A row: (series key, tags, time, one value per schema field).
@@ -425,6 +439,25 @@ fn collect(
     out
 }
 
+/// The specs with every value a float and the key without a field left out.
+fn make_clean(files: Vec<FileSpec>, wal: KeySpecs) -> (Vec<FileSpec>, KeySpecs) {
+    let nosep = keys().iter().position(|k| *k == b"nosep").expect("nosep");
+    let clean = |keys: KeySpecs| -> KeySpecs {
+        keys.into_iter()
+            .filter(|(k, _, _)| *k != nosep)
+            .map(|(k, _, points)| (k, false, points))
+            .collect()
+    };
+    let files = files
+        .into_iter()
+        .map(|f| FileSpec {
+            keys: clean(f.keys),
+            tombstones: f.tombstones,
+        })
+        .collect();
+    (files, clean(wal))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -434,10 +467,15 @@ proptest! {
         wal in wal_spec(),
         max_rows in prop_oneof![Just(1usize), Just(2), Just(1000)],
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        range_bytes in prop_oneof![Just(u64::MAX), 1u64..200],
+        clean in any::<bool>(),
     ) {
+        // Clean shards (one type, every key with a field) are the ones whose key ranges'
+        // scans are joined rather than redone in one pass.
+        let (files, wal) = if clean { make_clean(files, wal) } else { (files, wal) };
         let built = build(&files, &wal);
         let expected = reference(&built);
-        let shard = open(&built);
+        let shard = open(&built, range_bytes);
         prop_assert_eq!(shard.measurements(), expected.measurements.as_slice());
         let problems: Vec<String> = shard
             .problems()
