@@ -6,8 +6,9 @@
 //! the joined result is the same however the ranges were scanned. Each range is scanned on
 //! its own (on whatever thread the caller chooses) and the results are joined in key
 //! order. Where a range's result cannot be joined into what one pass would have found
-//! (damage, a type conflict, a series cut in two), the whole shard is scanned again in
-//! one pass, so what the open reports never depends on the cuts.
+//! (damage, a type conflict, a series cut in two, a range whose start was guessed wrong),
+//! the whole shard is scanned again in one pass, so what the open reports never depends
+//! on the cuts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,9 +25,9 @@ use crate::key::{SortedSplit, SortedSplitter, measurement_of, tags_of, unescape_
 use crate::rows::{FieldSchema, MeasurementSchema};
 use crate::values::FieldType;
 
-/// Index bytes (summed over the shard's files) per key range by default: below twice this
-/// a shard is scanned in one pass, where a skim of its index to place cuts would cost more
-/// than it saves.
+/// Index bytes (summed over the shard's files) per key range by default: a shard with
+/// less than twice this is scanned in one pass, short enough that cutting it would gain
+/// less than the joining costs.
 pub(super) const RANGE_INDEX_BYTES: u64 = 32 << 20;
 
 /// Most key ranges one shard is cut into.
@@ -41,9 +42,10 @@ pub(super) struct KeyRange {
 }
 
 /// The key ranges of the files `parsed`, about `range_bytes` of index each: where the
-/// cuts fall (the first range, from the shard's first key, is implied). None for a shard
-/// scanned in one pass, and none when stepping over an index met damage: the one pass
-/// finds and reports it.
+/// cuts fall (the first range, from the shard's first key, is implied), placed in the
+/// largest file by [`series_cuts`] and in the others by [`seek`], without walking any
+/// index whole. None for a shard scanned in one pass, and none when stepping over an
+/// index met damage: the one pass finds and reports it.
 pub(super) fn plan_key_ranges(parsed: &[TsmFile<'_>], range_bytes: u64) -> Vec<KeyRange> {
     let sizes: Vec<u64> = parsed.iter().map(TsmFile::index_len).collect();
     let total: u64 = sizes.iter().sum();
@@ -63,17 +65,10 @@ pub(super) fn plan_key_ranges(parsed: &[TsmFile<'_>], range_bytes: u64) -> Vec<K
             }
             continue;
         }
-        let mut iter = file.index();
-        let mut next_cut = 0;
-        while next_cut < cuts.len() {
-            let at = iter.offset();
-            let Ok(key) = iter.skim() else {
-                return Vec::new();
-            };
-            let Some(key) = key else { break };
-            while next_cut < cuts.len() && key >= cuts[next_cut].0.as_slice() {
-                starts[next_cut][file_index] = at;
-                next_cut += 1;
+        for (start, (prefix, _)) in starts.iter_mut().zip(&cuts) {
+            match seek(file, prefix) {
+                Some(offset) => start[file_index] = offset,
+                None => return Vec::new(),
             }
         }
     }
@@ -149,6 +144,41 @@ fn resync(file: &TsmFile<'_>, from: u64) -> Option<u64> {
         // An index whose last few entries follow is not cut there.
         middle.filter(|&m| m < end)
     })
+}
+
+/// Bytes of index below which [`seek`] walks rather than bisects.
+const SEEK_WALK_BYTES: u64 = 64 << 10;
+
+/// The offset of `file`'s first index entry whose key is at or after `key` ([`NO_ENTRY`]
+/// when there is none): the index bisected at entry starts found by [`resync`] (guesses,
+/// checked as the range starts are), then walked over the last stretch. None when the
+/// walk cannot step over the index.
+fn seek(file: &TsmFile<'_>, key: &[u8]) -> Option<u64> {
+    let end = file.index_start() + file.index_len();
+    // `lo` is the start of an entry before `key` (or of the index); the answer lies at
+    // or after it and at or before `hi`.
+    let (mut lo, mut hi) = (file.index_start(), end);
+    while hi - lo > SEEK_WALK_BYTES {
+        let mid = lo + (hi - lo) / 2;
+        let Some(entry) = resync(file, mid).filter(|&e| e < hi) else {
+            break;
+        };
+        let found = file.index_at(entry).ok()?.skim().ok()??;
+        if found < key {
+            lo = entry;
+        } else {
+            hi = entry;
+        }
+    }
+    let mut entries = file.index_at(lo).ok()?;
+    loop {
+        let at = entries.offset();
+        match entries.skim().ok()? {
+            Some(found) if found >= key => return Some(at),
+            Some(_) => {}
+            None => return Some(NO_ENTRY),
+        }
+    }
 }
 
 /// The `series#!~#` prefix and offset of the first entry after the one at `entry` whose
@@ -673,6 +703,8 @@ mod tests {
     use crate::tombstone::Tombstone;
     use crate::wal::WalWrite;
 
+    const SERIES: usize = 1000;
+
     fn key(measurement: &str, series: usize, field: &str) -> Vec<u8> {
         format!(
             "{measurement},host=h{series:04},rack=r{}#!~#{field}",
@@ -681,13 +713,14 @@ mod tests {
         .into_bytes()
     }
 
-    /// Three measurements of 400 series in three overlapping files, a WAL and tombstones:
-    /// clean data, so cut into ranges its scans join.
+    /// Three measurements of 1,000 series in three overlapping files (indexes of about 240 KB,
+    /// so a range start in the smaller files is bisected for), a WAL and tombstones: clean
+    /// data, so cut into ranges its scans join.
     fn files() -> ShardFiles {
         let mut writers = [TsmWriter::new(), TsmWriter::new(), TsmWriter::new()];
         let mut keys = Vec::new();
         for m in ["cpu", "disk", "mem"] {
-            for s in 0..400 {
+            for s in 0..SERIES {
                 for f in ["a", "b"] {
                     keys.push(key(m, s, f));
                 }
@@ -724,7 +757,7 @@ mod tests {
             files = files.tsm(source);
         }
         let mut wal = WalSegmentWriter::new();
-        for s in (0..400).step_by(9) {
+        for s in (0..SERIES).step_by(9) {
             wal.write(&[WalWrite {
                 key: key("mem", s, "c"),
                 timestamps: vec![100],
@@ -765,7 +798,7 @@ mod tests {
             let joined = joined.expect("clean scans join");
             assert_eq!(summary(&joined), summary(&whole), "{range_bytes}");
             assert_eq!(joined.key_count, whole.key_count);
-            assert_eq!(joined.key_count, 3 * 400 * 2 - 40 + 45);
+            assert_eq!(joined.key_count, 3 * SERIES * 2 - 40 + SERIES.div_ceil(9));
             for (name, b) in &joined.measurements {
                 let keys: u64 = b.segments.iter().map(|s| s.keys).sum();
                 let whole_keys: u64 = whole.measurements[name]
