@@ -3,11 +3,69 @@
 //! WAL segment (input: u16 BE TSM length, u8 tombstone length, then the three files),
 //! opened with skip_corrupt off and on.
 //! Rows iterate without panics, sorted per series, columns as long as the time column.
+//! The shard opened with its keys scanned in ranges of a few dozen index bytes equals the
+//! shard opened in one pass: the same error, or the same schemas, problems and rows.
 use libfuzzer_sys::fuzz_target;
 use tsm::Limits;
 use tsm::layout::{ShardLocation, TsmFileLocation};
 use tsm::rows::RowBatch;
-use tsm::shard::{Shard, ShardOptions, TimeRange};
+use tsm::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
+use tsm::source::ShardFiles;
+
+/// The shard opened with its keys scanned in ranges of about `range_bytes` index bytes.
+fn open_in_ranges(
+    location: &ShardLocation,
+    options: &ShardOptions,
+    range_bytes: u64,
+) -> tsm::Result<Shard> {
+    let opening = ShardOpening::new(ShardFiles::map(location)?, options)?
+        .located(location)
+        .range_bytes(range_bytes);
+    let scans = (0..opening.key_ranges()).map(|r| opening.scan(r)).collect();
+    opening.finish(scans)
+}
+
+/// Every row of measurement `m` as text, and the error that ended the stream.
+fn rows_of(shard: &Shard, m: usize) -> (Vec<String>, Option<String>) {
+    let schema = &shard.measurements()[m];
+    let (mut rows, mut batch) = (shard.rows(m, TimeRange::ALL), RowBatch::new(schema));
+    let mut out = Vec::new();
+    loop {
+        match rows.next_batch(&mut batch, 100, 1 << 20) {
+            Ok(true) => {}
+            Ok(false) => return (out, None),
+            Err(err) => return (out, Some(err.to_string())),
+        }
+        for r in 0..batch.time.len() {
+            let values: Vec<String> = batch
+                .fields
+                .iter()
+                .map(|f| format!("{:?}", f.valid[r].then(|| f.values.get(r))))
+                .collect();
+            out.push(format!("{} {values:?}", batch.time[r]));
+        }
+    }
+}
+
+/// Whether two opens of the same files agree.
+fn assert_same(one: &tsm::Result<Shard>, ranged: &tsm::Result<Shard>) {
+    match (one, ranged) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.measurements(), b.measurements());
+            assert_eq!(a.key_count(), b.key_count());
+            let problems = |s: &Shard| -> Vec<String> {
+                s.problems().iter().map(|p| p.error.to_string()).collect()
+            };
+            assert_eq!(problems(a), problems(b));
+            for m in 0..a.measurements().len() {
+                assert_eq!(a.series_count(m), b.series_count(m));
+                assert_eq!(rows_of(a, m), rows_of(b, m));
+            }
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("one pass and key ranges disagree on opening"),
+    }
+}
 
 fuzz_target!(|input: &[u8]| {
     let Some((&[a0, a1, b], rest)) = input.split_first_chunk::<3>() else {
@@ -43,7 +101,9 @@ fuzz_target!(|input: &[u8]| {
             .skip_corrupt(skip)
             .verify_crc(skip)
             .limits(limits);
-        let Ok(shard) = Shard::open_with(&location, &options) else {
+        let one = Shard::open_with(&location, &options);
+        assert_same(&one, &open_in_ranges(&location, &options, 48));
+        let Ok(shard) = one else {
             continue;
         };
         for (m, schema) in shard.measurements().iter().enumerate() {
