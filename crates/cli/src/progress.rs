@@ -1,5 +1,5 @@
 //! The progress bar on stderr: shards done of total, values per second, bytes read of
-//! total, ETA. Hidden unless stderr is a terminal and `--quiet` is off.
+//! total, ETA; before a Parquet export's first file, shards whose schemas were read. Hidden unless stderr is a terminal and `--quiet` is off.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,6 +14,8 @@ pub struct Progress {
     start: Instant,
     shards_total: usize,
     shards_done: AtomicUsize,
+    /// Shards whose schemas were read (all of them before a Parquet export writes).
+    schemas_read: AtomicUsize,
     values: AtomicU64,
 }
 
@@ -41,6 +43,7 @@ impl Progress {
             start: Instant::now(),
             shards_total,
             shards_done: AtomicUsize::new(0),
+            schemas_read: AtomicUsize::new(0),
             values: AtomicU64::new(0),
         };
         progress.update_message();
@@ -57,7 +60,17 @@ impl Progress {
     fn update_message(&self) {
         let Some(bar) = &self.bar else { return };
         let seconds = self.start.elapsed().as_secs_f64().max(1e-3);
-        let rate = self.values.load(Ordering::Relaxed) as f64 / seconds;
+        let values = self.values.load(Ordering::Relaxed);
+        let schemas = self.schemas_read.load(Ordering::Relaxed);
+        if values == 0 && schemas > 0 && schemas < self.shards_total {
+            // Before the first file: every shard's indexes are scanned for its schemas.
+            bar.set_message(format!(
+                "reading schemas: shards {schemas}/{}",
+                self.shards_total
+            ));
+            return;
+        }
+        let rate = values as f64 / seconds;
         bar.set_message(format!(
             "shards {}/{}, {} values/s",
             self.shards_done.load(Ordering::Relaxed),
@@ -68,6 +81,11 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    fn schema_read(&self, _shard: &ShardLocation) {
+        self.schemas_read.fetch_add(1, Ordering::Relaxed);
+        self.update_message();
+    }
+
     fn values_written(&self, n: u64) {
         self.values.fetch_add(n, Ordering::Relaxed);
         self.update_message();

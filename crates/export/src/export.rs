@@ -101,7 +101,7 @@ pub fn export(
     let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
     order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     let (tables, opened) = match config.format {
-        Format::Parquet => make_tables(config, out, &order, &plan.other_shares)?,
+        Format::Parquet => make_tables(config, out, &order, &plan.other_shares, progress)?,
         Format::Lp => (Tables::default(), Vec::new()),
     };
     let ctx = Shared {
@@ -186,6 +186,7 @@ fn make_tables(
     out: &OutDir,
     order: &[&PlannedShard],
     other_shares: &[PlannedShard],
+    progress: &dyn Observer,
 ) -> Result<(Tables, Vec<Option<OpenedShard>>)> {
     let keep = rayon::current_num_threads();
     // The other partitions' shards come last, never kept: only their schemas count here.
@@ -196,13 +197,23 @@ fn make_tables(
         .with_max_len(1)
         .map(|(position, planned)| {
             let loc = &planned.location;
+            // Only the shards of this export count for progress; the other partitions'
+            // are opened for their schemas alone.
+            let tell = || {
+                if position < order.len() {
+                    progress.schema_read(loc);
+                }
+            };
             if out.done(loc).is_some() {
+                tell();
                 return Ok((Vec::new(), None));
             }
-            guarded(loc, || {
+            let read = guarded(loc, || {
                 let (schemas, opened) = shard_schemas(config, planned)?;
                 Ok((schemas, (position < keep).then_some(opened)))
-            })
+            });
+            tell();
+            read
         })
         .collect::<Result<_>>()?;
     let schemas = all.iter().zip(&opened).flat_map(|(planned, (schemas, _))| {

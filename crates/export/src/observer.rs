@@ -7,6 +7,15 @@ use tsm::layout::ShardLocation;
 /// that does nothing, so an implementation picks what it needs. Calls must be cheap: they
 /// happen once per written batch (tens of thousands of rows).
 pub trait Observer: Sync {
+    /// The schemas of a shard's measurements were read (its indexes scanned). A Parquet
+    /// export reads those of every shard of its plan before it writes the first file, so
+    /// that each measurement has one schema in all its files: this is called as each is
+    /// read (also for a shard kept from an earlier run), before any other call. A
+    /// line-protocol export needs no schemas and never calls it.
+    fn schema_read(&self, shard: &ShardLocation) {
+        let _ = shard;
+    }
+
     /// A shard is about to be read (not called for shards kept from an earlier run).
     fn shard_started(&self, shard: &ShardLocation) {
         let _ = shard;
