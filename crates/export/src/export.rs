@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_build::{CastStats, Columns, Projection};
@@ -24,7 +24,7 @@ use crate::output::{
     PendingFile, file_properties, file_schema, lp_relative_path, relative_path, sync_dir,
     writer_properties,
 };
-use crate::parts::{join_parts, part_path};
+use crate::parts::{PartJoiner, part_path};
 use crate::plan::{ElsewhereShard, Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord, shard_key};
@@ -499,8 +499,8 @@ impl Target<'_> {
 ///
 /// A measurement of many series is cut into series ranges ([`Shard::split_series`]),
 /// written as parts by whichever workers are idle and joined into the one file
-/// ([`crate::parts::join_parts`]): a shard holding one huge measurement still uses every
-/// core. The rows and their order are those of one piece.
+/// ([`crate::parts::PartJoiner`], as the parts finish): a shard holding one huge
+/// measurement still uses every core. The rows and their order are those of one piece.
 fn export_measurement(
     ctx: &Shared<'_>,
     shard: &Shard,
@@ -546,20 +546,49 @@ fn export_measurement(
             loc.id,
         ),
     };
-    let outcomes: Vec<PartOutcome> = bounds
-        .par_iter()
-        .enumerate()
-        .with_max_len(1)
-        .map(|(i, &(from, to))| {
+    // The column chunks come encoded from the parts (each part chose its field encodings
+    // from its own first batch): the file's own settings are enough to join them.
+    let joiner = match split {
+        true => Some(PartJoiner::new(
+            &dest,
+            target.file_schema.clone(),
+            target.file_properties(ctx.config)?.build(),
+        )),
+        false => None,
+    };
+    // Parts are handed out in order (a parallel iterator would split them in halves), so
+    // they finish nearly in order and each is joined while the ones after it are written.
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<PartOutcome>>> = bounds.iter().map(|_| Mutex::new(None)).collect();
+    let workers = rayon::current_num_threads().clamp(1, bounds.len());
+    (0..workers).into_par_iter().with_max_len(1).for_each(|_| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(from, to)) = bounds.get(i) else {
+                break;
+            };
             let part_dest = if split {
                 part_path(&dest, i)
             } else {
                 dest.clone()
             };
             let rows = shard.rows_between(index, ctx.config.range, from, to);
-            write_part(ctx, &target, rows, part_dest, split)
+            let outcome = write_part(ctx, &target, rows, part_dest, split);
+            if let (Some(joiner), Ok(part)) = (&joiner, &outcome.result) {
+                joiner.part_done(i, part.file.as_ref().map(|(path, _)| path.clone()));
+            }
+            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        }
+    });
+    let outcomes = slots.into_iter().map(|slot| {
+        let outcome = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+        outcome.unwrap_or_else(|| PartOutcome {
+            result: Err(Failure::Other(Error::Internal(
+                "a part of a measurement was never written".into(),
+            ))),
+            damaged_blocks: Vec::new(),
         })
-        .collect();
+    });
     let measurement = String::from_utf8_lossy(&schema.name).into_owned();
     let mut total = Written::default();
     let mut files = Vec::new();
@@ -585,10 +614,10 @@ fn export_measurement(
         }
     }
     if let Some(failure) = failure {
-        // Finished parts are hidden temporary files; a single piece that failed was never
-        // committed.
-        for (path, _) in files.iter().filter(|_| split) {
-            let _ = std::fs::remove_file(path);
+        // Finished parts are hidden temporary files, and so is what was joined of them; a
+        // single piece that failed was never committed.
+        if let Some(joiner) = joiner {
+            joiner.abort();
         }
         return Err(failure);
     }
@@ -599,15 +628,17 @@ fn export_measurement(
         casts,
         time_range,
     } = total;
-    let bytes = match files.as_slice() {
-        [] => return Ok(None),
-        [(_, bytes)] if !split => *bytes,
-        _ => {
-            // The column chunks come encoded from the parts (each part chose its field
-            // encodings from its own first batch): the file's own settings are enough.
-            let properties = target.file_properties(ctx.config)?.build();
-            let parts: Vec<PathBuf> = files.into_iter().map(|(path, _)| path).collect();
-            join_parts(&dest, target.file_schema.clone(), properties, &parts)?
+    let bytes = match (joiner, files.as_slice()) {
+        (_, []) => return Ok(None),
+        (None, [(_, bytes)]) => *bytes,
+        (Some(joiner), _) => match joiner.finish(bounds.len())? {
+            Some(bytes) => bytes,
+            None => return Ok(None),
+        },
+        (None, _) => {
+            return Err(Failure::Other(Error::Internal(
+                "a measurement written in one piece made several files".into(),
+            )));
         }
     };
     manifest.files.push(FileRecord {

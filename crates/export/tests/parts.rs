@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderB
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tsm_export::output::PendingFile;
-use tsm_export::parts::{join_parts, part_path};
+use tsm_export::parts::{PartJoiner, join_parts, part_path};
 
 fn schema() -> SchemaRef {
     let tag = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -185,4 +185,84 @@ fn arrow_select_concat(batches: &[RecordBatch]) -> Vec<(i64, Option<String>, Opt
         }
     }
     out
+}
+
+/// Writes parts of `cuts` (first row, rows) beside `dest`; returns their paths.
+fn write_parts(dest: &Path, cuts: &[(i64, i64)]) -> Vec<std::path::PathBuf> {
+    cuts.iter()
+        .enumerate()
+        .map(|(i, &(first, rows))| {
+            let part = part_path(dest, i);
+            let mut file = PendingFile::create(part.clone(), schema(), properties()).unwrap();
+            file.write(&batch(first, rows)).unwrap();
+            file.commit().unwrap();
+            part
+        })
+        .collect()
+}
+
+#[test]
+fn parts_reported_out_of_order_and_from_threads_join_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cuts = [(0, 700), (700, 300), (1000, 1200), (2200, 50), (2250, 900)];
+    let in_order = dir.path().join("in-order.parquet");
+    let parts = write_parts(&in_order, &cuts);
+    join_parts(&in_order, schema(), properties(), &parts).unwrap();
+
+    let dest = dir.path().join("joined.parquet");
+    let parts = write_parts(&dest, &cuts);
+    let joiner = PartJoiner::new(&dest, schema(), properties());
+    // Part 3 had no rows: none is reported for it, and its file is not used.
+    let reports = [
+        (4, Some(parts[4].clone())),
+        (1, Some(parts[1].clone())),
+        (3, None),
+    ];
+    std::thread::scope(|threads| {
+        for (index, file) in reports {
+            let joiner = &joiner;
+            threads.spawn(move || joiner.part_done(index, file));
+        }
+    });
+    joiner.part_done(0, Some(parts[0].clone()));
+    joiner.part_done(2, Some(parts[2].clone()));
+    let bytes = joiner.finish(cuts.len()).unwrap().expect("rows");
+    assert_eq!(bytes, std::fs::metadata(&dest).unwrap().len());
+    let without_part_3 = dir.path().join("without-3.parquet");
+    let mut expected = write_parts(&without_part_3, &cuts);
+    expected.remove(3);
+    join_parts(&without_part_3, schema(), properties(), &expected).unwrap();
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(&without_part_3).unwrap()
+    );
+    assert!(parts.iter().enumerate().all(|(i, p)| i == 3 || !p.exists()));
+}
+
+#[test]
+fn a_part_never_reported_fails_the_join_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("joined.parquet");
+    let parts = write_parts(&dest, &[(0, 100), (100, 100), (200, 100)]);
+    let joiner = PartJoiner::new(&dest, schema(), properties());
+    joiner.part_done(0, Some(parts[0].clone()));
+    joiner.part_done(2, Some(parts[2].clone()));
+    let err = joiner.finish(3).unwrap_err();
+    assert!(err.to_string().contains("part 1 of 3"), "{err}");
+    assert!(!dest.exists() && !parts[0].exists() && !parts[2].exists());
+    std::fs::remove_file(&parts[1]).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn an_aborted_join_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("joined.parquet");
+    let parts = write_parts(&dest, &[(0, 100), (100, 100), (200, 100)]);
+    let joiner = PartJoiner::new(&dest, schema(), properties());
+    joiner.part_done(0, Some(parts[0].clone()));
+    joiner.part_done(2, Some(parts[2].clone()));
+    joiner.abort();
+    std::fs::remove_file(&parts[1]).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
