@@ -1,5 +1,6 @@
 //! The progress bar on stderr: shards done of total, values per second, bytes read of
-//! total, ETA; before a Parquet export's first file, shards whose schemas were read. Hidden unless stderr is a terminal and `--quiet` is off.
+//! total, ETA; before a Parquet export's first file, shards whose schemas were read.
+//! Hidden unless stderr is a terminal and `--quiet` is off.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -35,8 +35,8 @@ pub fn part_path(dest: &Path, index: usize) -> PathBuf {
 }
 
 /// Writes `dest` from the Parquet files `parts` (in this order), each written with
-/// `schema` and `properties`; deletes the parts; returns the size of `dest`. `dest`
-/// appears whole or not at all.
+/// `schema` and `properties`; deletes the parts; returns the size of `dest` (0, and no
+/// file, when `parts` is empty). `dest` appears whole or not at all.
 ///
 /// # Errors
 /// A part that cannot be read or whose Parquet schema differs, write errors; the parts

@@ -239,14 +239,21 @@ fn parts_reported_out_of_order_and_from_threads_join_in_order() {
     assert!(parts.iter().enumerate().all(|(i, p)| i == 3 || !p.exists()));
 }
 
-#[test]
-fn a_part_never_reported_fails_the_join_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("joined.parquet");
+/// Three parts written beside `dir/joined.parquet`, parts 0 and 2 reported to a joiner,
+/// part 1 not.
+fn joiner_without_part_1(dir: &Path) -> (std::path::PathBuf, Vec<std::path::PathBuf>, PartJoiner) {
+    let dest = dir.join("joined.parquet");
     let parts = write_parts(&dest, &[(0, 100), (100, 100), (200, 100)]);
     let joiner = PartJoiner::new(&dest, schema(), properties());
     joiner.part_done(0, Some(parts[0].clone()));
     joiner.part_done(2, Some(parts[2].clone()));
+    (dest, parts, joiner)
+}
+
+#[test]
+fn a_part_never_reported_fails_the_join_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dest, parts, joiner) = joiner_without_part_1(dir.path());
     let err = joiner.finish(3).unwrap_err();
     assert!(err.to_string().contains("part 1 of 3"), "{err}");
     assert!(!dest.exists() && !parts[0].exists() && !parts[2].exists());
@@ -257,11 +264,7 @@ fn a_part_never_reported_fails_the_join_and_leaves_nothing() {
 #[test]
 fn an_aborted_join_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("joined.parquet");
-    let parts = write_parts(&dest, &[(0, 100), (100, 100), (200, 100)]);
-    let joiner = PartJoiner::new(&dest, schema(), properties());
-    joiner.part_done(0, Some(parts[0].clone()));
-    joiner.part_done(2, Some(parts[2].clone()));
+    let (_, parts, joiner) = joiner_without_part_1(dir.path());
     joiner.abort();
     std::fs::remove_file(&parts[1]).unwrap();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -419,8 +419,8 @@ pub struct ShardOpening {
 
 impl ShardOpening {
     /// Checks the TSM files' headers and footers, reads their tombstones, replays the
-    /// WAL, and places the key ranges (a skim of the indexes, for a shard big enough to
-    /// be cut).
+    /// WAL, and places the key ranges of a shard big enough to be cut (from a few entries
+    /// read near each cut, not a walk of the indexes).
     ///
     /// # Errors
     /// As [`Shard::open_from`], except for damage inside an index: that is found by the

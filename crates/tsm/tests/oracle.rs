@@ -8,6 +8,7 @@ use tsm::layout::scan;
 use tsm::rows::RowBatch;
 use tsm::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
 use tsm::source::ShardFiles;
+use tsm::testkit::finish_on_threads;
 use tsm::testkit::oracle::{Points, Scalar, assert_same, collect_merged_view};
 
 fn fixtures() -> Vec<PathBuf> {
@@ -41,17 +42,7 @@ fn merged_view(path: &Path, max_rows: usize, range_bytes: Option<u64>) -> (Point
                     .expect("open")
                     .located(loc)
                     .range_bytes(bytes);
-                let shared = &opening;
-                let scans = std::thread::scope(|threads| {
-                    let running: Vec<_> = (0..shared.key_ranges())
-                        .map(|range| threads.spawn(move || shared.scan(range)))
-                        .collect();
-                    running
-                        .into_iter()
-                        .map(|t| t.join().expect("scan"))
-                        .collect()
-                });
-                opening.finish(scans).expect("open")
+                finish_on_threads(opening).expect("open")
             }
         };
         values += collect_merged_view(&shard, max_rows, &mut points);

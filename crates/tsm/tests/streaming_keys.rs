@@ -17,6 +17,7 @@ use tsm::merge::{BlockSource, KeyMerger};
 use tsm::rows::{FieldSchema, MeasurementSchema, RowBatch};
 use tsm::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
 use tsm::source::{FileSource, ShardFiles, TsmSource};
+use tsm::testkit::finish_on_threads;
 use tsm::testkit::tombstone::write_v4;
 use tsm::testkit::tsm::TsmWriter;
 use tsm::testkit::wal::WalSegmentWriter;
@@ -202,14 +203,7 @@ fn open(built: &Built, range_bytes: u64) -> Shard {
     let opening = ShardOpening::new(files, &ShardOptions::default().verify_crc(true))
         .unwrap()
         .range_bytes(range_bytes);
-    let shared = &opening;
-    let scans = std::thread::scope(|threads| {
-        let running: Vec<_> = (0..shared.key_ranges())
-            .map(|range| threads.spawn(move || shared.scan(range)))
-            .collect();
-        running.into_iter().map(|t| t.join().unwrap()).collect()
-    });
-    opening.finish(scans).unwrap()
+    finish_on_threads(opening).unwrap()
 }
 
 /// A row: (series key, tags, time, one value per schema field).
