@@ -213,7 +213,11 @@ impl Shard {
         &self.measurements
     }
 
-    /// Number of series of measurement `index` (counted at open).
+    /// Number of series of measurement `index`, counted at open from the indexes: series
+    /// with at least one key whose blocks are not wholly deleted by one tombstone. A series
+    /// whose points are deleted only by several tombstones together is counted but yields no
+    /// rows (telling would mean decoding its blocks), so this is an upper bound on the
+    /// series that [`Shard::rows_between`] streams, exact when no such deletes exist.
     pub fn series_count(&self, index: usize) -> usize {
         self.placements.get(index).map_or(0, |p| p.series)
     }
