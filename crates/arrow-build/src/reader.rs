@@ -14,15 +14,36 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
+use rayon::prelude::*;
 use tsm::layout::{Layout, ShardLocation};
 use tsm::meta::Meta;
 use tsm::rows::RowBatch;
-use tsm::shard::{MeasurementRows, Shard, ShardOptions, TimeRange};
+use tsm::shard::{MeasurementRows, Shard, ShardOpening, ShardOptions, TimeRange};
+use tsm::source::ShardFiles;
 
 use crate::{
     CastStats, Columns, Error, Projection, Result, Stats, Table, TableBuilder, TypeConflicts,
     record_batch_counted,
 };
+
+/// Opens a shard as [`Shard::open_with`] does. A big shard's key ranges (see
+/// [`ShardOpening`]) are scanned on the caller's rayon pool when called from one, one after
+/// another otherwise: the library never starts threads of its own. The shard is the same
+/// either way.
+fn open_shard(location: &ShardLocation, options: &ShardOptions) -> tsm::Result<Shard> {
+    let opening = ShardOpening::new(ShardFiles::map(location)?, options)?.located(location);
+    let ranges = 0..opening.key_ranges();
+    let scans = if rayon::current_thread_index().is_some() {
+        ranges
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|range| opening.scan(range))
+            .collect()
+    } else {
+        ranges.map(|range| opening.scan(range)).collect()
+    };
+    opening.finish(scans)
+}
 
 /// The default cap on rows per batch, the exporter's too.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
@@ -371,7 +392,7 @@ impl MeasurementScan {
     /// Opens the next pending shard that has the measurement; `false` when none is left.
     fn advance(&mut self) -> Result<bool, ArrowError> {
         while let Some(location) = self.pending.pop_front() {
-            let shard = Shard::open_with(&location, &self.shard_options).map_err(external)?;
+            let shard = open_shard(&location, &self.shard_options).map_err(external)?;
             if self.start(Arc::new(shard)).map_err(to_arrow)? {
                 return Ok(true);
             }
@@ -606,7 +627,7 @@ impl ScanBuilder {
         let mut pending: VecDeque<ShardLocation> = VecDeque::new();
         let mut first: Option<Shard> = None;
         for (location, _) in selected.into_iter().rev() {
-            let shard = Shard::open_with(&location, &self.shard_options)?;
+            let shard = open_shard(&location, &self.shard_options)?;
             let Some(index) = measurement_index(&shard, &self.measurement) else {
                 continue;
             };

@@ -122,26 +122,43 @@ fn measurements(dir: &Path) -> BTreeMap<(String, String, Vec<u8>), BTreeSet<u64>
     out
 }
 
+/// Read without a pool and on a caller's two-thread rayon pool (where a big shard's key
+/// ranges are scanned in parallel): both must equal the oracle.
 #[test]
 fn scan_of_every_measurement_equals_the_oracle() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("pool");
     for fixture in fixtures() {
         let expected = oracle(&fixture);
         let dir = fixture.join("influxdb");
-        for batch_rows in [arrow_build::DEFAULT_BATCH_ROWS, 7] {
-            let mut got = Points::new();
-            for (db, rp, m) in measurements(&dir).into_keys() {
-                let reader = ScanBuilder::new(db.as_str(), m.as_slice())
-                    .retention_policy(rp.as_str())
-                    .shard_options(ShardOptions::default().verify_crc(true))
-                    .read_options(ReadOptions::default().batch_rows(batch_rows))
-                    .open_dir(&dir)
-                    .expect("scan");
-                for batch in collect(reader) {
-                    assert!(batch.num_rows() <= batch_rows);
-                    add_points(&mut got, &db, &rp, &batch);
+        for (batch_rows, on_pool) in [
+            (arrow_build::DEFAULT_BATCH_ROWS, false),
+            (7, false),
+            (arrow_build::DEFAULT_BATCH_ROWS, true),
+        ] {
+            let read = || {
+                let mut got = Points::new();
+                for (db, rp, m) in measurements(&dir).into_keys() {
+                    let reader = ScanBuilder::new(db.as_str(), m.as_slice())
+                        .retention_policy(rp.as_str())
+                        .shard_options(ShardOptions::default().verify_crc(true))
+                        .read_options(ReadOptions::default().batch_rows(batch_rows))
+                        .open_dir(&dir)
+                        .expect("scan");
+                    for batch in collect(reader) {
+                        assert!(batch.num_rows() <= batch_rows);
+                        add_points(&mut got, &db, &rp, &batch);
+                    }
                 }
-            }
-            let name = format!("{} (batches of {batch_rows})", fixture.display());
+                got
+            };
+            let got = if on_pool { pool.install(read) } else { read() };
+            let name = format!(
+                "{} (batches of {batch_rows}, on a pool: {on_pool})",
+                fixture.display()
+            );
             let values: usize = got.values().map(BTreeMap::len).sum();
             let expected_values: usize = expected.values().map(BTreeMap::len).sum();
             assert_eq!(got.len(), expected.len(), "{name}: rows");
