@@ -24,6 +24,8 @@
 #   PYTHON                 a python with duckdb (default: /work/tools/venv/bin/python if
 #                          present, else python3); E is skipped without duckdb
 #   REALDATA               the realdata scripts (default ../shared/realdata)
+#   SHAPE                  whose targets the summary prints: bench (default), telegraf,
+#                          card250k, card1m (issue 13's shapes), or any other name for none
 #
 # Memory: peak RssAnon (anonymous resident memory: heap and stacks, NOT mapped files),
 # sampled every 2 ms from /proc/PID/status by the peakmem example; also VmHWM (peak RSS
@@ -108,10 +110,25 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 TSM_BYTES=$(find "$INFLUXDB_DIR/data" -name '*.tsm' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
-"$PYTHON" - "$TSV" "$TSM_BYTES" "$HAVE_DUCKDB" <<'EOF' | tee "$W/compare-summary.txt"
+"$PYTHON" - "$TSV" "$TSM_BYTES" "$HAVE_DUCKDB" "${SHAPE:-bench}" <<'EOF' | tee "$W/compare-summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-tsm_bytes, have_duckdb = int(sys.argv[2]), sys.argv[3] == "1"
+tsm_bytes, have_duckdb, shape = int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+# Each shape's targets (issue 13; the bench directory's from the issues before it too).
+# A ratio is a floor, bytes and memory are ceilings.
+TARGETS = {
+    "bench": dict(pipeline=25, inspect=10, lp=2, threads=1.8, bytes=0.25, rss=256, tools_rss=256),
+    "telegraf": dict(inspect=12, bytes=0.42, rss=128),
+    "card250k": dict(rss=256, tools_rss=256),
+    "card1m": dict(inspect=6, threads=1.6, rss=256, tools_rss=256),
+}.get(shape, {})
+def target(key, value, unit="x"):
+    if key not in TARGETS:
+        return ""
+    want = TARGETS[key]
+    floor = unit == "x"
+    met = value >= want if floor else value <= want
+    return f" (target {'>=' if floor else '<='} {want}{unit if floor else (' ' + unit if unit else '')}: {'met' if met else 'MISSED'})"
 steps = {}
 for r in rows:
     steps.setdefault(r["step"], []).append(r)
@@ -126,16 +143,17 @@ if have_duckdb:
     sums = [float(a["wall_s"]) + float(b["wall_s"]) for a, b in zip(steps["inspect_lponly"], steps["duckdb_lp_to_parquet"])]
     pipe = statistics.median(sums)
     print(f"pipeline (inspect -lponly + duckdb), median of per-round sums: {pipe:.3f} s")
-    print(f"parquet export vs pipeline:           {pipe / pq:6.1f}x faster (target >= 25x)")
-print(f"parquet export vs inspect -lponly:    {ii / pq:6.1f}x faster (target >= 8x)")
-print(f"lp export vs inspect -lponly:         {ii / lp:6.1f}x faster (target >= 2x)")
-print(f"2 threads vs 1 thread (parquet):      {pq1 / pq:6.2f}x (target >= 1.8x)")
+    print(f"parquet export vs pipeline:           {pipe / pq:6.1f}x faster{target('pipeline', pipe / pq)}")
+print(f"parquet export vs inspect -lponly:    {ii / pq:6.1f}x faster{target('inspect', ii / pq)}")
+print(f"lp export vs inspect -lponly:         {ii / lp:6.1f}x faster{target('lp', ii / lp)}")
+print(f"2 threads vs 1 thread (parquet):      {pq1 / pq:6.2f}x{target('threads', pq1 / pq)}")
 pq_bytes = int(steps["parquet_2threads"][-1]["output_bytes"])
-print(f"parquet bytes / TSM bytes:            {pq_bytes / tsm_bytes:6.3f} ({pq_bytes} / {tsm_bytes}; target <= 0.5)")
-print(f"peak RssAnon, parquet export:         {max(float(r['rss_anon_kb']) for r in steps['parquet_2threads'])/1024:6.1f} MiB (target <= 256)")
+print(f"parquet bytes / TSM bytes:            {pq_bytes / tsm_bytes:6.3f} ({pq_bytes} / {tsm_bytes}){target('bytes', pq_bytes / tsm_bytes, '')}")
+peak = lambda step: max(float(r["rss_anon_kb"]) for r in steps[step]) / 1024
+print(f"peak RssAnon, parquet export:         {peak('parquet_2threads'):6.1f} MiB{target('rss', peak('parquet_2threads'), 'MiB')}")
 for s in ("inspect", "verify"):
     if s in steps:
-        print(f"peak RssAnon, {s + ':':24}{max(float(r['rss_anon_kb']) for r in steps[s])/1024:6.1f} MiB, {med(s, 'wall_s'):.2f} s (target <= 256 MiB)")
+        print(f"peak RssAnon, {s + ':':24}{peak(s):6.1f} MiB, {med(s, 'wall_s'):.2f} s{target('tools_rss', peak(s), 'MiB')}")
 EOF
 rm -f "$W/time.txt" "$W/stdout.txt" "$W/stderr.txt" "$MEM"
 log "results: $TSV, $W/compare-summary.txt (outputs kept in $W)"
