@@ -26,22 +26,20 @@ use crate::{
     record_batch_counted,
 };
 
-/// Opens a shard as [`Shard::open_with`] does. A big shard's key ranges (see
-/// [`ShardOpening`]) are scanned on the caller's rayon pool when called from one, one after
-/// another otherwise: the library never starts threads of its own. The shard is the same
-/// either way.
+/// Opens a shard as [`Shard::open_with`] does. Called from a rayon pool, a big shard's
+/// key ranges (see [`ShardOpening`]) are scanned on that pool; otherwise
+/// [`Shard::open_with`] scans them one after another: the library never starts threads of
+/// its own. The shard is the same either way.
 fn open_shard(location: &ShardLocation, options: &ShardOptions) -> tsm::Result<Shard> {
+    if rayon::current_thread_index().is_none() {
+        return Shard::open_with(location, options);
+    }
     let opening = ShardOpening::new(ShardFiles::map(location)?, options)?.located(location);
-    let ranges = 0..opening.key_ranges();
-    let scans = if rayon::current_thread_index().is_some() {
-        ranges
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|range| opening.scan(range))
-            .collect()
-    } else {
-        ranges.map(|range| opening.scan(range)).collect()
-    };
+    let scans = (0..opening.key_ranges())
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|range| opening.scan(range))
+        .collect();
     opening.finish(scans)
 }
 
