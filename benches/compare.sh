@@ -126,9 +126,11 @@ def target(key, value, unit="x"):
     if key not in TARGETS:
         return ""
     want = TARGETS[key]
-    floor = unit == "x"
-    met = value >= want if floor else value <= want
-    return f" (target {'>=' if floor else '<='} {want}{unit if floor else (' ' + unit if unit else '')}: {'met' if met else 'MISSED'})"
+    if unit == "x":
+        bound, met = f">= {want}x", value >= want
+    else:
+        bound, met = f"<= {want}{' ' + unit if unit else ''}", value <= want
+    return f" (target {bound}: {'met' if met else 'MISSED'})"
 steps = {}
 for r in rows:
     steps.setdefault(r["step"], []).append(r)
