@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# benches/compare.sh on the three shapes issue 13 is about, one after the other:
+# benches/compare.sh on issue 13's shapes and the many-shards one, one after the other:
 #
 #   bench      the 10 M-value sensor directory (5 shards, 500 series)
 #   telegraf   Telegraf-shaped: 2 hosts, 7 day-shards + a second retention policy,
 #              counters, a churning high-cardinality measurement, a WAL tail
 #   card250k   one shard with 250,000 series (4 fields, 3 points each)
 #   card1m     one shard with 1,000,000 series
+#   manyshards 1,500 one-hour shards (8 hosts, cpu/mem/disk every 5 min, 1.6 M values):
+#              what each shard costs (opening, planning, one output file per shard)
 #
-#   benches/compare-shapes.sh [SHAPE...]     (default: all four)
+#   benches/compare-shapes.sh [SHAPE...]     (default: all five)
 #
 # Each directory is made with ../shared/realdata's scripts (a real influxd writes it) under
 # SHAPES_DIR (default target/bench-shapes) if absent; the big ones take tens of minutes.
@@ -20,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHAPES_DIR=${SHAPES_DIR:-$ROOT/target/bench-shapes}
 REALDATA=${REALDATA:-$ROOT/../shared/realdata}
 SHAPES=("$@")
-[ ${#SHAPES[@]} -gt 0 ] || SHAPES=(bench telegraf card250k card1m)
+[ ${#SHAPES[@]} -gt 0 ] || SHAPES=(bench telegraf card250k card1m manyshards)
 mkdir -p "$SHAPES_DIR"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
@@ -37,7 +39,10 @@ make_shape() {
     card1m)
       [ -d "$dir/card/influxdb/data" ] || "$REALDATA/make_cardinality_dir.sh" --series 1000000 \
         --points 3 --out "$dir/card" ;;
-    *) echo "unknown shape $shape (bench, telegraf, card250k, card1m)" >&2; exit 64 ;;
+    manyshards)
+      [ -d "$dir/ms/influxdb/data" ] || "$REALDATA/make_manyshards_dir.sh" --hours 1500 \
+        --hosts 8 --out "$dir/ms" ;;
+    *) echo "unknown shape $shape (bench, telegraf, card250k, card1m, manyshards)" >&2; exit 64 ;;
   esac
 }
 
@@ -45,6 +50,7 @@ influxdb_dir() {
   case "$1" in
     bench) echo "$SHAPES_DIR/bench/bench/influxdb" ;;
     telegraf) echo "$SHAPES_DIR/telegraf/tg/influxdb" ;;
+    manyshards) echo "$SHAPES_DIR/manyshards/ms/influxdb" ;;
     *) echo "$SHAPES_DIR/$1/card/influxdb" ;;
   esac
 }

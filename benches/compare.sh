@@ -8,8 +8,9 @@
 #   E  duckdb_lp_to_parquet.py on D's output          (the user's pipeline = D + E)
 #   F  influx-tsm inspect, G influx-tsm verify         (first round only: their memory)
 #
-# Runs alternate (A B C D E, A B C D E, ...), RUNS rounds; medians, ratios, peak memory
-# and output sizes are printed and written to OUT/compare.tsv and OUT/compare-summary.txt.
+# Runs alternate (A B C D E, A B C D E, ...), RUNS rounds; medians, ratios, peak memory,
+# output sizes and the number of Parquet files A wrote are printed and written to
+# OUT/compare.tsv and OUT/compare-summary.txt.
 #
 #   benches/compare.sh [BENCH_DIR]
 #
@@ -25,7 +26,8 @@
 #                          present, else python3); E is skipped without duckdb
 #   REALDATA               the realdata scripts (default ../shared/realdata)
 #   SHAPE                  whose targets the summary prints: bench (default), telegraf,
-#                          card250k, card1m (issue 13's shapes), or any other name for none
+#                          card250k, card1m (issue 13's shapes), manyshards (1,500 one-hour
+#                          shards, benches/compare-shapes.sh), or any other name for none
 #
 # Memory: peak RssAnon (anonymous resident memory: heap and stacks, NOT mapped files),
 # sampled every 2 ms from /proc/PID/status by the peakmem example; also VmHWM (peak RSS
@@ -110,17 +112,27 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 TSM_BYTES=$(find "$INFLUXDB_DIR/data" -name '*.tsm' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
-"$PYTHON" - "$TSV" "$TSM_BYTES" "$HAVE_DUCKDB" "${SHAPE:-bench}" <<'EOF' | tee "$W/compare-summary.txt"
+# The last 2-thread Parquet export's files (OUT/<db>/<rp>/<measurement>/*.parquet): every
+# file costs a reader an open and a footer, and with one file per shard and measurement the
+# many-shards shape would have 1,500 per measurement. Each folder holding them is one table.
+PQ_FILES=$(find "$W/pq2" -type f -name '*.parquet' | wc -l)
+PQ_TABLES=$(find "$W/pq2" -type f -name '*.parquet' -printf '%h\n' | sort -u | wc -l)
+"$PYTHON" - "$TSV" "$TSM_BYTES" "$HAVE_DUCKDB" "${SHAPE:-bench}" "$PQ_FILES" "$PQ_TABLES" <<'EOF' | tee "$W/compare-summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 tsm_bytes, have_duckdb, shape = int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+pq_files, pq_tables = int(sys.argv[5]), int(sys.argv[6])
 # Each shape's targets (issue 13; the bench directory's from the issues before it too).
-# A ratio is a floor, bytes and memory are ceilings.
+# A ratio is a floor, bytes, memory and file counts are ceilings. inspect_1thread: the
+# 1-thread Parquet export (step parquet_1thread) against influx_inspect, which is one thread
+# too; files: .parquet files of the 2-thread export, manyshards' bound being its number of
+# measurements (cpu, mem, disk: make_manyshards_dir.sh), i.e. one file per measurement.
 TARGETS = {
     "bench": dict(pipeline=25, inspect=10, lp=2, threads=1.8, bytes=0.25, rss=256, tools_rss=256),
     "telegraf": dict(inspect=12, bytes=0.42, rss=128),
     "card250k": dict(rss=256, tools_rss=256),
     "card1m": dict(inspect=6, threads=1.6, rss=256, tools_rss=256),
+    "manyshards": dict(inspect=4, inspect_1thread=1.0, lp=2, bytes=0.30, rss=64, files=3),
 }.get(shape, {})
 def target(key, value, unit="x"):
     if key not in TARGETS:
@@ -147,10 +159,12 @@ if have_duckdb:
     print(f"pipeline (inspect -lponly + duckdb), median of per-round sums: {pipe:.3f} s")
     print(f"parquet export vs pipeline:           {pipe / pq:6.1f}x faster{target('pipeline', pipe / pq)}")
 print(f"parquet export vs inspect -lponly:    {ii / pq:6.1f}x faster{target('inspect', ii / pq)}")
+print(f"1-thread parquet vs inspect -lponly:  {ii / pq1:6.2f}x faster{target('inspect_1thread', ii / pq1)}")
 print(f"lp export vs inspect -lponly:         {ii / lp:6.1f}x faster{target('lp', ii / lp)}")
 print(f"2 threads vs 1 thread (parquet):      {pq1 / pq:6.2f}x{target('threads', pq1 / pq)}")
 pq_bytes = int(steps["parquet_2threads"][-1]["output_bytes"])
 print(f"parquet bytes / TSM bytes:            {pq_bytes / tsm_bytes:6.3f} ({pq_bytes} / {tsm_bytes}){target('bytes', pq_bytes / tsm_bytes, '')}")
+print(f"parquet files (2 threads):            {pq_files:6d} in {pq_tables} measurement folders{target('files', pq_files, '')}")
 peak = lambda step: max(float(r["rss_anon_kb"]) for r in steps[step]) / 1024
 print(f"peak RssAnon, parquet export:         {peak('parquet_2threads'):6.1f} MiB{target('rss', peak('parquet_2threads'), 'MiB')}")
 for s in ("inspect", "verify"):
