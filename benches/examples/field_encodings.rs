@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &loc.database,
                     &loc.retention_policy,
                     &schema.name,
-                    loc.id,
+                    std::slice::from_ref(&loc.id),
                     &first,
                 )?;
                 best = best.min(cpu_ns() - start);

@@ -228,6 +228,19 @@ pub struct ExportArgs {
     #[arg(long, value_name = "ROWS", default_value = "1048576")]
     pub row_group_size: NonZeroUsize,
 
+    /// Consecutive shards (in time order) of one retention policy are exported together,
+    /// one file per measurement (one line-protocol file), until their input (TSM, WAL and
+    /// tombstone bytes) reaches this; a bigger shard stays alone. Parquet is 0.05 to 0.4
+    /// of the TSM bytes and split by measurement, so files stay well under it. Accepts K,
+    /// M, G suffixes (powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_bytes)]
+    pub target_file_size: usize,
+
+    /// One file per shard and measurement (one line-protocol file per shard), as before
+    /// shards were grouped; overrides --target-file-size.
+    #[arg(long)]
+    pub file_per_shard: bool,
+
     /// Most bytes of decoded rows held per batch (and per thread) while converting;
     /// accepts K, M, G suffixes (powers of 1024).
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
@@ -406,6 +419,7 @@ impl ExportArgs {
             .compression(self.compression.unwrap_or_default())
             .row_group_size(self.row_group_size.into())
             .batch_bytes(self.batch_bytes)
+            .target_file_size((!self.file_per_shard).then_some(self.target_file_size as u64))
             .skip_corrupt(self.skip_corrupt)
             .include_unlisted_shards(self.include_unlisted_shards)
             .partition(self.partition)

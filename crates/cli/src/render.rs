@@ -150,9 +150,14 @@ pub fn write_details(report: &Report, w: &mut impl Write) -> std::io::Result<()>
 pub fn write_dry_run(plan: &DryRun, w: &mut impl Write) -> std::io::Result<()> {
     for s in &plan.shards {
         let state = if s.done { "; done earlier, kept" } else { "" };
+        let group = if s.group == s.shard.to_string() {
+            String::new()
+        } else {
+            format!(" (in group {})", s.group)
+        };
         writeln!(
             w,
-            "shard {}/{}/{}: {} measurements, {} input{state}",
+            "shard {}/{}/{}{group}: {} measurements, {} input{state}",
             s.database,
             s.retention_policy,
             s.shard,

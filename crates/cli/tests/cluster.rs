@@ -96,7 +96,15 @@ fn nodes_with_replicas_write_one_export_and_every_shard_once() {
 fn nodes_write_one_export(input: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let one = tmp.path().join("one");
-    let output = run(&[&"export", &input, &"--out", &one, &"--quiet"]);
+    // A cluster export writes one file per shard (plan.rs, `Plan::regroup`).
+    let output = run(&[
+        &"export",
+        &input,
+        &"--out",
+        &one,
+        &"--quiet",
+        &"--file-per-shard",
+    ]);
     assert_code(&output, 0);
 
     let dirs: Vec<PathBuf> = (0..3).map(|i| node_dir(input, tmp.path(), i)).collect();
@@ -209,7 +217,14 @@ fn a_node_that_died_is_run_again_and_finishes_the_export() {
     let tmp = tempfile::tempdir().unwrap();
     let one = tmp.path().join("one");
     assert_code(
-        &run(&[&"export", &fixture(), &"--out", &one, &"--quiet"]),
+        &run(&[
+            &"export",
+            &fixture(),
+            &"--out",
+            &one,
+            &"--quiet",
+            &"--file-per-shard",
+        ]),
         0,
     );
     let dirs: Vec<PathBuf> = (0..3)

@@ -155,7 +155,20 @@ pub(crate) fn exported(out: &Path) -> Points {
     exported_except(out, &|_| false)
 }
 
-/// Like [`exported`], leaving out the files of shards for which `skip` is true.
+/// The shards a file's metadata says it holds (`influxdb.shard`, or `influxdb.shards` for
+/// a group of several), in time order.
+pub(crate) fn file_shards(kv: &BTreeMap<String, String>) -> Vec<u64> {
+    match kv.get("influxdb.shard") {
+        Some(one) => vec![one.parse().unwrap()],
+        None => kv["influxdb.shards"]
+            .split(',')
+            .map(|id| id.parse().unwrap())
+            .collect(),
+    }
+}
+
+/// Like [`exported`], leaving out the files whose shards are all ones for which `skip` is
+/// true.
 pub(crate) fn exported_except(out: &Path, skip: &dyn Fn(u64) -> bool) -> Points {
     let mut points = Points::new();
     for path in parquet_files(out) {
@@ -165,16 +178,22 @@ pub(crate) fn exported_except(out: &Path, skip: &dyn Fn(u64) -> bool) -> Points 
             file.kv["influxdb.retention_policy"].clone(),
             file.kv["influxdb.measurement"].clone(),
         );
-        let shard: u64 = file.kv["influxdb.shard"].parse().unwrap();
-        if skip(shard) {
+        let shards = file_shards(&file.kv);
+        if shards.iter().all(|&s| skip(s)) {
             continue;
         }
+        // A file is named after its group: the shard, or the first and last shards.
+        let name = match shards.as_slice() {
+            [one] => one.to_string(),
+            [first, .., last] => format!("{first}-{last}"),
+            [] => panic!("{path:?} names no shard"),
+        };
         assert_eq!(file.kv["influx-tsm.version"], env!("CARGO_PKG_VERSION"));
         let expected = out
             .join(encode(db.as_bytes()))
             .join(encode(rp.as_bytes()))
             .join(encode(m.as_bytes()))
-            .join(format!("{shard}.parquet"));
+            .join(format!("{name}.parquet"));
         assert_eq!(path, expected);
         assert!(!file.batches.is_empty(), "{path:?} has no rows");
         for batch in &file.batches {
@@ -260,15 +279,62 @@ fn export_fixture(out: &Path, extra: &[&str]) -> serde_json::Value {
 #[test]
 fn export_matches_oracle() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let summary = export_fixture(&out, &[]);
+    export_matches_oracle_with(&dir.path().join("out"), &[]);
+}
+
+/// Files of one shard each, and of groups small enough that a retention policy has
+/// several: the same points, the oracle's.
+#[test]
+fn export_in_groups_of_any_size_matches_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("per-shard");
+    export_matches_oracle_with(&out, &["--file-per-shard"]);
+    assert!(
+        parquet_files(&out)
+            .iter()
+            .all(|p| file_shards(&read_parquet(p).kv).len() == 1)
+    );
+    let out = dir.path().join("small-groups");
+    export_matches_oracle_with(&out, &["--target-file-size", "24K"]);
+    let shards: Vec<Vec<u64>> = parquet_files(&out)
+        .iter()
+        .map(|p| file_shards(&read_parquet(p).kv))
+        .collect();
+    assert!(shards.iter().any(|s| s.len() > 1), "{shards:?}");
+    let folders: std::collections::BTreeSet<PathBuf> = parquet_files(&out)
+        .iter()
+        .map(|p| p.parent().unwrap().to_path_buf())
+        .collect();
+    assert!(
+        folders.len() < shards.len(),
+        "several groups in some folder: {shards:?}"
+    );
+    // The manifest lists each file's shards, and `verify` checks them against the files.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    for file in manifest["files"].as_array().unwrap() {
+        let kv = read_parquet(&out.join(file["path"].as_str().unwrap())).kv;
+        assert_eq!(
+            file["shards"],
+            serde_json::json!(file_shards(&kv)),
+            "{file}"
+        );
+        assert_eq!(file["shard"], file["shards"][0], "{file}");
+    }
+    assert_code(&run(&[&"verify", &out]), 0);
+}
+
+/// Exports the fixture into `out` with `extra` options and checks the points against the
+/// oracle.
+fn export_matches_oracle_with(out: &Path, extra: &[&str]) {
+    let summary = export_fixture(out, extra);
     let expected = oracle();
-    let actual = exported(&out);
+    let actual = exported(out);
     assert_same_points(&actual, &expected);
     assert_eq!(summary["rows"], expected.len());
     let values: usize = expected.values().map(BTreeMap::len).sum();
     assert_eq!(summary["values"], values);
-    assert_eq!(summary["files"], parquet_files(&out).len());
+    assert_eq!(summary["files"], parquet_files(out).len());
     assert_eq!(summary["exit_code"], 0);
     assert!(
         summary["conflicts"].as_array().unwrap().is_empty(),
@@ -285,9 +351,9 @@ fn export_matches_oracle() {
     );
     // Nothing temporary is left.
     assert!(
-        files(&out).iter().all(|f| !f.ends_with(".tmp")),
+        files(out).iter().all(|f| !f.ends_with(".tmp")),
         "{:?}",
-        files(&out)
+        files(out)
     );
 }
 
@@ -345,7 +411,9 @@ fn dry_run_lists_the_files_an_export_writes() {
                 .map(|f| f.as_str().unwrap().to_string())
         })
         .collect();
+    // Each shard lists the files of its group.
     planned.sort();
+    planned.dedup();
 
     let text = run(&[&"export", &input, &"--out", &out, &"--dry-run"]);
     assert_code(&text, 0);
@@ -490,8 +558,8 @@ fn filters_select_databases_policies_measurements_and_shards() {
     let summary = export_fixture(&out, &["--shard", "17", "--shard", "24"]);
     assert_eq!(summary["shards"], 2);
     for path in parquet_files(&out) {
-        let shard = read_parquet(&path).kv["influxdb.shard"].clone();
-        assert!(shard == "17" || shard == "24", "{path:?}");
+        let shards = file_shards(&read_parquet(&path).kv);
+        assert!(shards.iter().all(|&s| s == 17 || s == 24), "{path:?}");
     }
 }
 
@@ -623,7 +691,10 @@ fn shards_the_catalogue_does_not_list_only_on_request() {
         &"--include-unlisted-shards",
     ]);
     assert_code(&output, 0);
-    assert!(out.join("airq/autogen/air/99.parquet").is_file());
+    let holds_99 = parquet_files(&out.join("airq/autogen/air"))
+        .iter()
+        .any(|path| file_shards(&read_parquet(path).kv).contains(&99));
+    assert!(holds_99);
 
     // inspect says which folders the server would read.
     let output = run(&[&"inspect", &input, &"--json"]);

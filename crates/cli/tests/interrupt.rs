@@ -18,25 +18,35 @@ fn relative_parquet(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn killed_exports_resume_to_the_uninterrupted_result() {
-    killed_exports_resume(&fixture());
+    killed_exports_resume(&fixture(), &[]);
+}
+
+/// Groups small enough that a retention policy has several: kills inside and between
+/// groups, then `--resume`, give the files of an uninterrupted run.
+#[test]
+fn killed_exports_in_small_groups_resume_to_the_uninterrupted_result() {
+    killed_exports_resume(&fixture(), &["--target-file-size", "24K"]);
 }
 
 /// The conflicts fixture: a resumed export of a measurement whose field has four types
 /// ends with the files (and the one schema) of an uninterrupted run.
 #[test]
 fn killed_exports_with_type_conflicts_resume_to_one_schema() {
-    killed_exports_resume(&conflicts_fixture());
+    killed_exports_resume(&conflicts_fixture(), &[]);
 }
 
 fn conflicts_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/conflicts/influxdb")
 }
 
-fn killed_exports_resume(input: &Path) {
+fn killed_exports_resume(input: &Path, options: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
     let started = std::time::Instant::now();
-    let output = run(&[&"export", &input, &"--out", &whole, &"--threads", &"1"]);
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"export", &input, &"--out", &whole, &"--threads", &"1"];
+    args.extend(options.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+    let output = run(&args);
     assert_code(&output, 0);
     let expected = relative_parquet(&whole);
 
@@ -64,6 +74,7 @@ fn killed_exports_resume(input: &Path) {
                 out.as_os_str(),
             ])
             .args(["--threads", "1", "--quiet"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -81,7 +92,7 @@ fn killed_exports_resume(input: &Path) {
                 read_parquet(&path);
             }
         }
-        let output = run(&[
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"export",
             &input,
             &"--out",
@@ -89,7 +100,9 @@ fn killed_exports_resume(input: &Path) {
             &"--resume",
             &"--threads",
             &"2",
-        ]);
+        ];
+        args.extend(options.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+        let output = run(&args);
         assert_code(&output, 0);
         assert_eq!(relative_parquet(&out), expected, "killed after {delay} ms");
         assert_eq!(
@@ -128,7 +141,12 @@ fn resume_keeps_the_first_runs_tables_and_refuses_a_changed_input() {
     let dir = tempfile::tempdir().unwrap();
     let input = conflicts_fixture();
     let whole = dir.path().join("whole");
-    assert_code(&run(&[&"export", &input, &"--out", &whole, &"-q"]), 0);
+    // One file (and record) per shard, to stop the run between shards.
+    let per_shard = "--file-per-shard";
+    assert_code(
+        &run(&[&"export", &input, &"--out", &whole, &"-q", &per_shard]),
+        0,
+    );
 
     // As if the run had stopped after shards 1 and 2 of conf/autogen.
     let cut = dir.path().join("cut");
@@ -140,7 +158,15 @@ fn resume_keeps_the_first_runs_tables_and_refuses_a_changed_input() {
     }
     std::fs::remove_file(cut.join("manifest.json")).unwrap();
     assert_code(
-        &run(&[&"export", &input, &"--out", &cut, &"--resume", &"-q"]),
+        &run(&[
+            &"export",
+            &input,
+            &"--out",
+            &cut,
+            &"--resume",
+            &"-q",
+            &per_shard,
+        ]),
         0,
     );
     assert_eq!(relative_parquet(&cut), relative_parquet(&whole));
@@ -167,7 +193,7 @@ fn resume_keeps_the_first_runs_tables_and_refuses_a_changed_input() {
     }
     std::fs::write(&tables_path, saved.to_string()).unwrap();
     std::fs::remove_file(cut.join(".influx-tsm/done/conf/autogen/4.json")).unwrap();
-    let output = run(&[&"export", &input, &"--out", &cut, &"--resume"]);
+    let output = run(&[&"export", &input, &"--out", &cut, &"--resume", &per_shard]);
     assert_code(&output, 64);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -4,7 +4,9 @@
 //! the Python named by `INFLUX_TSM_PYTHON` (`tests/run.sh` makes one). For every fixture
 //! and every measurement folder each reader must return the oracle's rows and, column by
 //! column, exactly the oracle's values (time, series and value of every non-null cell);
-//! every file of a folder must have the identical schema. Conflicted fields: each stored
+//! every file of a folder must have the identical schema. Each fixture is exported twice:
+//! grouped as by default (a retention policy's shards in one file per measurement) and
+//! with a target small enough to make several groups (several files per folder). Conflicted fields: each stored
 //! type's values are in the column the documentation names (`key` for the type InfluxQL
 //! returns, which must be the type the server's own `SELECT *` returned, `key_type` for
 //! the others).
@@ -20,7 +22,7 @@ import datafusion
 
 out, fixture = sys.argv[1], sys.argv[2]
 manifest = json.load(open(os.path.join(out, "manifest.json")))
-assert manifest["format"] == "influx-tsm.export-manifest" and manifest["version"] == 1
+assert manifest["format"] == "influx-tsm.export-manifest" and manifest["version"] == 2
 
 points = {}
 for line in open(os.path.join(fixture, "oracle_typed.jsonl"), encoding="utf-8"):
@@ -137,11 +139,25 @@ print(json.dumps(report))
 fn each_measurement_folder_reads_as_one_table_in_every_reader() {
     let python = python();
     let mut conflicted = Vec::new();
-    for fixture in tsm::testkit::oracle::fixture_dirs() {
+    let runs = tsm::testkit::oracle::fixture_dirs()
+        .into_iter()
+        .flat_map(|fixture| [(fixture.clone(), "1G"), (fixture, "16K")]);
+    for (fixture, target) in runs {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let input = fixture.join("influxdb");
-        assert_code(&run(&[&"export", &input, &"--out", &out, &"--quiet"]), 0);
+        assert_code(
+            &run(&[
+                &"export",
+                &input,
+                &"--out",
+                &out,
+                &"--quiet",
+                &"--target-file-size",
+                &target,
+            ]),
+            0,
+        );
         let output = Command::new(&python)
             .arg("-c")
             .arg(SCRIPT)

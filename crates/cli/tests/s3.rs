@@ -288,7 +288,18 @@ fn cluster_nodes_share_a_prefix_and_write_every_shard_once() {
     moto.py(&["mkbucket", "data"]);
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
-    assert_code(&run(&[&"export", &fixture(), &"--out", &local, &"-q"]), 0);
+    // A cluster export writes one file per shard.
+    assert_code(
+        &run(&[
+            &"export",
+            &fixture(),
+            &"--out",
+            &local,
+            &"-q",
+            &"--file-per-shard",
+        ]),
+        0,
+    );
     let exported = |tree: BTreeMap<String, String>| -> BTreeMap<String, String> {
         tree.into_iter()
             .filter(|(path, _)| !path.starts_with(".influx-tsm/"))

@@ -258,6 +258,8 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
         }
         plan.elsewhere.push(elsewhere(dealt, false));
     }
+    // Groups of this node's share: never across nodes, so each node writes its own.
+    plan.regroup(config);
     Ok(())
 }
 

@@ -16,12 +16,13 @@ use tsm::rows::{MeasurementSchema, RowBatch};
 use tsm::shard::{MeasurementRows, Shard};
 
 use crate::error::{Error, IoContext, Result, cannot};
+use crate::group::ShardGroup;
 use crate::manifest::{ExportManifest, MANIFEST_FILE};
 use crate::observer::Observer;
 use crate::opened::{OpenedShard, open_shard, shard_name};
 use crate::options::{Format, Options};
 use crate::output::{
-    PendingFile, file_properties, file_schema, lp_relative_path, relative_path, sync_dir,
+    PendingFile, file_properties, file_schema, lp_group_path, relative_path, sync_dir,
     writer_properties,
 };
 use crate::parts::{PartJoiner, part_path};
@@ -31,21 +32,21 @@ use crate::state::{FieldRecord, FileRecord, Manifest, OutDir, SkipRecord, shard_
 use crate::tables::Tables;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
-struct Shared<'a> {
-    config: &'a Options,
-    out: &'a OutDir,
-    progress: &'a dyn Observer,
-    cancel: AtomicBool,
+pub(crate) struct Shared<'a> {
+    pub(crate) config: &'a Options,
+    pub(crate) out: &'a OutDir,
+    pub(crate) progress: &'a dyn Observer,
+    pub(crate) cancel: AtomicBool,
     first_error: Mutex<Option<Error>>,
     /// Each measurement's one schema (Parquet only).
-    tables: &'a Tables,
+    pub(crate) tables: &'a Tables,
     /// Shards opened while making the tables and kept for their export, by position in
-    /// the export order.
+    /// `Plan::shards`.
     opened: Vec<Mutex<Option<OpenedShard>>>,
 }
 
 /// Why a measurement stopped.
-enum Failure {
+pub(crate) enum Failure {
     /// Damaged or unreadable input.
     Data(tsm::Error),
     /// Anything else (output I/O, a bug).
@@ -57,7 +58,7 @@ enum Failure {
 impl Failure {
     /// Whether the failure stops the shard: anything but damaged data under
     /// `skip_corrupt` (which is recorded and skipped) or a cancellation.
-    fn is_fatal(&self, skip_corrupt: bool) -> bool {
+    pub(crate) fn is_fatal(&self, skip_corrupt: bool) -> bool {
         match self {
             Failure::Data(err) => !(skip_corrupt && err.is_corruption()),
             Failure::Other(_) => true,
@@ -66,7 +67,7 @@ impl Failure {
     }
 
     /// The error of a fatal failure in measurement `measurement` of `shard`.
-    fn into_error(self, shard: String, measurement: String) -> Error {
+    pub(crate) fn into_error(self, shard: String, measurement: String) -> Error {
         match self {
             Failure::Data(err) => Error::Input(err).in_shard(shard, Some(measurement)),
             Failure::Other(err) => err.in_shard(shard, Some(measurement)),
@@ -81,16 +82,17 @@ impl From<Error> for Failure {
     }
 }
 
-/// Exports every planned shard into files under `out`, biggest shards first, one shard
-/// per worker of the current rayon pool (call it inside `ThreadPool::install` to choose
-/// the pool; idle workers also help encode a shard's Parquet columns).
+/// Exports every planned group of shards ([`crate::group`]) into files under `out`,
+/// biggest groups first, one group per worker of the current rayon pool (call it inside
+/// `ThreadPool::install` to choose the pool; idle workers also help with a group's
+/// measurements, the parts of a big one, and the encoding of its Parquet columns).
 ///
 /// Every Parquet file of a measurement has the measurement's one schema
-/// ([`crate::tables`]); when every shard is done, `manifest.json` is written at the root
+/// ([`crate::tables`]); when every group is done, `manifest.json` is written at the root
 /// of `out` ([`crate::manifest`]).
 ///
 /// # Errors
-/// The first error of any worker (the others stop at their next batch); shards finished
+/// The first error of any worker (the others stop at their next batch); groups finished
 /// before it keep their files and manifests, so a resumed export continues from there.
 pub fn export(
     config: &Options,
@@ -98,10 +100,10 @@ pub fn export(
     out: &OutDir,
     progress: &dyn Observer,
 ) -> Result<Vec<ShardResult>> {
-    let mut order: Vec<&PlannedShard> = plan.shards.iter().collect();
-    order.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    let (finished, mut todo) = settle(plan, out);
+    todo.sort_by_key(|g| std::cmp::Reverse(g.bytes));
     let (tables, opened) = match config.format {
-        Format::Parquet => make_tables(config, out, &order, &plan.other_shares, progress)?,
+        Format::Parquet => make_tables(config, out, plan, &todo, progress)?,
         Format::Lp => (Tables::default(), Vec::new()),
     };
     let ctx = Shared {
@@ -113,28 +115,33 @@ pub fn export(
         tables: &tables,
         opened: opened.into_iter().map(Mutex::new).collect(),
     };
-    let results: Vec<Option<ShardResult>> = {
-        order
-            .par_iter()
-            .enumerate()
-            .with_max_len(1)
-            .map(|(position, planned)| {
-                let opened = ctx
-                    .opened
-                    .get(position)
-                    .and_then(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take());
-                match guarded(&planned.location, || export_shard(&ctx, planned, opened)) {
-                    Ok(result) => result,
-                    Err(err) => {
-                        ctx.cancel.store(true, Ordering::Relaxed);
-                        let mut first = ctx.first_error.lock().unwrap_or_else(|e| e.into_inner());
-                        first.get_or_insert(err);
-                        None
-                    }
+    for manifest in &finished {
+        for id in manifest.shard_ids() {
+            if let Some(planned) = plan.shards.iter().find(|s| {
+                s.location.id == id
+                    && s.location.database == manifest.database
+                    && s.location.retention_policy == manifest.retention_policy
+            }) {
+                progress.shard_finished(&planned.location, planned.bytes);
+            }
+        }
+    }
+    let results: Vec<Option<ShardResult>> = todo
+        .par_iter()
+        .with_max_len(1)
+        .map(|group| {
+            let first = &plan.shards[group.members[0]].location;
+            match guarded(first, || export_group(&ctx, plan, group)) {
+                Ok(result) => result,
+                Err(err) => {
+                    ctx.cancel.store(true, Ordering::Relaxed);
+                    let mut first = ctx.first_error.lock().unwrap_or_else(|e| e.into_inner());
+                    first.get_or_insert(err);
+                    None
                 }
-            })
-            .collect()
-    };
+            }
+        })
+        .collect();
     if let Some(err) = ctx
         .first_error
         .into_inner()
@@ -143,6 +150,10 @@ pub fn export(
         return Err(err);
     }
     let mut results: Vec<ShardResult> = results.into_iter().flatten().collect();
+    results.extend(finished.into_iter().map(|manifest| ShardResult {
+        manifest,
+        resumed: true,
+    }));
     results.sort_by(|a, b| {
         let key = |r: &ShardResult| {
             (
@@ -176,21 +187,82 @@ pub fn export(
     Ok(results)
 }
 
+/// The plan's groups against what an earlier run finished: the finished groups'
+/// manifests (each once), and the groups still to export. A group is finished as a whole
+/// when an earlier run wrote it; where the earlier run grouped otherwise (a shard grew in
+/// between), its finished groups are kept and the plan's groups are cut around them.
+fn settle(plan: &Plan, out: &OutDir) -> (Vec<crate::state::Manifest>, Vec<ShardGroup>) {
+    let mut finished: Vec<crate::state::Manifest> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = Vec::new();
+    for group in &plan.groups {
+        let mut run: Vec<usize> = Vec::new();
+        let close = |run: &mut Vec<usize>, todo: &mut Vec<ShardGroup>| {
+            if !run.is_empty() {
+                let members = std::mem::take(run);
+                todo.push(ShardGroup {
+                    ids: members
+                        .iter()
+                        .map(|&i| plan.shards[i].location.id)
+                        .collect(),
+                    bytes: members.iter().map(|&i| plan.shards[i].bytes).sum(),
+                    members,
+                });
+            }
+        };
+        for &member in &group.members {
+            let loc = &plan.shards[member].location;
+            match out.done(loc) {
+                Some(manifest) => {
+                    close(&mut run, &mut todo);
+                    let key = (
+                        manifest.database.clone(),
+                        manifest.retention_policy.clone(),
+                        manifest.shard,
+                    );
+                    if seen.insert(key) {
+                        finished.push(manifest.clone());
+                    }
+                }
+                None => run.push(member),
+            }
+        }
+        close(&mut run, &mut todo);
+    }
+    (finished, todo)
+}
+
+/// Input bytes of the shards [`make_tables`] keeps open for their export beyond the
+/// first groups': a small shard costs more to open than to export, and an open shard
+/// holds little memory of its own (its files are mapped; its WAL is decoded).
+const KEEP_OPEN_BYTES: u64 = 256 << 20;
+
 /// Makes each measurement's table from the shards still to export (opening each once,
 /// in parallel), or takes the saved tables of a resumed export and checks that those
-/// shards fit them; saves new tables in the output's state. Returns the tables and the
-/// first shards of the export order, kept open for their export (as many as there are
-/// workers: the ones that start first).
+/// shards fit them; saves new tables in the output's state. Returns the tables and, by
+/// position in `plan.shards`, the shards kept open for their export: those of the first
+/// groups of the export order (as many as there are workers: the ones that start first),
+/// and others while their bytes stay within [`KEEP_OPEN_BYTES`].
 fn make_tables(
     config: &Options,
     out: &OutDir,
-    order: &[&PlannedShard],
-    other_shares: &[PlannedShard],
+    plan: &Plan,
+    todo: &[ShardGroup],
     progress: &dyn Observer,
 ) -> Result<(Tables, Vec<Option<OpenedShard>>)> {
-    let keep = rayon::current_num_threads();
+    let workers = rayon::current_num_threads();
+    let mut first = vec![false; plan.shards.len()];
+    let mut to_read = vec![false; plan.shards.len()];
+    for (rank, group) in todo.iter().enumerate() {
+        for &member in &group.members {
+            first[member] = rank < workers;
+            to_read[member] = true;
+        }
+    }
+    let kept_bytes = std::sync::atomic::AtomicU64::new(0);
     // The other partitions' shards come last, never kept: only their schemas count here.
-    let all: Vec<&PlannedShard> = order.iter().copied().chain(other_shares).collect();
+    let own = plan.shards.len();
+    let all: Vec<&PlannedShard> = plan.shards.iter().chain(&plan.other_shares).collect();
     let mut opened: Vec<(Vec<MeasurementSchema>, Option<OpenedShard>)> = all
         .par_iter()
         .enumerate()
@@ -200,17 +272,21 @@ fn make_tables(
             // Only the shards of this export count for progress; the other partitions'
             // are opened for their schemas alone.
             let tell = || {
-                if position < order.len() {
+                if position < own {
                     progress.schema_read(loc);
                 }
             };
-            if out.done(loc).is_some() {
+            if out.done(loc).is_some() || (position < own && !to_read[position]) {
                 tell();
                 return Ok((Vec::new(), None));
             }
             let read = guarded(loc, || {
                 let (schemas, opened) = shard_schemas(config, planned)?;
-                Ok((schemas, (position < keep).then_some(opened)))
+                let keep = position < own
+                    && (first[position]
+                        || kept_bytes.fetch_add(planned.bytes, Ordering::Relaxed) + planned.bytes
+                            <= KEEP_OPEN_BYTES);
+                Ok((schemas, keep.then_some(opened)))
             });
             tell();
             read
@@ -234,7 +310,7 @@ fn make_tables(
             tables
         }
     };
-    opened.truncate(order.len());
+    opened.truncate(own);
     Ok((tables, opened.into_iter().map(|(_, shard)| shard).collect()))
 }
 
@@ -273,58 +349,83 @@ pub(crate) fn guarded<T>(loc: &ShardLocation, work: impl FnOnce() -> Result<T>) 
     })
 }
 
-/// Exports one shard (`opened` if [`make_tables`] kept it open); `None` when cancelled.
-fn export_shard(
-    ctx: &Shared<'_>,
-    planned: &PlannedShard,
-    opened: Option<OpenedShard>,
-) -> Result<Option<ShardResult>> {
-    let loc = &planned.location;
-    if let Some(manifest) = ctx.out.done(loc) {
-        ctx.progress.shard_finished(loc, planned.bytes);
-        return Ok(Some(ShardResult {
-            manifest: manifest.clone(),
-            resumed: true,
-        }));
+/// The shard at `member` of `plan.shards`, opened: the one [`make_tables`] kept open,
+/// or opened now.
+pub(crate) fn take_opened(ctx: &Shared<'_>, plan: &Plan, member: usize) -> Result<OpenedShard> {
+    let kept = ctx
+        .opened
+        .get(member)
+        .and_then(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+    match kept {
+        Some(opened) => Ok(opened),
+        None => {
+            let planned = &plan.shards[member];
+            open_shard(ctx.config, planned)
+                .map_err(|err| Error::Input(err).in_shard(shard_name(&planned.location), None))
+        }
     }
+}
+
+/// Exports one group of shards into its files and records it finished; `None` when
+/// cancelled.
+fn export_group(ctx: &Shared<'_>, plan: &Plan, group: &ShardGroup) -> Result<Option<ShardResult>> {
+    let loc = &plan.shards[group.members[0]].location;
     if ctx.cancel.load(Ordering::Relaxed) {
         return Ok(None);
     }
+    let name = group.name();
     if ctx.out.cleans_shards() {
         let lp_file = (ctx.config.format == Format::Lp).then(|| {
-            lp_relative_path(
+            lp_group_path(
                 &loc.database,
                 &loc.retention_policy,
-                loc.id,
+                &name,
                 ctx.config.gzip.is_some(),
             )
         });
-        ctx.out.remove_shard_files(loc, lp_file.as_deref())?;
+        ctx.out.remove_group_files(loc, &name, lp_file.as_deref())?;
     }
-    ctx.progress.shard_started(loc);
-    let mut manifest = Manifest::new(loc, planned.bytes);
-    let opened = match opened {
-        Some(opened) => opened,
-        None => open_shard(ctx.config, planned)
-            .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?,
+    for &member in &group.members {
+        ctx.progress.shard_started(&plan.shards[member].location);
+    }
+    let mut manifest = Manifest::for_group(loc, &group.ids, group.bytes);
+    let dirs = match (ctx.config.format, group.members.as_slice()) {
+        (Format::Lp, _) => crate::lp_export::export_group_file(ctx, plan, group, &mut manifest)?,
+        (Format::Parquet, &[member]) => {
+            let opened = take_opened(ctx, plan, member)?;
+            export_shard(ctx, loc, opened, &mut manifest)?
+        }
+        (Format::Parquet, _) => crate::group_file::export_group(ctx, plan, group, &mut manifest)?,
     };
+    let Some(dirs) = dirs else {
+        return Ok(None);
+    };
+    sync_tree(ctx.out.root(), &dirs)?;
+    ctx.out.write_manifest(&manifest)?;
+    for &member in &group.members {
+        let planned = &plan.shards[member];
+        ctx.progress
+            .shard_finished(&planned.location, planned.bytes);
+    }
+    Ok(Some(ShardResult {
+        manifest,
+        resumed: false,
+    }))
+}
+
+/// Exports one shard's measurements into a Parquet file each (the group of one shard);
+/// returns the folders written into, `None` when cancelled.
+fn export_shard(
+    ctx: &Shared<'_>,
+    loc: &ShardLocation,
+    opened: OpenedShard,
+    manifest: &mut Manifest,
+) -> Result<Option<BTreeSet<PathBuf>>> {
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
     let shard = opened.shard;
     let mut dirs = BTreeSet::new();
-    if let Some(shard) = shard.as_ref().filter(|_| ctx.config.format == Format::Lp) {
-        match crate::lp_export::export_shard_file(
-            ctx.config,
-            &ctx.cancel,
-            ctx.progress,
-            ctx.out.root(),
-            shard,
-            &mut manifest,
-        )? {
-            None => return Ok(None),
-            Some(dir) => dirs.extend(dir),
-        }
-    } else if let Some(shard) = &shard {
+    if let Some(shard) = &shard {
         let selected: Vec<usize> = (0..shard.measurements().len())
             .filter(|&i| ctx.config.filter.measurement(&shard.measurements()[i].name))
             .collect();
@@ -392,13 +493,7 @@ fn export_shard(
             }
         }
     }
-    sync_tree(ctx.out.root(), &dirs)?;
-    ctx.out.write_manifest(&manifest)?;
-    ctx.progress.shard_finished(loc, planned.bytes);
-    Ok(Some(ShardResult {
-        manifest,
-        resumed: false,
-    }))
+    Ok(Some(dirs))
 }
 
 /// Most parts one measurement is cut into.
@@ -409,17 +504,17 @@ type SeriesRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 
 /// What was written of a measurement or of a part of it.
 #[derive(Default)]
-struct Written {
-    rows: u64,
-    values: u64,
-    stats: arrow_build::Stats,
-    casts: CastStats,
+pub(crate) struct Written {
+    pub(crate) rows: u64,
+    pub(crate) values: u64,
+    pub(crate) stats: arrow_build::Stats,
+    pub(crate) casts: CastStats,
     /// Earliest and latest timestamp written; none before the first row.
-    time_range: Option<(i64, i64)>,
+    pub(crate) time_range: Option<(i64, i64)>,
 }
 
 impl Written {
-    fn add(&mut self, other: &Written) {
+    pub(crate) fn add(&mut self, other: &Written) {
         self.rows += other.rows;
         self.values += other.values;
         self.stats.add(&other.stats);
@@ -452,15 +547,17 @@ struct PartOutcome {
 }
 
 /// Where one measurement's rows go.
-struct Target<'a> {
-    loc: &'a ShardLocation,
+pub(crate) struct Target<'a> {
+    pub(crate) loc: &'a ShardLocation,
+    /// The shards of the file's group (the shard of `loc` alone, or a group's).
+    pub(crate) shards: &'a [u64],
     /// The measurement's schema in this shard, and its columns.
-    schema: &'a MeasurementSchema,
-    columns: &'a Columns,
+    pub(crate) schema: &'a MeasurementSchema,
+    pub(crate) columns: &'a Columns,
     /// From the shard's columns to the measurement's table.
-    projection: &'a Projection,
+    pub(crate) projection: &'a Projection,
     /// The table's schema with the file's metadata.
-    file_schema: SchemaRef,
+    pub(crate) file_schema: SchemaRef,
 }
 
 impl Target<'_> {
@@ -472,7 +569,7 @@ impl Target<'_> {
             &self.loc.database,
             &self.loc.retention_policy,
             &self.schema.name,
-            self.loc.id,
+            self.shards,
         )
     }
 
@@ -488,7 +585,7 @@ impl Target<'_> {
             &self.loc.database,
             &self.loc.retention_policy,
             &self.schema.name,
-            self.loc.id,
+            self.shards,
             first_batch,
         )
     }
@@ -535,6 +632,7 @@ fn export_measurement(
         .map_err(|err| Failure::Other(Error::Arrow(err)))?;
     let target = Target {
         loc,
+        shards: std::slice::from_ref(&loc.id),
         schema,
         columns: &columns,
         projection: &projection,
@@ -543,7 +641,7 @@ fn export_measurement(
             &loc.database,
             &loc.retention_policy,
             &schema.name,
-            loc.id,
+            std::slice::from_ref(&loc.id),
         ),
     };
     // The column chunks come encoded from the parts (each part chose its field encodings
@@ -653,6 +751,7 @@ fn export_measurement(
     manifest
         .fields
         .extend(schema.fields.iter().map(|f| FieldRecord {
+            shard: None,
             measurement: measurement.clone(),
             field: String::from_utf8_lossy(&f.key).into_owned(),
             field_type: f.field_type.name().to_string(),
@@ -709,7 +808,7 @@ fn write_part(
 /// Decoding the next batch overlaps encoding the previous one (`rayon::join`, so an idle
 /// worker takes whichever half it can): at most two converted batches per measurement
 /// are alive at once, besides the rows being decoded.
-fn write_measurement(
+pub(crate) fn write_measurement(
     ctx: &Shared<'_>,
     target: &Target<'_>,
     mut rows: MeasurementRows<'_>,

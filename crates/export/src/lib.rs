@@ -1,14 +1,14 @@
 //! `tsm-export`: exports a copied InfluxDB 1.x storage directory (TSM files, tombstones,
-//! WAL) to typed Parquet, one file per (database, retention policy, measurement, shard),
-//! or to line protocol; the engine behind the `influx-tsm` command, for Rust programs.
+//! WAL) to typed Parquet, one file per (database, retention policy, measurement, group of
+//! shards), or to line protocol; the engine behind the `influx-tsm` command, for Rust programs.
 //!
 //! The steps, each a public item:
 //!
 //! 1. [`Options::builder`] says what to export and how, and checks it.
-//! 2. [`Plan::new`] scans the input and applies the shard filters (and the server's
-//!    catalogue, `meta/meta.db`).
+//! 2. [`Plan::new`] scans the input, applies the shard filters (and the server's
+//!    catalogue, `meta/meta.db`) and groups consecutive shards into files ([`group`]).
 //! 3. [`OutDir::prepare`] makes the output folder ready: fresh, resumed or overwritten.
-//! 4. [`export`] exports the shards in the caller's rayon pool, telling an [`Observer`]
+//! 4. [`export`] exports the groups of shards in the caller's rayon pool, telling an [`Observer`]
 //!    how far it got; every Parquet file of a measurement has the measurement's one
 //!    schema ([`tables`]), and `manifest.json` lists every file ([`manifest`], which
 //!    [`manifest::check_export`] checks an export against); [`export_lp_stream`] writes
@@ -56,12 +56,13 @@
 //! # Output
 //!
 //! ```text
-//! OUT/<db>/<rp>/<measurement>/<shard>.parquet   one file per measurement of each shard
-//! OUT/<db>/<rp>/<shard>.lp[.gz]                 line protocol: one file per shard
+//! OUT/<db>/<rp>/<measurement>/<group>.parquet   one file per measurement of each group
+//! OUT/<db>/<rp>/<group>.lp[.gz]                 line protocol: one file per group
+//!                                               (<group>: `<shard>` or `<first>-<last>`)
 //! OUT/manifest.json                             every file, table and conflict (at the end)
 //! OUT/.influx-tsm/options.json                  the options that decide the contents
 //! OUT/.influx-tsm/tables.json                   each measurement's one schema
-//! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   written once a shard is finished
+//! OUT/.influx-tsm/done/<db>/<rp>/<group>.json   written once a group is finished
 //! OUT/.influx-tsm/nodes/<node>.json             a cluster node's shards and schemas
 //! OUT/.influx-tsm/cluster.json                  which node writes each shard
 //! ```
@@ -91,6 +92,8 @@ pub mod conflicts;
 mod error;
 mod export;
 pub mod field_encoding;
+pub mod group;
+mod group_file;
 pub mod inspect;
 pub mod lp;
 mod lp_export;

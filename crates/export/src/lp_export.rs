@@ -33,15 +33,18 @@ use tsm::rows::RowBatch;
 use tsm::shard::Shard;
 
 use crate::error::{Error, IoContext, Result};
+use crate::export::{Shared, take_opened};
+use crate::group::ShardGroup;
 use crate::lp::{LineFormat, LpStats, quote_ident};
 use crate::lp_sink::{ChunkWriter, LpSink, PendingLpFile};
 use crate::observer::Observer;
-use crate::opened::{open_shard, shard_name};
+use crate::opened::{OpenedShard, open_shard, shard_name};
 use crate::options::Options;
-use crate::output::lp_relative_path;
+use crate::output::lp_group_path;
 use crate::plan::{Plan, PlannedShard, path_string};
 use crate::report::ShardResult;
 use crate::state::{FieldRecord, FileRecord, Manifest, SkipRecord};
+use rayon::prelude::*;
 
 /// Bytes of line protocol buffered before they are written out.
 const FLUSH_BYTES: usize = 1 << 20;
@@ -259,9 +262,12 @@ pub(crate) fn write_shard(
                 }
                 out.end_member()?;
                 if stats.lines > 0 {
+                    // In a group of several shards, which shard had which type.
+                    let shard = (!manifest.shards.is_empty()).then_some(loc.id);
                     manifest
                         .fields
                         .extend(schema.fields.iter().map(|f| FieldRecord {
+                            shard,
                             measurement: name.clone(),
                             field: String::from_utf8_lossy(&f.key).into_owned(),
                             field_type: f.field_type.name().to_string(),
@@ -324,21 +330,25 @@ fn note_stats(manifest: &mut Manifest, loc: &ShardLocation, measurement: &str, s
     }
 }
 
-/// Exports one shard into its own file (`--format lp` with an output folder). Returns
+/// Shards of a group opened at once (`--format lp`): the next few are opened by idle
+/// workers while the lines of the ones before are written.
+const OPEN_AHEAD: usize = 16;
+
+/// Exports one group of shards into its own file (`--format lp` with an output folder),
+/// the shards in time order; returns the folder written into (none without lines),
 /// `None` when cancelled.
-pub(crate) fn export_shard_file(
-    config: &Options,
-    cancel: &AtomicBool,
-    progress: &dyn Observer,
-    root: &std::path::Path,
-    shard: &Shard,
+pub(crate) fn export_group_file(
+    ctx: &Shared<'_>,
+    plan: &Plan,
+    group: &ShardGroup,
     manifest: &mut Manifest,
-) -> Result<Option<Option<PathBuf>>> {
-    let loc = shard.location();
-    let relative = lp_relative_path(
+) -> Result<Option<BTreeSet<PathBuf>>> {
+    let config = ctx.config;
+    let loc = &plan.shards[group.members[0]].location;
+    let relative = lp_group_path(
         &loc.database,
         &loc.retention_policy,
-        loc.id,
+        &group.name(),
         config.gzip.is_some(),
     );
     let header = if config.with_ddl {
@@ -351,8 +361,9 @@ pub(crate) fn export_shard_file(
     } else {
         Vec::new()
     };
-    let mut file = LazyFile::new(root.join(&relative), config.gzip, header);
-    let stats = match write_shard(config, cancel, progress, shard, &mut file, manifest) {
+    let mut file = LazyFile::new(ctx.out.root().join(&relative), config.gzip, header);
+    let result = write_group(ctx, plan, group, &mut file, manifest);
+    let stats = match result {
         Ok(Some(stats)) => stats,
         Ok(None) => {
             file.abort();
@@ -364,20 +375,69 @@ pub(crate) fn export_shard_file(
         }
     };
     let dest = file.dest.clone();
-    match file.commit()? {
-        Some(bytes) => {
-            manifest.files.push(FileRecord {
-                measurement: String::new(),
-                path: path_string(&relative),
-                rows: stats.lines,
-                values: stats.values,
-                bytes,
-                min_time: stats.time_range.map(|(min, _)| min),
-                max_time: stats.time_range.map(|(_, max)| max),
-            });
-            Ok(Some(dest.parent().map(std::path::Path::to_path_buf)))
+    let mut dirs = BTreeSet::new();
+    if let Some(bytes) = file.commit()? {
+        manifest.files.push(FileRecord {
+            measurement: String::new(),
+            path: path_string(&relative),
+            rows: stats.lines,
+            values: stats.values,
+            bytes,
+            min_time: stats.time_range.map(|(min, _)| min),
+            max_time: stats.time_range.map(|(_, max)| max),
+        });
+        dirs.extend(dest.parent().map(std::path::Path::to_path_buf));
+    }
+    Ok(Some(dirs))
+}
+
+/// Writes the lines of every shard of `group` into `file`, in order, opening the next
+/// shards while writing the ones before; `None` when cancelled.
+fn write_group(
+    ctx: &Shared<'_>,
+    plan: &Plan,
+    group: &ShardGroup,
+    file: &mut LazyFile,
+    manifest: &mut Manifest,
+) -> Result<Option<LpStats>> {
+    let open = |members: &[usize]| -> Result<Vec<OpenedShard>> {
+        members
+            .par_iter()
+            .with_max_len(1)
+            .map(|&member| take_opened(ctx, plan, member))
+            .collect()
+    };
+    let mut chunks = group.members.chunks(OPEN_AHEAD);
+    let mut total = LpStats::default();
+    let mut current = open(chunks.next().unwrap_or_default())?;
+    loop {
+        let next = chunks.next();
+        let (written, opened) = rayon::join(
+            || -> Result<Option<()>> {
+                for opened in &current {
+                    manifest.skipped.extend(opened.skipped.iter().cloned());
+                    manifest.warnings.extend(opened.warnings.iter().cloned());
+                    let Some(shard) = &opened.shard else {
+                        continue;
+                    };
+                    let stats =
+                        write_shard(ctx.config, &ctx.cancel, ctx.progress, shard, file, manifest)?;
+                    match stats {
+                        Some(stats) => total.add(&stats),
+                        None => return Ok(None),
+                    }
+                }
+                Ok(Some(()))
+            },
+            || next.map(open).transpose(),
+        );
+        if written?.is_none() {
+            return Ok(None);
         }
-        None => Ok(Some(None)),
+        match opened? {
+            Some(opened) => current = opened,
+            None => return Ok(Some(total)),
+        }
     }
 }
 

@@ -5,15 +5,16 @@
 //! manifest as an uninterrupted one. It holds nothing that depends on the run (no clock,
 //! no thread count).
 //!
-//! Format `influx-tsm.export-manifest`, version 1 (a reader must check both):
+//! Format `influx-tsm.export-manifest`, version 2 (a reader must check both; version 2
+//! added `shards`, since a file may hold a group of shards):
 //!
 //! | key | what |
 //! | --- | --- |
-//! | `format`, `version` | `"influx-tsm.export-manifest"`, `1` |
+//! | `format`, `version` | `"influx-tsm.export-manifest"`, `2` |
 //! | `writer` | `influx-tsm <version>` |
 //! | `output` | `parquet` or `lp` |
 //! | `type_conflicts` | the policy (`split`, `float`, `string`); null for `lp` |
-//! | `files[]` | per file: `database`, `retention_policy`, `measurement` (null for `lp`, whose files hold a whole shard), `shard`, `path` (relative, `/`-separated), `rows`, `values` (non-null field values), `min_time`, `max_time` (ns since the epoch; null for a file without rows), `bytes` |
+//! | `files[]` | per file: `database`, `retention_policy`, `measurement` (null for `lp`, whose files hold whole shards), `shard` (the first shard of the file), `shards` (every shard whose data the file holds, in time order), `path` (relative, `/`-separated), `rows`, `values` (non-null field values), `min_time`, `max_time` (ns since the epoch; null for a file without rows), `bytes` |
 //! | `measurements[]` | per Parquet table: `database`, `retention_policy`, `measurement`, `folder`, `columns[]` (`name`, `role` `time`/`tag`/`field`, `key`, and for fields `type` and `stored_types`, the types stored in the shards whose values are in the column) |
 //! | `conflicts[]` | per field stored with several types: `database`, `retention_policy`, `measurement`, `field`, `types` (type -> shard ids), `columns` (type -> the column holding its values; empty for `lp`) |
 //! | `skipped[]` | data left out under `--skip-corrupt`, as in the summary |
@@ -35,7 +36,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The manifest's `format`.
 pub const MANIFEST_FORMAT: &str = "influx-tsm.export-manifest";
 /// The manifest's `version`.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// `OUT/manifest.json`; see the module docs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -71,8 +72,10 @@ pub struct ManifestFile {
     pub retention_policy: String,
     /// The measurement (lossy when not UTF-8); none for a line-protocol file.
     pub measurement: Option<String>,
-    /// The shard id.
+    /// The (first) shard id.
     pub shard: u64,
+    /// Every shard whose data the file holds, in time order (`shard` first).
+    pub shards: Vec<u64>,
     /// Relative to the output folder, `/`-separated.
     pub path: String,
     /// Rows (points).
@@ -171,6 +174,7 @@ impl ExportManifest {
                     retention_policy: m.retention_policy.clone(),
                     measurement: (config.format == Format::Parquet).then(|| f.measurement.clone()),
                     shard: m.shard,
+                    shards: m.shard_ids(),
                     path: f.path.clone(),
                     rows: f.rows,
                     values: f.values,
@@ -383,7 +387,16 @@ pub fn check_export(out: &Path) -> Result<ExportCheck> {
         let folder = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
         match parquet_footer(&path) {
             Err(err) => problem(&file.path, format!("is not a readable Parquet file: {err}")),
-            Ok((rows, columns)) => {
+            Ok((rows, columns, shards)) => {
+                if shards != file.shards {
+                    problem(
+                        &file.path,
+                        format!(
+                            "holds shards {shards:?} by its metadata, the manifest says {:?}",
+                            file.shards
+                        ),
+                    );
+                }
                 if rows != file.rows {
                     problem(
                         &file.path,
@@ -436,12 +449,30 @@ pub fn check_export(out: &Path) -> Result<ExportCheck> {
 /// Column name and the InfluxDB type of a field column.
 type ColumnType = (String, Option<String>);
 
-/// A Parquet file's row count and its Arrow columns.
-fn parquet_footer(path: &Path) -> std::result::Result<(u64, Vec<ColumnType>), String> {
+/// What a Parquet file's footer says: rows, Arrow columns, shards.
+type Footer = (u64, Vec<ColumnType>, Vec<u64>);
+
+/// A Parquet file's row count, its Arrow columns, and the shards its metadata names
+/// ([`crate::output::META_SHARD`] or [`crate::output::META_SHARDS`]).
+fn parquet_footer(path: &Path) -> std::result::Result<Footer, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| e.to_string())?;
     let rows = builder.metadata().file_metadata().num_rows();
+    let metadata = builder.schema().metadata();
+    let shards = metadata
+        .get(crate::output::META_SHARD)
+        .or_else(|| metadata.get(crate::output::META_SHARDS))
+        .map(|text| {
+            text.split(',')
+                .map(|id| {
+                    id.parse::<u64>()
+                        .map_err(|_| format!("bad shard list {text:?}"))
+                })
+                .collect::<std::result::Result<Vec<u64>, String>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
     let columns = builder
         .schema()
         .fields()
@@ -453,5 +484,5 @@ fn parquet_footer(path: &Path) -> std::result::Result<(u64, Vec<ColumnType>), St
             )
         })
         .collect();
-    Ok((u64::try_from(rows).unwrap_or(0), columns))
+    Ok((u64::try_from(rows).unwrap_or(0), columns, shards))
 }

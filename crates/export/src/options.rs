@@ -169,6 +169,16 @@ pub const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
 /// in bytes on the cardinality directories.
 pub const DEFAULT_SERIES_PER_PART: usize = 100_000;
 
+/// Input bytes (TSM, tombstone and WAL files) of one group of shards unless set: the
+/// consecutive shards of a retention policy are exported together, one file per
+/// measurement, until their input reaches this ([`crate::group`]). Query engines want
+/// files of 100 MiB to 1 GiB (DuckDB's and the lakehouse formats' advice: Iceberg's
+/// default target is 512 MiB, Delta's 1 GiB); a measurement's Parquet is 0.05 to 0.4 of
+/// the TSM bytes it comes from, so a group of 1 GiB of input gives files of at most a few
+/// hundred MiB, and hundreds of small shards give one file per measurement instead of one
+/// per shard.
+pub const DEFAULT_TARGET_FILE_SIZE: u64 = 1 << 30;
+
 /// Bytes of decoded rows per batch (and per worker) unless set; the Arrow readers' too.
 pub const DEFAULT_BATCH_BYTES: usize = arrow_build::DEFAULT_BATCH_BYTES;
 
@@ -192,6 +202,8 @@ pub struct Options {
     pub(crate) verify_crc: bool,
     pub(crate) mode: OutMode,
     pub(crate) series_per_part: usize,
+    /// Input bytes per group of shards; `None`: one group per shard (`--file-per-shard`).
+    pub(crate) target_file_size: Option<u64>,
     pub(crate) type_conflicts: TypeConflicts,
     pub(crate) remote: Option<Arc<Remote>>,
     pub(crate) partition: Option<Partition>,
@@ -251,6 +263,7 @@ impl Options {
                 verify_crc: true,
                 mode: OutMode::Fresh,
                 series_per_part: DEFAULT_SERIES_PER_PART,
+                target_file_size: Some(DEFAULT_TARGET_FILE_SIZE),
                 type_conflicts: TypeConflicts::default(),
                 remote: None,
             },
@@ -338,6 +351,11 @@ impl Options {
         }
         if self.node.is_some() {
             fingerprint["cluster"] = json!(true);
+        }
+        // Shards grouped into files since this key exists; without it (one file per
+        // shard) an export of an earlier version resumes.
+        if let Some(bytes) = self.target_file_size {
+            fingerprint["target_file_size"] = json!(bytes);
         }
         // Files of one measurement share one schema since this key exists: an export of
         // an earlier version (per-shard schemas) must not be resumed into it.
@@ -531,6 +549,15 @@ impl OptionsBuilder {
     /// unless testing.
     pub fn series_per_part(mut self, series: usize) -> Self {
         self.options.series_per_part = series.max(1);
+        self
+    }
+
+    /// Groups the consecutive shards of each retention policy into one file per
+    /// measurement (one line-protocol file) until their input reaches `bytes` (default
+    /// [`DEFAULT_TARGET_FILE_SIZE`]; see [`crate::group`]); `None` writes one file per
+    /// shard and measurement, as `--file-per-shard` does.
+    pub fn target_file_size(mut self, bytes: Option<u64>) -> Self {
+        self.options.target_file_size = bytes;
         self
     }
 

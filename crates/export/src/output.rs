@@ -36,8 +36,11 @@ pub const META_MEASUREMENT: &str = "influxdb.measurement";
 /// Parquet key-value metadata, only for a measurement name that is not UTF-8: its bytes
 /// in lowercase hex.
 pub const META_MEASUREMENT_HEX: &str = "influxdb.measurement_hex";
-/// Parquet key-value metadata: the shard id.
+/// Parquet key-value metadata: the shard id, in a file of one shard.
 pub const META_SHARD: &str = "influxdb.shard";
+/// Parquet key-value metadata: the shard ids, comma-separated in time order, in a file of
+/// a group of several shards.
+pub const META_SHARDS: &str = "influxdb.shards";
 /// Parquet key-value metadata: the version of influx-tsm that wrote the file.
 pub const META_VERSION: &str = "influx-tsm.version";
 
@@ -50,10 +53,22 @@ pub fn relative_path(
     measurement: &[u8],
     shard: u64,
 ) -> PathBuf {
+    group_path(database, retention_policy, measurement, &shard.to_string())
+}
+
+/// The file of one (database, retention policy, measurement) of the group of shards
+/// `group` ([`crate::group::ShardGroup::name`]), relative to the output directory:
+/// `<db>/<rp>/<measurement>/<group>.parquet`.
+pub fn group_path(
+    database: &str,
+    retention_policy: &str,
+    measurement: &[u8],
+    group: &str,
+) -> PathBuf {
     let mut path = PathBuf::from(naming::encode(database.as_bytes()));
     path.push(naming::encode(retention_policy.as_bytes()));
     path.push(naming::encode(measurement));
-    path.push(format!("{shard}.parquet"));
+    path.push(format!("{group}.parquet"));
     path
 }
 
@@ -61,9 +76,15 @@ pub fn relative_path(
 /// output directory: `<db>/<rp>/<shard>.lp` (`.lp.gz` when compressed), names encoded by
 /// [`naming::encode`].
 pub fn lp_relative_path(database: &str, retention_policy: &str, shard: u64, gzip: bool) -> PathBuf {
+    lp_group_path(database, retention_policy, &shard.to_string(), gzip)
+}
+
+/// The line-protocol file of the group of shards `group` of (database, retention policy),
+/// relative to the output directory: `<db>/<rp>/<group>.lp` (`.lp.gz` when compressed).
+pub fn lp_group_path(database: &str, retention_policy: &str, group: &str, gzip: bool) -> PathBuf {
     let mut path = PathBuf::from(naming::encode(database.as_bytes()));
     path.push(naming::encode(retention_policy.as_bytes()));
-    path.push(format!("{shard}.lp{}", if gzip { ".gz" } else { "" }));
+    path.push(format!("{group}.lp{}", if gzip { ".gz" } else { "" }));
     path
 }
 
@@ -116,7 +137,7 @@ fn codec(compression: Compression) -> Result<parquet::basic::Compression> {
 }
 
 /// The settings of one file that do not depend on its data: codec, row groups, the
-/// key-value metadata naming the database, retention policy, measurement and shard, and
+/// key-value metadata naming the database, retention policy, measurement and shards, and
 /// the time column's encoding. (A file joined from parts needs no more: its column chunks
 /// come encoded.)
 ///
@@ -132,9 +153,9 @@ pub fn file_properties(
     database: &str,
     retention_policy: &str,
     measurement: &[u8],
-    shard: u64,
+    shards: &[u64],
 ) -> Result<WriterPropertiesBuilder> {
-    let metadata = file_metadata(database, retention_policy, measurement, shard)
+    let metadata = file_metadata(database, retention_policy, measurement, shards)
         .into_iter()
         .map(|(key, value)| KeyValue::new(key, value))
         .collect();
@@ -149,14 +170,24 @@ pub fn file_properties(
 
 /// The metadata of one file, the same in its Parquet key-value metadata and in its stored
 /// Arrow schema (readers show one or the other): database, retention policy,
-/// measurement (and its exact bytes in hex when they are not UTF-8), shard, and the
-/// version of influx-tsm that wrote it.
+/// measurement (and its exact bytes in hex when they are not UTF-8), shard (or the shards
+/// of a group, [`META_SHARDS`]), and the version of influx-tsm that wrote it.
 pub fn file_metadata(
     database: &str,
     retention_policy: &str,
     measurement: &[u8],
-    shard: u64,
+    shards: &[u64],
 ) -> Vec<(String, String)> {
+    let shard = match shards {
+        [one] => (META_SHARD.to_string(), one.to_string()),
+        many => (
+            META_SHARDS.to_string(),
+            many.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    };
     let mut metadata = vec![
         (META_DATABASE.to_string(), database.to_string()),
         (
@@ -167,7 +198,7 @@ pub fn file_metadata(
             META_MEASUREMENT.to_string(),
             String::from_utf8_lossy(measurement).into_owned(),
         ),
-        (META_SHARD.to_string(), shard.to_string()),
+        shard,
         (
             META_VERSION.to_string(),
             env!("CARGO_PKG_VERSION").to_string(),
@@ -185,10 +216,10 @@ pub fn file_schema(
     database: &str,
     retention_policy: &str,
     measurement: &[u8],
-    shard: u64,
+    shards: &[u64],
 ) -> SchemaRef {
     let metadata: std::collections::HashMap<String, String> =
-        file_metadata(database, retention_policy, measurement, shard)
+        file_metadata(database, retention_policy, measurement, shards)
             .into_iter()
             .collect();
     Arc::new(schema.as_ref().clone().with_metadata(metadata))
@@ -206,7 +237,7 @@ pub fn writer_properties(
     database: &str,
     retention_policy: &str,
     measurement: &[u8],
-    shard: u64,
+    shards: &[u64],
     first_batch: &RecordBatch,
 ) -> Result<WriterProperties> {
     let codec = codec(compression)?;
@@ -216,7 +247,7 @@ pub fn writer_properties(
         database,
         retention_policy,
         measurement,
-        shard,
+        shards,
     )?;
     let schema = first_batch.schema();
     let fields: Vec<(&FieldRef, &ArrayRef)> = schema

@@ -10,9 +10,10 @@ use tsm::meta::{Meta, ShardStatus, decode_meta};
 use tsm_backup::Backup;
 
 use crate::error::{Error, IoContext, Result, cannot};
+use crate::group::{ShardGroup, group_shards};
 use crate::opened::{ShardInput, open_shard, shard_name};
 use crate::options::{Format, Options};
-use crate::output::{lp_relative_path, relative_path};
+use crate::output::{group_path, lp_group_path};
 use crate::state::OutDir;
 
 /// A shard to export.
@@ -24,6 +25,9 @@ pub struct PlannedShard {
     pub bytes: u64,
     /// Where its files are.
     pub input: ShardInput,
+    /// The start of its shard group's time span (nanoseconds), from the server's
+    /// catalogue; `None` without one. Orders the shards of a group.
+    pub start_time: Option<i64>,
 }
 
 /// The shards to export.
@@ -31,6 +35,9 @@ pub struct PlannedShard {
 pub struct Plan {
     /// Selected shards, in (database, retention policy, id) order.
     pub shards: Vec<PlannedShard>,
+    /// The groups `shards` are exported in ([`crate::group`]), in (database, retention
+    /// policy, time) order; each shard is in exactly one.
+    pub groups: Vec<ShardGroup>,
     /// What the directory scan passed over, with the reason.
     pub ignored: Vec<(PathBuf, String)>,
     /// Shards left out because the server's catalogue does not list them as live.
@@ -121,31 +128,75 @@ impl Plan {
                 ShardInput::Folder => shard_bytes(&location)?,
                 ShardInput::Backup(shard) => shard.bytes(),
             };
+            let start_time = meta.as_ref().and_then(|meta| {
+                meta.shard_start(&location.database, &location.retention_policy, location.id)
+            });
             shards.push(PlannedShard {
                 location,
                 bytes,
                 input,
+                start_time,
             });
         }
-        let mut other_shares = Vec::new();
-        if let Some(share) = config.partition {
-            let sizes: Vec<(u64, u64)> = shards.iter().map(|s| (s.bytes, s.location.id)).collect();
-            let bins = partition(&sizes, share.count);
-            let (own, others): (Vec<_>, Vec<_>) = shards
-                .into_iter()
-                .zip(bins)
-                .partition(|(_, bin)| *bin + 1 == share.index);
-            shards = own.into_iter().map(|(shard, _)| shard).collect();
-            other_shares = others.into_iter().map(|(shard, _)| shard).collect();
-        }
-        Ok(Plan {
+        let mut plan = Plan {
             shards,
+            groups: Vec::new(),
             ignored: input_ignored,
             unlisted,
             catalogue_problem,
-            other_shares,
+            other_shares: Vec::new(),
             elsewhere: Vec::new(),
-        })
+        };
+        plan.regroup(config);
+        if let Some(share) = config.partition {
+            plan.keep_share(share);
+        }
+        Ok(plan)
+    }
+
+    /// Groups the shards again ([`crate::group::group_shards`]), after `shards` changed.
+    ///
+    /// A cluster export (`--node`) writes one file per shard: its nodes hold different
+    /// shards, and a group is written by one process, so no grouping could both stay on
+    /// one node and give the files one process gives for the whole cluster.
+    pub fn regroup(&mut self, config: &Options) {
+        let target = config.target_file_size.filter(|_| config.node.is_none());
+        self.groups = group_shards(&self.shards, target);
+    }
+
+    /// Keeps this process's share of the groups (`--partition`): the groups are dealt
+    /// by bytes ([`partition`]), each by its first shard's id; the other shares' shards
+    /// move to `other_shares`.
+    fn keep_share(&mut self, share: crate::options::Partition) {
+        let sizes: Vec<(u64, u64)> = self.groups.iter().map(|g| (g.bytes, g.ids[0])).collect();
+        let bins = partition(&sizes, share.count);
+        let mut own = vec![false; self.shards.len()];
+        for (group, bin) in self.groups.iter().zip(&bins) {
+            if *bin + 1 == share.index {
+                group.members.iter().for_each(|&i| own[i] = true);
+            }
+        }
+        // Each kept shard's new position, by its old one.
+        let mut moved = vec![usize::MAX; own.len()];
+        for (new, (old, _)) in own.iter().enumerate().filter(|(_, own)| **own).enumerate() {
+            moved[old] = new;
+        }
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.shards)
+            .into_iter()
+            .zip(own)
+            .partition(|(_, own)| *own);
+        self.shards = mine.into_iter().map(|(shard, _)| shard).collect();
+        self.other_shares = others.into_iter().map(|(shard, _)| shard).collect();
+        let groups = std::mem::take(&mut self.groups);
+        self.groups = groups
+            .into_iter()
+            .zip(bins)
+            .filter(|(_, bin)| *bin + 1 == share.index)
+            .map(|(mut group, _)| {
+                group.members.iter_mut().for_each(|i| *i = moved[*i]);
+                group
+            })
+            .collect();
     }
 
     /// Total bytes of the selected shards' files.
@@ -292,14 +343,17 @@ pub struct DryRunShard {
     pub retention_policy: String,
     /// The shard id.
     pub shard: u64,
+    /// The group it is exported in ([`crate::group::ShardGroup::name`]); its files are
+    /// the group's.
+    pub group: String,
     /// Bytes of input.
     pub bytes: u64,
     /// Finished by an earlier run (`--resume`): kept as is.
     pub done: bool,
     /// Selected measurements (lossy names).
     pub measurements: Vec<String>,
-    /// Files that would be written (relative; a measurement with no points in the time
-    /// range gives none).
+    /// Files its data would be written into (relative; the group's other shards write
+    /// into them too; a measurement with no points in the time range gives none).
     pub files: Vec<String>,
     /// Damaged data that would be skipped (`--skip-corrupt`).
     pub skipped: Vec<String>,
@@ -316,7 +370,7 @@ pub struct DryRun {
     pub shard_count: usize,
     /// Total measurements over all shards.
     pub measurement_count: usize,
-    /// Total files.
+    /// Total files (each group's once).
     pub file_count: usize,
     /// Total input bytes.
     pub bytes: u64,
@@ -328,29 +382,46 @@ impl DryRun {
     /// # Errors
     /// When a shard cannot be opened (and `--skip-corrupt` does not apply).
     pub fn new(config: &Options, plan: &Plan, out: &OutDir) -> Result<DryRun> {
+        let mut group_of = vec![String::new(); plan.shards.len()];
+        for group in &plan.groups {
+            let name = group.name();
+            group
+                .members
+                .iter()
+                .for_each(|&i| group_of[i] = name.clone());
+        }
         let shards = plan
             .shards
             .par_iter()
+            .zip(&group_of)
             .with_max_len(1)
-            .map(|planned| describe(config, planned, out))
+            .map(|(planned, group)| describe(config, planned, group, out))
             .collect::<Result<Vec<_>>>()?;
+        let files: std::collections::BTreeSet<&String> =
+            shards.iter().flat_map(|s| &s.files).collect();
         Ok(DryRun {
             out: config.out.clone(),
             shard_count: shards.len(),
             measurement_count: shards.iter().map(|s| s.measurements.len()).sum(),
-            file_count: shards.iter().map(|s| s.files.len()).sum(),
+            file_count: files.len(),
             bytes: plan.bytes(),
             shards,
         })
     }
 }
 
-fn describe(config: &Options, planned: &PlannedShard, out: &OutDir) -> Result<DryRunShard> {
+fn describe(
+    config: &Options,
+    planned: &PlannedShard,
+    group: &str,
+    out: &OutDir,
+) -> Result<DryRunShard> {
     let loc = &planned.location;
     let mut shard = DryRunShard {
         database: loc.database.clone(),
         retention_policy: loc.retention_policy.clone(),
         shard: loc.id,
+        group: group.to_string(),
         bytes: planned.bytes,
         done: false,
         measurements: Vec::new(),
@@ -359,6 +430,7 @@ fn describe(config: &Options, planned: &PlannedShard, out: &OutDir) -> Result<Dr
     };
     if let Some(manifest) = out.done(loc) {
         shard.done = true;
+        shard.group = manifest.group_name();
         shard.files = manifest.files.iter().map(|f| f.path.clone()).collect();
         shard.measurements = manifest
             .files
@@ -381,15 +453,15 @@ fn describe(config: &Options, planned: &PlannedShard, out: &OutDir) -> Result<Dr
             .measurements
             .push(String::from_utf8_lossy(&m.name).into_owned());
         if config.format == Format::Parquet {
-            let path = relative_path(&loc.database, &loc.retention_policy, &m.name, loc.id);
+            let path = group_path(&loc.database, &loc.retention_policy, &m.name, group);
             shard.files.push(path_string(&path));
         }
     }
     if config.format == Format::Lp && !shard.measurements.is_empty() {
-        let path = lp_relative_path(
+        let path = lp_group_path(
             &loc.database,
             &loc.retention_policy,
-            loc.id,
+            group,
             config.gzip.is_some(),
         );
         shard.files.push(path_string(&path));

@@ -100,8 +100,16 @@ impl Report {
             version: env!("CARGO_PKG_VERSION"),
             out,
             shards: plan.shards.len(),
-            shards_exported: results.iter().filter(|r| !r.resumed).count(),
-            shards_resumed: results.iter().filter(|r| r.resumed).count(),
+            shards_exported: results
+                .iter()
+                .filter(|r| !r.resumed)
+                .map(|r| r.manifest.shard_ids().len())
+                .sum(),
+            shards_resumed: results
+                .iter()
+                .filter(|r| r.resumed)
+                .map(|r| r.manifest.shard_ids().len())
+                .sum(),
             replicas_left: plan
                 .elsewhere
                 .iter()
@@ -150,7 +158,7 @@ pub fn conflicts(results: &[ShardResult]) -> Vec<Conflict> {
                 &f.measurement,
                 &f.field,
                 &f.field_type,
-                m.shard,
+                f.shard.unwrap_or(m.shard),
             );
         }
     }
@@ -179,6 +187,7 @@ mod tests {
         manifest.fields = fields
             .iter()
             .map(|(m, f, t)| FieldRecord {
+                shard: None,
                 measurement: m.to_string(),
                 field: f.to_string(),
                 field_type: t.to_string(),

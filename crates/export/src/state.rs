@@ -3,18 +3,19 @@
 //! ```text
 //! OUT/.influx-tsm/options.json                  the options that decide the contents
 //! OUT/.influx-tsm/tables.json                   each measurement's one schema (Parquet)
-//! OUT/.influx-tsm/done/<db>/<rp>/<shard>.json   one manifest per finished shard
+//! OUT/.influx-tsm/done/<db>/<rp>/<group>.json   one manifest per finished group of shards
 //! ```
 //!
 //! `tables.json` is written before the first shard starts; a resumed export reads it
 //! instead of making the tables again, so its files have the schemas of the first run's.
 //!
-//! `options.json` is written before any Parquet file. A shard's manifest is written (whole,
-//! by rename) only after every file of the shard has been renamed into place and the
-//! folders synced, so a manifest means the shard is finished. `--resume` checks that the
-//! options are the same, deletes stale temporary files, keeps the shards with a manifest,
-//! deletes whatever files the unfinished shards had left, and exports those again: the
-//! result has the same files as an uninterrupted run.
+//! `options.json` is written before any Parquet file. A group's manifest (named after the
+//! group, [`crate::group::ShardGroup::name`]) is written (whole, by rename) only after
+//! every file of the group has been renamed into place and the folders synced, so a
+//! manifest means the group is finished. `--resume` checks that the options are the same,
+//! deletes stale temporary files and every data file no manifest lists, keeps the groups
+//! with a manifest, and exports the rest again: the result has the same files as an
+//! uninterrupted run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -107,6 +108,9 @@ impl SkipRecord {
 /// A field's type in an exported measurement of a shard, for finding type conflicts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FieldRecord {
+    /// The shard, in a group of several (else the group's one shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u64>,
     /// The measurement (lossy).
     pub measurement: String,
     /// The field key (lossy).
@@ -116,15 +120,19 @@ pub struct FieldRecord {
     pub field_type: String,
 }
 
-/// What one shard's export produced; written as its completion marker.
+/// What one group of shards' export produced; written as its completion marker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
     /// The database.
     pub database: String,
     /// The retention policy.
     pub retention_policy: String,
-    /// The shard id.
+    /// The (first) shard id.
     pub shard: u64,
+    /// A group of several shards: every shard id, in time order (`shard` first). Empty
+    /// for a group of one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<u64>,
     /// Bytes of the shard's input files.
     pub bytes_in: u64,
     /// Files written.
@@ -157,6 +165,7 @@ impl Manifest {
             database: shard.database.clone(),
             retention_policy: shard.retention_policy.clone(),
             shard: shard.id,
+            shards: Vec::new(),
             bytes_in,
             files: Vec::new(),
             fields: Vec::new(),
@@ -167,6 +176,33 @@ impl Manifest {
             cast_values: 0,
             inexact_values: 0,
         }
+    }
+
+    /// An empty manifest for the group of `shards` (in time order) of `first`'s database
+    /// and retention policy.
+    pub fn for_group(first: &ShardLocation, shards: &[u64], bytes_in: u64) -> Manifest {
+        Manifest {
+            shards: if shards.len() > 1 {
+                shards.to_vec()
+            } else {
+                Vec::new()
+            },
+            ..Manifest::new(first, bytes_in)
+        }
+    }
+
+    /// The ids of the shards it holds, in time order.
+    pub fn shard_ids(&self) -> Vec<u64> {
+        if self.shards.is_empty() {
+            vec![self.shard]
+        } else {
+            self.shards.clone()
+        }
+    }
+
+    /// The name of its group ([`crate::group::group_name`]).
+    pub fn group_name(&self) -> String {
+        crate::group::group_name(&self.shard_ids())
     }
 }
 
@@ -190,7 +226,7 @@ pub struct OutDir {
     /// A cluster export (`--node`): the tables are the cluster's, and shards finished by
     /// an earlier run are kept without `--resume`.
     cluster: bool,
-    done: HashMap<ShardKey, Manifest>,
+    done: Done,
     remote: Option<Arc<Remote>>,
 }
 
@@ -224,7 +260,7 @@ impl OutDir {
             resume: false,
             shared,
             cluster,
-            done: HashMap::new(),
+            done: Done::default(),
             remote: config.remote.clone(),
         };
         if let Some(remote) = &config.remote {
@@ -311,9 +347,12 @@ impl OutDir {
                     )?;
                     out.resume = true;
                     out.done = read_manifests(&state.join(DONE_DIR))?;
-                    // Shared: each shard's own temporary files go before it is written.
+                    // Shared: each group's own files go before it is written.
                     if write && !shared {
                         remove_temp_files(&root)?;
+                        // Files of a group left unfinished, also when the groups changed
+                        // since (a shard grew): only finished groups' files stay.
+                        remove_unrecorded_files(&root, &out.done)?;
                     }
                     return Ok(out);
                 }
@@ -403,7 +442,7 @@ impl OutDir {
         &self.root
     }
 
-    /// The manifest of `shard` if an earlier run finished it.
+    /// The manifest of the group holding `shard` if an earlier run finished it.
     pub fn done(&self, shard: &ShardLocation) -> Option<&Manifest> {
         self.done.get(&shard_key(shard))
     }
@@ -441,7 +480,7 @@ impl OutDir {
             &self.root,
             &manifest.database,
             &manifest.retention_policy,
-            manifest.shard,
+            &manifest.group_name(),
         );
         let text = to_json(manifest)?;
         let Some(remote) = &self.remote else {
@@ -477,14 +516,17 @@ impl OutDir {
             remote.download_state(&self.root)?;
         }
         let done = read_manifests(&self.root.join(STATE_DIR).join(DONE_DIR))?;
+        let mut seen = std::collections::HashSet::new();
         let mut all = Vec::new();
         for key in shards {
-            match done.get(&key) {
-                Some(manifest) => all.push(crate::report::ShardResult {
-                    manifest: manifest.clone(),
+            let Some(&record) = done.by_shard.get(&key) else {
+                return Ok(None);
+            };
+            if seen.insert(record) {
+                all.push(crate::report::ShardResult {
+                    manifest: done.records[record].clone(),
                     resumed: true,
-                }),
-                None => return Ok(None),
+                });
             }
         }
         all.sort_by(|a, b| {
@@ -516,18 +558,24 @@ impl OutDir {
         self.remote.as_ref()
     }
 
-    /// Deletes the files an unfinished earlier run left for `shard`
-    /// (`<db>/<rp>/*/<shard>.parquet`, or the one line-protocol file `lp_file`, relative).
-    pub fn remove_shard_files(&self, shard: &ShardLocation, lp_file: Option<&Path>) -> Result<()> {
+    /// Deletes the files an unfinished earlier run left for the group `name` of
+    /// `first`'s database and retention policy (`<db>/<rp>/*/<name>.parquet`, or the one
+    /// line-protocol file `lp_file`, relative).
+    pub fn remove_group_files(
+        &self,
+        first: &ShardLocation,
+        name: &str,
+        lp_file: Option<&Path>,
+    ) -> Result<()> {
         if let Some(remote) = self.remote.as_ref().filter(|_| self.shared) {
-            // Uploads a killed run left open for this shard's files (a resume aborts all
+            // Uploads a killed run left open for this group's files (a resume aborts all
             // of them before it starts; processes sharing the bucket may not).
             let rp = format!(
                 "{}/{}/",
-                naming::encode(shard.database.as_bytes()),
-                naming::encode(shard.retention_policy.as_bytes())
+                naming::encode(first.database.as_bytes()),
+                naming::encode(first.retention_policy.as_bytes())
             );
-            let parquet = format!("/{}.parquet", shard.id);
+            let parquet = format!("/{name}.parquet");
             let lp = lp_file.map(crate::plan::path_string);
             remote.abort_uploads_of(|relative| {
                 lp.as_deref() == Some(relative)
@@ -541,15 +589,15 @@ impl OutDir {
         }
         let rp_dir = self
             .root
-            .join(naming::encode(shard.database.as_bytes()))
-            .join(naming::encode(shard.retention_policy.as_bytes()));
+            .join(naming::encode(first.database.as_bytes()))
+            .join(naming::encode(first.retention_policy.as_bytes()));
         let entries = match std::fs::read_dir(&rp_dir) {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(err) => return Err(Error::io(cannot("list", &rp_dir)(), err)),
         };
-        let name = format!("{}.parquet", shard.id);
-        // `.<id>.parquet.tmp`, `.<id>.parquet.part<n>.tmp`: this shard's unfinished files.
+        let name = format!("{name}.parquet");
+        // `.<name>.parquet.tmp`, `.<name>.parquet.part<n>.tmp`: this group's unfinished files.
         let temp_prefix = format!(".{name}");
         for entry in entries {
             let dir = entry.io_context(cannot("list", &rp_dir))?.path();
@@ -696,7 +744,7 @@ fn prepare_remote(
         }
         OutMode::Resume => {
             // Processes sharing the prefix may be uploading now: each aborts only the
-            // uploads of the shards it is about to write (`OutDir::remove_shard_files`).
+            // uploads of the shards it is about to write (`OutDir::remove_group_files`).
             if write && !shared {
                 remote.abort_unfinished_uploads()?;
             }
@@ -705,12 +753,71 @@ fn prepare_remote(
     }
 }
 
-fn manifest_path(root: &Path, database: &str, retention_policy: &str, shard: u64) -> PathBuf {
+fn manifest_path(root: &Path, database: &str, retention_policy: &str, group: &str) -> PathBuf {
     root.join(STATE_DIR)
         .join(DONE_DIR)
         .join(naming::encode(database.as_bytes()))
         .join(naming::encode(retention_policy.as_bytes()))
-        .join(format!("{shard}.json"))
+        .join(format!("{group}.json"))
+}
+
+/// The finished groups' manifests, and which holds each shard.
+#[derive(Debug, Default)]
+struct Done {
+    records: Vec<Manifest>,
+    by_shard: HashMap<ShardKey, usize>,
+}
+
+impl Done {
+    fn get(&self, key: &ShardKey) -> Option<&Manifest> {
+        self.by_shard.get(key).map(|&i| &self.records[i])
+    }
+
+    fn insert(&mut self, manifest: Manifest) {
+        let index = self.records.len();
+        for id in manifest.shard_ids() {
+            let key = (
+                manifest.database.clone(),
+                manifest.retention_policy.clone(),
+                id,
+            );
+            self.by_shard.insert(key, index);
+        }
+        self.records.push(manifest);
+    }
+}
+
+/// Deletes every data file (`.parquet`, `.lp`, `.lp.gz`) under `root`, outside the state
+/// folder, that no finished group's manifest lists.
+fn remove_unrecorded_files(root: &Path, done: &Done) -> Result<()> {
+    let listed: std::collections::HashSet<PathBuf> = done
+        .records
+        .iter()
+        .flat_map(|m| &m.files)
+        .map(|f| root.join(&f.path))
+        .collect();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).io_context(cannot("list", &dir))? {
+            let entry = entry.io_context(cannot("list", &dir))?;
+            let kind = entry.file_type().io_context(cannot("list", &dir))?;
+            let path = entry.path();
+            if kind.is_dir() {
+                if path != root.join(STATE_DIR) {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let data = [".parquet", ".lp", ".lp.gz"]
+                .iter()
+                .any(|ext| name.ends_with(ext));
+            if kind.is_file() && data && !listed.contains(&path) && dir != root {
+                remove_if_there(&path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The options that differ, as `name: earlier -> now`.
@@ -730,8 +837,8 @@ fn differences(earlier: &serde_json::Value, now: &serde_json::Value) -> Vec<Stri
         .collect()
 }
 
-fn read_manifests(dir: &Path) -> Result<HashMap<ShardKey, Manifest>> {
-    let mut out = HashMap::new();
+fn read_manifests(dir: &Path) -> Result<Done> {
+    let mut out = Done::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
@@ -753,14 +860,7 @@ fn read_manifests(dir: &Path) -> Result<HashMap<ShardKey, Manifest>> {
                         what: cannot("parse", &path)(),
                         source,
                     })?;
-                out.insert(
-                    (
-                        manifest.database.clone(),
-                        manifest.retention_policy.clone(),
-                        manifest.shard,
-                    ),
-                    manifest,
-                );
+                out.insert(manifest);
             }
         }
     }

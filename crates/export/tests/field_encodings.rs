@@ -130,7 +130,7 @@ fn write(table: &RecordBatch, path: &Path) {
         "db",
         "autogen",
         b"m",
-        1,
+        &[1],
         &first,
     )
     .unwrap();

@@ -91,6 +91,27 @@ impl Meta {
         status
     }
 
+    /// The start of the time span of shard `id` of `database`/`retention_policy` (of its
+    /// live shard group, else of a deleted one); `None` when the catalogue does not list it.
+    pub fn shard_start(&self, database: &str, retention_policy: &str, id: u64) -> Option<i64> {
+        let groups = self
+            .databases
+            .iter()
+            .filter(|d| d.name == database)
+            .flat_map(|d| &d.retention_policies)
+            .filter(|rp| rp.name == retention_policy)
+            .flat_map(|rp| &rp.shard_groups)
+            .filter(|g| g.shards.contains(&id));
+        let mut start = None;
+        for group in groups {
+            if group.deleted_at == 0 {
+                return Some(group.start_time);
+            }
+            start = start.or(Some(group.start_time));
+        }
+        start
+    }
+
     /// The database named `name`.
     pub fn database(&self, name: &str) -> Option<&DatabaseMeta> {
         self.databases.iter().find(|d| d.name == name)
@@ -393,6 +414,8 @@ mod tests {
         assert_eq!(rp.shard_groups[0].start_time, -5);
         assert_eq!(rp.shard_groups[0].shards, vec![1, 2]);
         assert_eq!(meta.shard_status("airq", "autogen", 2), ShardStatus::Live);
+        assert_eq!(meta.shard_start("airq", "autogen", 2), Some(-5));
+        assert_eq!(meta.shard_start("airq", "autogen", 99), None);
         assert_eq!(
             meta.shard_status("airq", "autogen", 3),
             ShardStatus::Deleted
