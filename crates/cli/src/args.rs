@@ -241,6 +241,11 @@ pub struct ExportArgs {
     #[arg(long)]
     pub file_per_shard: bool,
 
+    /// For tests: input bytes up to which a shard of a group is gathered in memory (the
+    /// rows and their order are the same whatever it is).
+    #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_bytes, hide = true)]
+    pub small_shard_bytes: usize,
+
     /// Most bytes of decoded rows held per batch (and per thread) while converting;
     /// accepts K, M, G suffixes (powers of 1024).
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
@@ -420,6 +425,7 @@ impl ExportArgs {
             .row_group_size(self.row_group_size.into())
             .batch_bytes(self.batch_bytes)
             .target_file_size((!self.file_per_shard).then_some(self.target_file_size as u64))
+            .small_shard_bytes(self.small_shard_bytes as u64)
             .skip_corrupt(self.skip_corrupt)
             .include_unlisted_shards(self.include_unlisted_shards)
             .partition(self.partition)

@@ -294,6 +294,12 @@ fn export_in_groups_of_any_size_matches_oracle() {
             .iter()
             .all(|p| file_shards(&read_parquet(p).kv).len() == 1)
     );
+    // Every shard streamed into its group's files as a big one is.
+    let streamed = dir.path().join("streamed");
+    export_matches_oracle_with(
+        &streamed,
+        &["--target-file-size", "24K", "--small-shard-bytes", "1K"],
+    );
     let out = dir.path().join("small-groups");
     export_matches_oracle_with(&out, &["--target-file-size", "24K"]);
     let shards: Vec<Vec<u64>> = parquet_files(&out)

@@ -325,9 +325,20 @@ fn whole_fixture_equals_the_oracle() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let input = fixture();
-    for threads in ["1", "4"] {
-        let out = out.join(threads);
-        let output = run(&[
+    // Grouped as by default; in small groups whose every shard goes through a part file
+    // (gzip members among them); one file per shard.
+    let runs: [(&str, &[&str]); 4] = [
+        ("1", &[]),
+        ("4", &[]),
+        (
+            "2",
+            &["--target-file-size", "24K", "--small-shard-bytes", "1K"],
+        ),
+        ("2", &["--file-per-shard", "--compress", "gzip"]),
+    ];
+    for (i, (threads, extra)) in runs.into_iter().enumerate() {
+        let out = out.join(i.to_string());
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"export",
             &input,
             &"--format",
@@ -337,7 +348,9 @@ fn whole_fixture_equals_the_oracle() {
             &"-q",
             &"-j",
             &threads,
-        ]);
+        ];
+        args.extend(extra.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+        let output = run(&args);
         assert_code(&output, 0);
         let got = read_tree(&out);
         assert!(

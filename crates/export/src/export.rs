@@ -400,10 +400,14 @@ fn export_group(ctx: &Shared<'_>, plan: &Plan, group: &ShardGroup) -> Result<Opt
     let Some(dirs) = dirs else {
         return Ok(None);
     };
+    if group.members.len() > 1 {
+        manifest.compact_fields();
+    }
     sync_tree(ctx.out.root(), &dirs)?;
     ctx.out.write_manifest(&manifest)?;
-    for &member in &group.members {
-        let planned = &plan.shards[member];
+    // A group of several shards tells of each shard as its rows are written.
+    if let [member] = group.members.as_slice() {
+        let planned = &plan.shards[*member];
         ctx.progress
             .shard_finished(&planned.location, planned.bytes);
     }
@@ -469,13 +473,7 @@ fn export_shard(
             return Ok(None);
         }
         for (&index, (part, result)) in selected.iter().zip(outcomes) {
-            manifest.files.extend(part.files);
-            manifest.fields.extend(part.fields);
-            manifest.skipped.extend(part.skipped);
-            manifest.replaced_field_values += part.replaced_field_values;
-            manifest.replaced_tag_values += part.replaced_tag_values;
-            manifest.cast_values += part.cast_values;
-            manifest.inexact_values += part.inexact_values;
+            manifest.absorb(part);
             match result {
                 Ok(Some(dir)) => {
                     dirs.insert(dir);
@@ -522,7 +520,7 @@ impl Written {
         self.add_times(other.time_range);
     }
 
-    fn add_times(&mut self, range: Option<(i64, i64)>) {
+    pub(crate) fn add_times(&mut self, range: Option<(i64, i64)>) {
         if let Some((min, max)) = range {
             self.time_range = Some(match self.time_range {
                 Some((a, b)) => (a.min(min), b.max(max)),
@@ -751,7 +749,7 @@ fn export_measurement(
     manifest
         .fields
         .extend(schema.fields.iter().map(|f| FieldRecord {
-            shard: None,
+            shards: Vec::new(),
             measurement: measurement.clone(),
             field: String::from_utf8_lossy(&f.key).into_owned(),
             field_type: f.field_type.name().to_string(),
@@ -857,17 +855,17 @@ pub(crate) fn write_measurement(
 }
 
 /// A batch converted to the table's columns, with what it holds.
-struct Converted {
-    batch: RecordBatch,
-    rows: u64,
-    values: u64,
+pub(crate) struct Converted {
+    pub(crate) batch: RecordBatch,
+    pub(crate) rows: u64,
+    pub(crate) values: u64,
     /// Its earliest and latest timestamp.
-    time_range: (i64, i64),
+    pub(crate) time_range: (i64, i64),
 }
 
 /// Decodes and converts the next non-empty batch; `None` at the end. Lossy UTF-8
 /// replacements and casts are added to `written`.
-fn next_record_batch(
+pub(crate) fn next_record_batch(
     config: &Options,
     target: &Target<'_>,
     rows: &mut MeasurementRows<'_>,
@@ -904,7 +902,7 @@ fn next_record_batch(
 }
 
 /// Writes one batch into `file`, creating it as `dest` first if needed.
-fn write_batch(
+pub(crate) fn write_batch(
     ctx: &Shared<'_>,
     target: &Target<'_>,
     dest: &Path,

@@ -14,16 +14,21 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
-use arrow_build::Columns;
+use arrow_array::RecordBatch;
+use arrow_build::{Columns, Projection};
+use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 use tsm::layout::ShardLocation;
+use tsm::rows::{MeasurementSchema, RowBatch};
 use tsm::shard::Shard;
 
 use crate::error::{Error, Result};
-use crate::export::{Failure, Shared, Target, Written, take_opened, write_measurement};
+use crate::export::{
+    Failure, Shared, Target, Written, next_record_batch, take_opened, write_measurement,
+};
 use crate::group::ShardGroup;
 use crate::opened::{OpenedShard, shard_name};
-use crate::output::{PendingFile, file_schema, group_path};
+use crate::output::{PendingFile, file_schema, group_path, writer_properties};
 use crate::plan::{Plan, path_string};
 use crate::state::{FieldRecord, FileRecord, Manifest, SkipRecord};
 
@@ -37,11 +42,18 @@ const CHUNK_BYTES: u64 = 128 << 20;
 
 /// One measurement's file of the group, being written.
 struct MeasurementFile {
+    /// Its database, retention policy and measurement.
+    database: String,
+    retention_policy: String,
+    measurement: Vec<u8>,
     /// Relative to the output folder.
     relative: PathBuf,
     /// The table's schema with the file's metadata (made once: it lists every shard).
     schema: Option<arrow_schema::SchemaRef>,
     file: Option<PendingFile>,
+    /// Batches of small shards gathered to be written as one, and their rows.
+    pending: Vec<RecordBatch>,
+    pending_rows: u64,
     written: Written,
     /// Field types, per shard, of what was written.
     fields: Vec<FieldRecord>,
@@ -84,13 +96,15 @@ pub(crate) fn export_group(
             .with_max_len(1)
             .map(|&member| take_opened(ctx, plan, member))
             .collect::<Result<Vec<OpenedShard>>>()?;
-        let mut shards: Vec<&Shard> = Vec::new();
-        for opened in &opened {
+        let mut shards: Vec<(&Shard, u64)> = Vec::new();
+        for (opened, &member) in opened.iter().zip(chunk) {
             manifest.skipped.extend(opened.skipped.iter().cloned());
             manifest.warnings.extend(opened.warnings.iter().cloned());
-            shards.extend(opened.shard.as_ref());
+            if let Some(shard) = &opened.shard {
+                shards.push((shard, plan.shards[member].bytes));
+            }
         }
-        for shard in &shards {
+        for (shard, _) in &shards {
             for schema in shard.measurements() {
                 if ctx.config.filter.measurement(&schema.name) && !files.contains_key(&schema.name)
                 {
@@ -103,7 +117,12 @@ pub(crate) fn export_group(
                     files.insert(
                         schema.name.clone(),
                         Mutex::new(MeasurementFile {
+                            database: first.database.clone(),
+                            retention_policy: first.retention_policy.clone(),
+                            measurement: schema.name.clone(),
                             relative,
+                            pending: Vec::new(),
+                            pending_rows: 0,
                             schema: None,
                             file: None,
                             written: Written::default(),
@@ -117,7 +136,11 @@ pub(crate) fn export_group(
         }
         let present: Vec<(&Vec<u8>, &Mutex<MeasurementFile>)> = files
             .iter()
-            .filter(|(m, _)| shards.iter().any(|s| measurement_index(s, m).is_some()))
+            .filter(|(m, _)| {
+                shards
+                    .iter()
+                    .any(|(s, _)| measurement_index(s, m).is_some())
+            })
             .collect();
         let outcome = present
             .par_iter()
@@ -160,6 +183,26 @@ pub(crate) fn export_group(
             abort_all(files);
             return Ok(None);
         }
+        for &member in chunk {
+            let planned = &plan.shards[member];
+            ctx.progress
+                .shard_finished(&planned.location, planned.bytes);
+        }
+    }
+    // What is still gathered goes into the files before they are committed.
+    let mut flushed = Ok(());
+    for file in files.values_mut() {
+        let file = file.get_mut().unwrap_or_else(|e| e.into_inner());
+        if flushed.is_ok() && !file.dropped {
+            flushed = flush(ctx, group, file);
+        }
+    }
+    if let Err(failure) = flushed {
+        abort_all(files);
+        return match failure {
+            Failure::Cancelled => Ok(None),
+            failure => Err(failure.into_error(shard_name(first), "(all)".into())),
+        };
     }
     commit_all(ctx, files, manifest)
 }
@@ -178,85 +221,316 @@ fn measurement_index(shard: &Shard, measurement: &[u8]) -> Option<usize> {
         })
 }
 
+/// Input bytes of the small shards (`Options::small_shard_bytes`: decoded whole, in
+/// parallel with the other small shards of a window, and gathered with theirs into one
+/// batch before they are written; bigger shards are streamed batch by batch) decoded at
+/// once (a window), which bounds the decoded rows held per measurement being written.
+const WINDOW_BYTES: u64 = 4 << 20;
+
+/// Rows of small shards gathered before they are written as one batch: encoding a batch
+/// costs the same per column whatever its length, and the shards of a group may hold a
+/// few hundred rows each.
+const GATHER_ROWS: u64 = 1 << 16;
+
+/// A measurement schema's columns and its projection onto the table, made once per
+/// distinct schema of a chunk (not once per shard).
+struct Reader<'a> {
+    schema: &'a MeasurementSchema,
+    columns: Columns,
+    projection: Projection,
+}
+
+/// One shard's rows of a measurement, decoded whole.
+struct Decoded {
+    batches: Vec<RecordBatch>,
+    written: Written,
+    damaged: Vec<tsm::Error>,
+    result: Result<(), Failure>,
+}
+
 /// Appends `measurement`'s rows of each shard of a chunk, in order, to its file. A failure
 /// comes with the name of the shard it happened in.
 fn append_chunk(
     ctx: &Shared<'_>,
     group: &ShardGroup,
-    shards: &[&Shard],
+    shards: &[(&Shard, u64)],
     measurement: &[u8],
     file: &mut MeasurementFile,
 ) -> Result<(), (String, Failure)> {
-    for shard in shards {
-        if file.dropped {
-            return Ok(());
-        }
-        let Some(index) = measurement_index(shard, measurement) else {
-            continue;
-        };
-        let loc = shard.location();
-        let in_shard = |failure: Failure| (shard_name(loc), failure);
+    let present: Vec<(&Shard, usize, u64)> = shards
+        .iter()
+        .filter_map(|&(shard, bytes)| {
+            measurement_index(shard, measurement).map(|index| (shard, index, bytes))
+        })
+        .collect();
+    let Some(&(first, first_index, _)) = present.first() else {
+        return Ok(());
+    };
+    let loc = first.location();
+    let table = ctx
+        .tables
+        .get(&loc.database, &loc.retention_policy, measurement)
+        .ok_or_else(|| {
+            let err = Error::Internal("a measurement without a table".into());
+            (shard_name(loc), Failure::Other(err))
+        })?;
+    let file_schema = file
+        .schema
+        .get_or_insert_with(|| {
+            let name = &first.measurements()[first_index].name;
+            file_schema(
+                table.columns().schema(),
+                &loc.database,
+                &loc.retention_policy,
+                name,
+                &group.ids,
+            )
+        })
+        .clone();
+    let mut readers: Vec<Reader<'_>> = Vec::new();
+    for &(shard, index, _) in &present {
         let schema = &shard.measurements()[index];
-        let table = ctx
-            .tables
-            .get(&loc.database, &loc.retention_policy, &schema.name)
-            .ok_or_else(|| {
-                in_shard(Error::Internal("a measurement without a table".into()).into())
-            })?;
-        let projection = table
-            .projection(schema)
-            .map_err(|err| in_shard(Failure::Other(Error::Arrow(err))))?;
-        let columns = Columns::new(schema);
-        let file_schema = file
-            .schema
-            .get_or_insert_with(|| {
-                file_schema(
-                    table.columns().schema(),
-                    &loc.database,
-                    &loc.retention_policy,
-                    &schema.name,
-                    &group.ids,
+        if readers.iter().all(|r| r.schema != schema) {
+            let projection = table.projection(schema).map_err(|err| {
+                (
+                    shard_name(shard.location()),
+                    Failure::Other(Error::Arrow(err)),
                 )
-            })
-            .clone();
-        let target = Target {
-            loc,
-            shards: &group.ids,
-            schema,
-            columns: &columns,
-            projection: &projection,
-            file_schema,
-        };
-        let dest = ctx.out.root().join(&file.relative);
-        let rows = shard.rows(index, ctx.config.range);
-        let mut damaged = Vec::new();
-        let result = write_measurement(ctx, &target, rows, &dest, &mut file.file, &mut damaged);
-        let name = String::from_utf8_lossy(&schema.name).into_owned();
-        file.skipped.extend(
-            damaged
-                .iter()
-                .map(|err| SkipRecord::block(loc, name.clone(), err)),
-        );
-        match result {
-            Ok(written) => {
-                if written.rows > 0 {
-                    file.fields
-                        .extend(schema.fields.iter().map(|f| FieldRecord {
-                            shard: Some(loc.id),
-                            measurement: name.clone(),
-                            field: String::from_utf8_lossy(&f.key).into_owned(),
-                            field_type: f.field_type.name().to_string(),
-                        }));
-                }
-                file.written.add(&written);
-            }
-            Err(Failure::Data(err)) if ctx.config.skip_corrupt && err.is_corruption() => {
-                drop_file(file, loc, &name, &err, group);
-            }
-            Err(failure) => return Err(in_shard(failure)),
+            })?;
+            readers.push(Reader {
+                schema,
+                columns: Columns::new(schema),
+                projection,
+            });
         }
     }
+    let reader_of = |schema: &MeasurementSchema| {
+        readers
+            .iter()
+            .find(|r| r.schema == schema)
+            .expect("a reader for every schema")
+    };
+    let mut i = 0;
+    while i < present.len() && !file.dropped {
+        let (shard, index, bytes) = present[i];
+        if bytes > ctx.config.small_shard_bytes {
+            flush(ctx, group, file).map_err(|f| (shard_name(shard.location()), f))?;
+            let reader = reader_of(&shard.measurements()[index]);
+            stream_shard(ctx, group, reader, &file_schema, shard, index, file)?;
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        let mut window = 0;
+        while end < present.len()
+            && present[end].2 <= ctx.config.small_shard_bytes
+            && (end == i || window + present[end].2 <= WINDOW_BYTES)
+        {
+            window += present[end].2;
+            end += 1;
+        }
+        let decoded: Vec<Decoded> = present[i..end]
+            .par_iter()
+            .map(|&(shard, index, _)| {
+                let reader = reader_of(&shard.measurements()[index]);
+                decode(ctx, group, reader, &file_schema, shard, index)
+            })
+            .collect();
+        for (&(shard, index, _), decoded) in present[i..end].iter().zip(decoded) {
+            if file.dropped {
+                break;
+            }
+            let schema = &shard.measurements()[index];
+            record_damage(file, shard.location(), schema, &decoded.damaged);
+            match decoded.result {
+                Ok(()) => {
+                    ctx.progress.values_written(decoded.written.values);
+                    record_written(file, shard.location(), schema, &decoded.written);
+                    file.pending_rows += decoded.written.rows;
+                    file.pending.extend(decoded.batches);
+                    if file.pending_rows >= GATHER_ROWS {
+                        flush(ctx, group, file).map_err(|f| (shard_name(shard.location()), f))?;
+                    }
+                }
+                Err(failure) => fail(ctx, group, file, shard.location(), schema, failure)?,
+            }
+        }
+        i = end;
+    }
     Ok(())
+}
+
+/// Streams a big shard's rows of a measurement into the file, batch by batch.
+fn stream_shard(
+    ctx: &Shared<'_>,
+    group: &ShardGroup,
+    reader: &Reader<'_>,
+    file_schema: &SchemaRef,
+    shard: &Shard,
+    index: usize,
+    file: &mut MeasurementFile,
+) -> Result<(), (String, Failure)> {
+    let loc = shard.location();
+    let target = Target {
+        loc,
+        shards: &group.ids,
+        schema: reader.schema,
+        columns: &reader.columns,
+        projection: &reader.projection,
+        file_schema: file_schema.clone(),
+    };
+    let dest = ctx.out.root().join(&file.relative);
+    let rows = shard.rows(index, ctx.config.range);
+    let mut damaged = Vec::new();
+    let result = write_measurement(ctx, &target, rows, &dest, &mut file.file, &mut damaged);
+    record_damage(file, loc, reader.schema, &damaged);
+    match result {
+        Ok(written) => {
+            record_written(file, loc, reader.schema, &written);
+            Ok(())
+        }
+        Err(failure) => fail(ctx, group, file, loc, reader.schema, failure),
+    }
+}
+
+/// Decodes a small shard's rows of a measurement whole, converted to the table's columns.
+fn decode(
+    ctx: &Shared<'_>,
+    group: &ShardGroup,
+    reader: &Reader<'_>,
+    file_schema: &SchemaRef,
+    shard: &Shard,
+    index: usize,
+) -> Decoded {
+    let target = Target {
+        loc: shard.location(),
+        shards: &group.ids,
+        schema: reader.schema,
+        columns: &reader.columns,
+        projection: &reader.projection,
+        file_schema: file_schema.clone(),
+    };
+    let mut rows = shard.rows(index, ctx.config.range);
+    let mut batch = RowBatch::new(reader.schema);
+    let mut decoded = Decoded {
+        batches: Vec::new(),
+        written: Written::default(),
+        damaged: Vec::new(),
+        result: Ok(()),
+    };
+    decoded.result = loop {
+        if ctx.cancel.load(Ordering::Relaxed) {
+            break Err(Failure::Cancelled);
+        }
+        let next = next_record_batch(
+            ctx.config,
+            &target,
+            &mut rows,
+            &mut batch,
+            &mut decoded.written,
+        );
+        decoded.damaged.extend(rows.take_skipped());
+        match next {
+            Ok(Some(converted)) => {
+                decoded.written.rows += converted.rows;
+                decoded.written.values += converted.values;
+                decoded.written.add_times(Some(converted.time_range));
+                decoded.batches.push(converted.batch);
+            }
+            Ok(None) => break Ok(()),
+            Err(failure) => break Err(failure),
+        }
+    };
+    decoded
+}
+
+/// Writes the gathered batches of small shards into the file, as one batch (creating the
+/// file at its first rows).
+fn flush(ctx: &Shared<'_>, group: &ShardGroup, file: &mut MeasurementFile) -> Result<(), Failure> {
+    let pending = std::mem::take(&mut file.pending);
+    file.pending_rows = 0;
+    let Some(schema) = file.schema.clone() else {
+        return Ok(());
+    };
+    let batch = match pending.len() {
+        0 => return Ok(()),
+        1 => pending.into_iter().next().expect("one batch"),
+        _ => arrow_select::concat::concat_batches(&pending[0].schema(), &pending)
+            .map_err(|err| Failure::Other(Error::Arrow(arrow_build::Error::Arrow(err))))?,
+    };
+    let pending_file = match &mut file.file {
+        Some(pending_file) => pending_file,
+        none => {
+            let properties = writer_properties(
+                ctx.config.compression,
+                ctx.config.row_group_size,
+                &file.database,
+                &file.retention_policy,
+                &file.measurement,
+                &group.ids,
+                &batch,
+            )?;
+            let dest = ctx.out.root().join(&file.relative);
+            none.insert(PendingFile::create(dest, schema, properties)?)
+        }
+    };
+    pending_file.write(&batch)?;
+    Ok(())
+}
+
+/// Records the damaged blocks of `schema`'s measurement left out in shard `loc`.
+fn record_damage(
+    file: &mut MeasurementFile,
+    loc: &ShardLocation,
+    schema: &MeasurementSchema,
+    damaged: &[tsm::Error],
+) {
+    let name = String::from_utf8_lossy(&schema.name);
+    file.skipped.extend(
+        damaged
+            .iter()
+            .map(|err| SkipRecord::block(loc, name.clone().into_owned(), err)),
+    );
+}
+
+/// Records what shard `loc` added to the file: its rows and its fields' types.
+fn record_written(
+    file: &mut MeasurementFile,
+    loc: &ShardLocation,
+    schema: &MeasurementSchema,
+    written: &Written,
+) {
+    if written.rows > 0 {
+        let name = String::from_utf8_lossy(&schema.name);
+        file.fields
+            .extend(schema.fields.iter().map(|f| FieldRecord {
+                shards: vec![loc.id],
+                measurement: name.clone().into_owned(),
+                field: String::from_utf8_lossy(&f.key).into_owned(),
+                field_type: f.field_type.name().to_string(),
+            }));
+    }
+    file.written.add(written);
+}
+
+/// A shard's failure: damage that `--skip-corrupt` skips drops the file
+/// ([`drop_file`]); anything else stops the group.
+fn fail(
+    ctx: &Shared<'_>,
+    group: &ShardGroup,
+    file: &mut MeasurementFile,
+    loc: &ShardLocation,
+    schema: &MeasurementSchema,
+    failure: Failure,
+) -> Result<(), (String, Failure)> {
+    match failure {
+        Failure::Data(err) if ctx.config.skip_corrupt && err.is_corruption() => {
+            let name = String::from_utf8_lossy(&schema.name);
+            drop_file(file, loc, &name, &err, group);
+            Ok(())
+        }
+        failure => Err((shard_name(loc), failure)),
+    }
 }
 
 /// Leaves `measurement`'s file of the group out after damage in shard `loc` that could
@@ -273,6 +547,8 @@ fn drop_file(
     if let Some(pending) = file.file.take() {
         pending.abort();
     }
+    file.pending.clear();
+    file.pending_rows = 0;
     file.dropped = true;
     file.fields.clear();
     file.written = Written::default();

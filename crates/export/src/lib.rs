@@ -119,8 +119,9 @@ pub use lp_export::{context as lp_context, ddl as lp_ddl, export_lp_stream};
 pub use observer::{NoProgress, Observer};
 pub use opened::{OpenedShard, ShardInput, open_shard, shard_name};
 pub use options::{
-    Compression, DEFAULT_BATCH_BYTES, DEFAULT_ROW_GROUP_SIZE, DEFAULT_SERIES_PER_PART, Filter,
-    Format, INTERNAL_DATABASE, Options, OptionsBuilder, OutMode, Partition, check_apart, resolve,
+    Compression, DEFAULT_BATCH_BYTES, DEFAULT_ROW_GROUP_SIZE, DEFAULT_SERIES_PER_PART,
+    DEFAULT_SMALL_SHARD_BYTES, DEFAULT_TARGET_FILE_SIZE, Filter, Format, INTERNAL_DATABASE,
+    Options, OptionsBuilder, OutMode, Partition, check_apart, resolve,
 };
 pub use plan::{
     DryRun, DryRunShard, ElsewhereShard, Input, Plan, PlannedShard, UnlistedShard, catalogue,

@@ -157,6 +157,27 @@ impl PendingLpFile {
         result
     }
 
+    /// Finishes the file under its temporary name, neither synced nor renamed (a part
+    /// copied into another file at once); returns the temporary name.
+    ///
+    /// # Errors
+    /// Write errors; the temporary file is deleted then.
+    pub fn finish_unsynced(self) -> Result<PathBuf> {
+        let PendingLpFile { temp, sink, .. } = self;
+        let result = sink
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .map(drop)
+            .io_context(cannot("write", &temp));
+        match result {
+            Ok(()) => Ok(temp),
+            Err(err) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(err)
+            }
+        }
+    }
+
     /// Gives up: deletes the temporary file.
     pub fn abort(self) {
         let temp = self.temp.clone();

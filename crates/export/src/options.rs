@@ -179,6 +179,14 @@ pub const DEFAULT_SERIES_PER_PART: usize = 100_000;
 /// per shard.
 pub const DEFAULT_TARGET_FILE_SIZE: u64 = 1 << 30;
 
+/// Input bytes up to which a shard of a group is small unless set: its rows of a
+/// measurement are decoded whole, in parallel with other small shards, and gathered into
+/// one batch (Parquet), or its lines formatted in memory (line protocol). Bigger shards
+/// are streamed batch by batch (Parquet) or through a hidden part file (line protocol).
+/// The rows and their order are the same either way; only the work (and so the row
+/// group boundaries and encodings Parquet chooses) differs.
+pub const DEFAULT_SMALL_SHARD_BYTES: u64 = 4 << 20;
+
 /// Bytes of decoded rows per batch (and per worker) unless set; the Arrow readers' too.
 pub const DEFAULT_BATCH_BYTES: usize = arrow_build::DEFAULT_BATCH_BYTES;
 
@@ -204,6 +212,9 @@ pub struct Options {
     pub(crate) series_per_part: usize,
     /// Input bytes per group of shards; `None`: one group per shard (`--file-per-shard`).
     pub(crate) target_file_size: Option<u64>,
+    /// Input bytes up to which a shard of a group is small: decoded whole (Parquet) or
+    /// formatted in memory (line protocol) before it is added to its group's files.
+    pub(crate) small_shard_bytes: u64,
     pub(crate) type_conflicts: TypeConflicts,
     pub(crate) remote: Option<Arc<Remote>>,
     pub(crate) partition: Option<Partition>,
@@ -264,6 +275,7 @@ impl Options {
                 mode: OutMode::Fresh,
                 series_per_part: DEFAULT_SERIES_PER_PART,
                 target_file_size: Some(DEFAULT_TARGET_FILE_SIZE),
+                small_shard_bytes: DEFAULT_SMALL_SHARD_BYTES,
                 type_conflicts: TypeConflicts::default(),
                 remote: None,
             },
@@ -558,6 +570,15 @@ impl OptionsBuilder {
     /// shard and measurement, as `--file-per-shard` does.
     pub fn target_file_size(mut self, bytes: Option<u64>) -> Self {
         self.options.target_file_size = bytes;
+        self
+    }
+
+    /// Input bytes up to which a shard of a group is small (default
+    /// [`DEFAULT_SMALL_SHARD_BYTES`]): its rows are gathered in memory with other small
+    /// shards' before they are written. The rows and their order do not depend on it;
+    /// keep the default unless testing the other way.
+    pub fn small_shard_bytes(mut self, bytes: u64) -> Self {
+        self.options.small_shard_bytes = bytes;
         self
     }
 

@@ -151,15 +151,19 @@ impl Report {
 pub fn conflicts(results: &[ShardResult]) -> Vec<Conflict> {
     let mut conflicts = Conflicts::default();
     for m in results.iter().map(|r| &r.manifest) {
+        let all = m.shard_ids();
         for f in &m.fields {
-            conflicts.add(
-                &m.database,
-                &m.retention_policy,
-                &f.measurement,
-                &f.field,
-                &f.field_type,
-                f.shard.unwrap_or(m.shard),
-            );
+            let shards = if f.shards.is_empty() { &all } else { &f.shards };
+            for &shard in shards {
+                conflicts.add(
+                    &m.database,
+                    &m.retention_policy,
+                    &f.measurement,
+                    &f.field,
+                    &f.field_type,
+                    shard,
+                );
+            }
         }
     }
     conflicts.finish()
@@ -187,7 +191,7 @@ mod tests {
         manifest.fields = fields
             .iter()
             .map(|(m, f, t)| FieldRecord {
-                shard: None,
+                shards: Vec::new(),
                 measurement: m.to_string(),
                 field: f.to_string(),
                 field_type: t.to_string(),
