@@ -240,9 +240,9 @@ const KEEP_OPEN_BYTES: u64 = 256 << 20;
 /// Makes each measurement's table from the shards still to export (opening each once,
 /// in parallel), or takes the saved tables of a resumed export and checks that those
 /// shards fit them; saves new tables in the output's state. Returns the tables and, by
-/// position in `plan.shards`, the shards kept open for their export: those of the first
-/// groups of the export order (as many as there are workers: the ones that start first),
-/// and others while their bytes stay within [`KEEP_OPEN_BYTES`].
+/// position in `plan.shards`, the shards kept open for their export: those alone in the
+/// first groups of the export order (as many as there are workers: the ones that start
+/// first), and others while their bytes stay within [`KEEP_OPEN_BYTES`].
 fn make_tables(
     config: &Options,
     out: &OutDir,
@@ -255,7 +255,9 @@ fn make_tables(
     let mut to_read = vec![false; plan.shards.len()];
     for (rank, group) in todo.iter().enumerate() {
         for &member in &group.members {
-            first[member] = rank < workers;
+            // A big shard alone in its group, among the first to start: kept whatever
+            // its size (it would be opened again at once).
+            first[member] = rank < workers && group.members.len() == 1;
             to_read[member] = true;
         }
     }

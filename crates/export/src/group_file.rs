@@ -147,7 +147,8 @@ pub(crate) fn export_group(
             .with_max_len(1)
             .map(|(measurement, file)| {
                 let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
-                let result = append_chunk(ctx, group, &shards, measurement, &mut file);
+                let result = append_chunk(ctx, group, &shards, measurement, &mut file)
+                    .and_then(|()| end_chunk(ctx, group, &mut file));
                 if let Err((_, failure)) = &result
                     && failure.is_fatal(ctx.config.skip_corrupt)
                 {
@@ -356,6 +357,32 @@ fn append_chunk(
             }
         }
         i = end;
+    }
+    Ok(())
+}
+
+/// Writes what is gathered and ends the row group: between chunks a file holds no rows
+/// in memory, so the files of a group's many measurements, all open until the group is
+/// done, cost no more memory than the ones being written.
+fn end_chunk(
+    ctx: &Shared<'_>,
+    group: &ShardGroup,
+    file: &mut MeasurementFile,
+) -> Result<(), (String, Failure)> {
+    if file.dropped {
+        return Ok(());
+    }
+    let name = format!(
+        "{}/{} (shards {})",
+        file.database,
+        file.retention_policy,
+        group.name()
+    );
+    flush(ctx, group, file).map_err(|f| (name.clone(), f))?;
+    if let Some(pending) = file.file.as_mut() {
+        pending
+            .end_row_group()
+            .map_err(|err| (name, Failure::Other(err)))?;
     }
     Ok(())
 }

@@ -408,6 +408,13 @@ impl PendingFile {
         Ok(())
     }
 
+    /// Ends the row group being written, if any (its encoded pages leave memory for the
+    /// file): a file that stays open while others are written holds no row group then.
+    pub fn end_row_group(&mut self) -> Result<()> {
+        self.flush_row_group()
+            .parquet_context(cannot("write", &self.temp))
+    }
+
     /// One encoder per column for a new row group.
     fn column_encoders(&self) -> parquet::errors::Result<Vec<ColumnEncoder>> {
         let arrow = self
