@@ -59,7 +59,7 @@ fn main() -> ExitCode {
                 || err
                     .downcast_ref::<tsm_export::Error>()
                     .is_some_and(tsm_export::Error::is_usage);
-            eprintln!("influx-tsm: error: {err:#}");
+            eprintln!("influx-tsm: error: {}", render::error_text(&err));
             if usage {
                 ExitCode::from(EXIT_USAGE)
             } else {

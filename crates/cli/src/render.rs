@@ -56,6 +56,21 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
             group(report.replaced_tag_values)
         )?;
     }
+    let vanished = report
+        .ignored
+        .iter()
+        .filter(|i| i.reason == tsm::layout::VANISHED)
+        .count();
+    if report.shards_relisted > 0 || vanished > 0 {
+        write!(
+            w,
+            " The input changed while it was read (a running influxd's snapshots and \
+             compactions: {} listings of shard folders made again, {} entries vanished while \
+             listed); each shard was exported as of one moment of its files, everything \
+             written before the export started included, later writes maybe not.",
+            report.shards_relisted, vanished
+        )?;
+    }
     if !report.conflicts.is_empty() {
         write!(
             w,
@@ -223,6 +238,39 @@ pub fn human_count(n: f64) -> String {
     }
 }
 
+/// An error and its causes, each said once (a cause whose text the message already ends
+/// with is not repeated), and what to do when a file vanished while it was read.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    let vanished = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<tsm::Error>()
+            .is_some_and(|e| e.is_vanished() || matches!(e.kind(), tsm::ErrorKind::Changing { .. }))
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    });
+    if vanished && text.contains("shard ") {
+        text.push_str(
+            "\n  (files of the input were replaced or removed while they were read: a running \
+             influxd does this as it snapshots and compacts. Run the export again: with \
+             --resume it keeps what is finished; or export a copy or a file-system snapshot \
+             of the directory.)",
+        );
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +286,21 @@ mod tests {
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
         assert_eq!(human_count(1_234_567.0), "1.2M");
         assert_eq!(human_count(12.0), "12");
+    }
+
+    #[test]
+    fn each_cause_once_and_a_hint_for_a_vanished_file() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = anyhow::Error::new(tsm::Error::from(io)).context("shard db/rp/3");
+        let text = error_text(&err);
+        assert_eq!(text.matches("No such file").count(), 1, "{text}");
+        assert!(text.starts_with("shard db/rp/3: No such file"), "{text}");
+        assert!(
+            text.contains("running influxd") && text.contains("--resume"),
+            "{text}"
+        );
+        let damaged = anyhow::Error::new(tsm::Error::from(std::io::Error::other("disk")))
+            .context("shard db/rp/3");
+        assert!(!error_text(&damaged).contains("running influxd"));
     }
 }

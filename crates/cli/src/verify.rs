@@ -152,6 +152,24 @@ pub fn verify_file(
 ) -> FileReport {
     match MappedFile::open(path) {
         Ok(map) => verify_bytes(path, kind, map.bytes(), options, progress),
+        // Listed, then gone: a running influxd replaced it (its data is in the file that
+        // replaced it). Not damage; said as a warning.
+        Err(err) if err.is_vanished() => {
+            let mut report = Report::default();
+            report.findings.push(tsm::verify::Finding {
+                severity: Severity::Warning,
+                error: err,
+            });
+            let mut file = file_report(path, kind, 0, report);
+            for problem in &mut file.problems {
+                problem.message = format!(
+                    "{}: vanished while verify ran (a running influxd replaced or removed it); \
+                     not checked",
+                    problem.message
+                );
+            }
+            file
+        }
         Err(err) => file_report(path, kind, 0, findings(err)),
     }
 }
@@ -260,6 +278,16 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         .is_file()
     {
         return run_export_check(args);
+    }
+    if args.path.join(tsm_export::state::STATE_DIR).is_dir() {
+        // An export's state without its manifest: it did not finish. Its files are not
+        // input to verify, and "0 files, 0 errors" would say all is well.
+        return Err(anyhow::anyhow!(
+            "{} is an export that did not finish (it has no {}): run the same export again \
+             with --resume to finish it, then verify it",
+            args.path.display(),
+            tsm_export::manifest::MANIFEST_FILE
+        ));
     }
     let work: Vec<Work> = if args.path.is_dir() && Backup::detect(&args.path).is_some() {
         // A damaged catalogue or manifest stops here, naming the file (exit 1).

@@ -181,3 +181,20 @@ fn dump_each_kind() {
     assert_code(&output, 0);
     assert!(stdout(&output).starts_with("tombstone v"));
 }
+
+/// An export killed before its manifest: `verify OUT` says it did not finish and fails,
+/// instead of verifying no input file and passing.
+#[test]
+fn an_unfinished_export_is_not_verified_as_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_code(&run(&[&"export", &fixture(), &"--out", &out, &"-q"]), 0);
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    let output = run(&[&"verify", &out]);
+    assert_code(&output, 1);
+    let text = describe(&output);
+    assert!(
+        text.contains("did not finish") && text.contains("--resume"),
+        "{text}"
+    );
+}

@@ -429,6 +429,7 @@ fn export_shard(
 ) -> Result<Option<BTreeSet<PathBuf>>> {
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
+    manifest.relisted += u64::from(opened.relisted);
     let shard = opened.shard;
     let mut dirs = BTreeSet::new();
     if let Some(shard) = &shard {

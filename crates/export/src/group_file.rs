@@ -100,6 +100,7 @@ pub(crate) fn export_group(
         for (opened, &member) in opened.iter().zip(chunk) {
             manifest.skipped.extend(opened.skipped.iter().cloned());
             manifest.warnings.extend(opened.warnings.iter().cloned());
+            manifest.relisted += u64::from(opened.relisted);
             if let Some(shard) = &opened.shard {
                 shards.push((shard, plan.shards[member].bytes));
             }

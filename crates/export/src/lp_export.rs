@@ -697,6 +697,7 @@ fn format_shard(
     let mut manifest = Manifest::for_group(loc, &group.ids, 0);
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
+    manifest.relisted = u64::from(opened.relisted);
     let Some(shard) = &opened.shard else {
         return Ok(Some(Formatted {
             piece: Piece::Empty,
@@ -895,6 +896,7 @@ fn stream_shard(
         .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
     manifest.skipped = opened.skipped;
     manifest.warnings = opened.warnings;
+    manifest.relisted = u64::from(opened.relisted);
     let mut sink = LpSink::new(ChunkWriter::new(tx, FLUSH_BYTES), config.gzip);
     if config.with_ddl {
         manifest.warnings.extend(context_warning(loc));

@@ -34,7 +34,14 @@ pub struct OpenedShard {
     pub skipped: Vec<SkipRecord>,
     /// Data left out as InfluxDB would leave it out.
     pub warnings: Vec<SkipRecord>,
+    /// Listings of its folder given up because a running influxd changed its files
+    /// while they were listed and mapped ([`ShardFiles::map_live`]).
+    pub relisted: u32,
 }
+
+/// Listings of a shard's folder tried before giving up on a folder that keeps changing
+/// (waiting 20, 40, 80, 160 and 320 ms between them).
+pub const LISTING_ATTEMPTS: u32 = 6;
 
 /// Opens a shard, its key ranges scanned by the current rayon pool's idle workers: a big
 /// shard opens faster than on one thread when there are fewer shards than workers.
@@ -61,11 +68,37 @@ fn open_on_pool(
 pub fn open_shard(config: &Options, planned: &PlannedShard) -> Result<OpenedShard, tsm::Error> {
     let loc = &planned.location;
     let options = config.shard_options();
+    let mut relisted = 0;
     let files = match &planned.input {
-        ShardInput::Folder => ShardFiles::map(loc),
-        ShardInput::Backup(shard) => shard.files(&ReadOptions::default()),
+        ShardInput::Folder => match ShardFiles::map_live(loc, LISTING_ATTEMPTS) {
+            Ok((files, listed, again)) => {
+                relisted = again;
+                Ok((files, listed))
+            }
+            // The server dropped the shard since the plan (its retention period ended,
+            // or a DROP): its data is gone from the server too. Said, not an error.
+            Err(err) if err.is_vanished() && !loc.data_dir.exists() => {
+                let mut record = SkipRecord::new(loc, None, &err);
+                record.error = format!(
+                    "the shard's folder {} was removed during the export (influxd dropped \
+                     the shard: its retention period ended, or DROP SHARD / DROP DATABASE); \
+                     nothing of it is exported",
+                    loc.data_dir.display()
+                );
+                return Ok(OpenedShard {
+                    shard: None,
+                    skipped: Vec::new(),
+                    warnings: vec![record],
+                    relisted: 0,
+                });
+            }
+            Err(err) => Err(err),
+        },
+        ShardInput::Backup(shard) => shard
+            .files(&ReadOptions::default())
+            .map(|files| (files, loc.clone())),
     };
-    let opened = files.and_then(|files| open_on_pool(loc, files, &options));
+    let opened = files.and_then(|(files, listed)| open_on_pool(&listed, files, &options));
     match opened {
         Ok(shard) => {
             let (skipped, warnings): (Vec<_>, Vec<_>) = shard
@@ -77,12 +110,14 @@ pub fn open_shard(config: &Options, planned: &PlannedShard) -> Result<OpenedShar
                 skipped: skipped.into_iter().map(record).collect(),
                 warnings: warnings.into_iter().map(record).collect(),
                 shard: Some(shard),
+                relisted,
             })
         }
         Err(err) if config.skip_corrupt && err.is_corruption() => Ok(OpenedShard {
             shard: None,
             skipped: vec![SkipRecord::new(loc, None, &err)],
             warnings: Vec::new(),
+            relisted,
         }),
         Err(err) => Err(err),
     }

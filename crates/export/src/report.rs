@@ -66,6 +66,10 @@ pub struct Report {
     pub cast_values: u64,
     /// Field values that no value of their column's type equals, left null.
     pub inexact_values: u64,
+    /// Listings of shard folders made again by this run because a running influxd
+    /// changed the files while they were read (each shard is still exported as of one
+    /// moment).
+    pub shards_relisted: u64,
     /// Data skipped with `--skip-corrupt`.
     pub skipped: Vec<SkipRecord>,
     /// Data left out as InfluxDB would leave it out (torn WAL tails and the like).
@@ -127,6 +131,11 @@ impl Report {
             replaced_tag_values: manifests().map(|m| m.replaced_tag_values).sum(),
             cast_values: manifests().map(|m| m.cast_values).sum(),
             inexact_values: manifests().map(|m| m.inexact_values).sum(),
+            shards_relisted: results
+                .iter()
+                .filter(|r| !r.resumed)
+                .map(|r| r.manifest.relisted)
+                .sum(),
             exit_code: if skipped.is_empty() { 0 } else { 2 },
             skipped,
             warnings: manifests()

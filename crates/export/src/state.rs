@@ -157,6 +157,14 @@ pub struct Manifest {
     /// `--type-conflicts float`), left null.
     #[serde(default)]
     pub inexact_values: u64,
+    /// Listings of its shards' folders given up and made again because a running influxd
+    /// changed the files while they were read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub relisted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Manifest {
@@ -176,6 +184,7 @@ impl Manifest {
             replaced_tag_values: 0,
             cast_values: 0,
             inexact_values: 0,
+            relisted: 0,
         }
     }
 
@@ -211,6 +220,7 @@ impl Manifest {
         self.replaced_tag_values += part.replaced_tag_values;
         self.cast_values += part.cast_values;
         self.inexact_values += part.inexact_values;
+        self.relisted += part.relisted;
     }
 
     /// Merges its field records to one per (measurement, field, type), with the shards

@@ -30,6 +30,13 @@ struct Inner {
 pub enum ErrorKind {
     /// The operating system refused a read, open or map.
     Io(std::io::Error),
+    /// A shard's files kept changing while they were listed and mapped (a running
+    /// influxd's snapshots and compactions replace them): no listing of one moment could
+    /// be mapped whole in this many attempts.
+    Changing {
+        /// Attempts made.
+        attempts: u32,
+    },
     /// The data ends before a field that must be there.
     Truncated {
         /// Bytes the field needs.
@@ -326,7 +333,13 @@ impl Error {
 
     /// Whether the error says the bytes are damaged (as opposed to I/O or a usage problem).
     pub fn is_corruption(&self) -> bool {
-        !matches!(self.0.kind, ErrorKind::Io(_))
+        !matches!(self.0.kind, ErrorKind::Io(_) | ErrorKind::Changing { .. })
+    }
+
+    /// Whether a file (or folder) was not there when it was opened or listed: on a
+    /// directory a running influxd writes, a file it replaced, not damage.
+    pub fn is_vanished(&self) -> bool {
+        matches!(&self.0.kind, ErrorKind::Io(err) if err.kind() == std::io::ErrorKind::NotFound)
     }
 }
 
@@ -402,6 +415,12 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::Io(err) => write!(f, "{err}"),
+            ErrorKind::Changing { attempts } => write!(
+                f,
+                "the shard's files kept changing while they were read ({attempts} attempts: \
+                 files listed were replaced or removed before they were mapped, as a running \
+                 influxd's snapshots and compactions do)"
+            ),
             ErrorKind::Truncated { needed, available } => {
                 write!(f, "truncated: needed {needed} bytes, {available} left")
             }

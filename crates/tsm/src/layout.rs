@@ -110,7 +110,15 @@ pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Layout> {
                     ));
                     continue;
                 };
-                let shard = new_shard(&db, &rp, id, &shard_path, &mut layout.skipped)?;
+                let shard =
+                    match new_shard(&db, &rp, id, &shard_path, Vanish::Skip, &mut layout.skipped) {
+                        // The shard folder itself went (the server dropped the shard).
+                        Err(e) if e.is_vanished() => {
+                            layout.skipped.push((shard_path, VANISHED.into()));
+                            continue;
+                        }
+                        other => other?,
+                    };
                 shards.insert((db.clone(), rp.clone(), id), shard);
             }
         }
@@ -125,7 +133,14 @@ pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Layout> {
                             .push((wal_path, "not a shard WAL folder".into()));
                         continue;
                     };
-                    let segments = wal_segments(&wal_path, &mut layout.skipped)?;
+                    let segments = match wal_segments(&wal_path, Vanish::Skip, &mut layout.skipped)
+                    {
+                        Err(e) if e.is_vanished() => {
+                            layout.skipped.push((wal_path, VANISHED.into()));
+                            continue;
+                        }
+                        other => other?,
+                    };
                     let shard = shards
                         .entry((db.clone(), rp.clone(), id))
                         .or_insert_with(|| ShardLocation {
@@ -147,6 +162,64 @@ pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Layout> {
     Ok(layout)
 }
 
+/// Lists one shard's files again, as they are now: its WAL segments first, then its TSM
+/// and tombstone files (see [`crate::source::ShardFiles::map_live`] for why in this
+/// order). Entries [`scan`] passed over are not listed again.
+///
+/// # Errors
+/// A folder that cannot be listed; an entry (or the shard's folder) that vanished while
+/// it was listed is an error for which [`Error::is_vanished`] holds.
+pub fn relist(location: &ShardLocation) -> Result<ShardLocation> {
+    let wal_segments = relist_wal(location)?;
+    let mut shard = relist_tsm(location)?;
+    shard.wal_segments = wal_segments;
+    Ok(shard)
+}
+
+/// The first half of [`relist`]: the shard's non-empty WAL segments, as they are now.
+///
+/// # Errors
+/// As [`relist`].
+pub fn relist_wal(location: &ShardLocation) -> Result<Vec<PathBuf>> {
+    match &location.wal_dir {
+        Some(dir) => wal_segments(dir, Vanish::Fail, &mut Vec::new()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The second half of [`relist`]: the shard with its TSM and tombstone files as they are
+/// now (its WAL folder kept, its segments left empty).
+///
+/// # Errors
+/// As [`relist`].
+pub fn relist_tsm(location: &ShardLocation) -> Result<ShardLocation> {
+    let mut shard = new_shard(
+        &location.database,
+        &location.retention_policy,
+        location.id,
+        &location.data_dir,
+        Vanish::Fail,
+        &mut Vec::new(),
+    )?;
+    shard.wal_dir = location.wal_dir.clone();
+    Ok(shard)
+}
+
+/// The (generation, sequence) of every TSM file in the folder `dir`, as it is now.
+///
+/// # Errors
+/// When the folder cannot be listed.
+pub fn tsm_names(dir: &Path) -> Result<Vec<(u64, u64)>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::from(e).in_file(dir))? {
+        let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
+        if let Some(name) = entry.file_name().to_str().and_then(parse_tsm_name) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
 /// Lists the folders in `dir` as (name, path), sorted by name; a missing `dir` is empty.
 fn subdirs(dir: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<(String, PathBuf)>> {
     let entries = match std::fs::read_dir(dir) {
@@ -163,14 +236,47 @@ fn subdirs(dir: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<(Stri
             continue;
         };
         // Follow symlinks: a copied tree may link shards to other disks.
-        if path.is_dir() {
-            out.push((name, path));
-        } else {
-            skipped.push((path, "not a folder".into()));
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => out.push((name, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                skipped.push((path, VANISHED.into()));
+            }
+            _ => skipped.push((path, "not a folder".into())),
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// What a listing does with an entry that vanished between the folder's listing and its
+/// own check (a running influxd removed it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vanish {
+    /// Lists it as skipped ([`VANISHED`]) and goes on: the scan of a whole tree.
+    Skip,
+    /// Fails with the "not found" error ([`Error::is_vanished`]): the listing of one
+    /// moment of a shard ([`relist`]), which is then made again.
+    Fail,
+}
+
+/// Why a scan passed over an entry that vanished while its folder was listed.
+pub const VANISHED: &str = "vanished while its folder was listed (a running influxd replaced \
+                            or removed it)";
+
+/// Whether `path` is a file: `None` when it vanished (per `vanish`, after recording it).
+fn is_file(
+    path: &Path,
+    vanish: Vanish,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<Option<std::fs::Metadata>> {
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && vanish == Vanish::Skip => {
+            skipped.push((path.to_path_buf(), VANISHED.into()));
+            Ok(None)
+        }
+        Err(e) => Err(Error::from(e).in_file(path)),
+    }
 }
 
 fn new_shard(
@@ -178,6 +284,7 @@ fn new_shard(
     rp: &str,
     id: u64,
     shard_path: &Path,
+    vanish: Vanish,
     skipped: &mut Vec<(PathBuf, String)>,
 ) -> Result<ShardLocation> {
     let mut tsm_files = Vec::new();
@@ -192,15 +299,15 @@ fn new_shard(
             continue;
         };
         if let Some((generation, sequence)) = parse_tsm_name(name) {
-            if path.is_file() {
-                tsm_files.push(TsmFileLocation {
+            match is_file(&path, vanish, skipped)? {
+                Some(meta) if meta.is_file() => tsm_files.push(TsmFileLocation {
                     path,
                     generation,
                     sequence,
                     tombstone: None,
-                });
-            } else {
-                skipped.push((path, "a .tsm name that is not a file".into()));
+                }),
+                Some(_) => skipped.push((path, "a .tsm name that is not a file".into())),
+                None => {}
             }
         } else if let Some(stem) = name.strip_suffix(".tombstone") {
             tombstones.insert(stem.to_owned());
@@ -239,20 +346,23 @@ fn new_shard(
     })
 }
 
-fn wal_segments(dir: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<PathBuf>> {
+fn wal_segments(
+    dir: &Path,
+    vanish: Vanish,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<Vec<PathBuf>> {
     let mut segments = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::from(e).in_file(dir))? {
         let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
         let path = entry.path();
         match entry.file_name().to_str().and_then(parse_wal_name) {
-            Some(id) => {
-                let meta = std::fs::metadata(&path).map_err(|e| Error::from(e).in_file(&path))?;
-                if meta.is_file() && meta.len() > 0 {
-                    segments.push((id, path));
-                } else if !meta.is_file() {
+            Some(id) => match is_file(&path, vanish, skipped)? {
+                Some(meta) if meta.is_file() && meta.len() > 0 => segments.push((id, path)),
+                Some(meta) if !meta.is_file() => {
                     skipped.push((path, "a .wal name that is not a file".into()));
                 }
-            }
+                _ => {}
+            },
             None => skipped.push((path, "not a WAL segment".into())),
         }
     }

@@ -181,6 +181,77 @@ impl ShardFiles {
         Ok(files)
     }
 
+    /// Maps the files of the shard at `location` as they are at one moment, on a folder a
+    /// running influxd may be changing; returns the files, their listing, and how many
+    /// listings were given up because the files changed under them.
+    ///
+    /// The WAL segments are listed and mapped before the TSM files are listed, everything
+    /// listed is mapped (a mapped file's bytes stay readable after the server removes
+    /// it), and the TSM folder is listed again after mapping. That gives one moment of the shard because of the
+    /// order in which influxd changes its files (upstream v1.8.10, `tsdb/engine/tsm1`):
+    ///
+    /// - A snapshot (`Engine.WriteSnapshot` → `compactCache`) writes the cache as a new
+    ///   TSM file of a new generation (`Compactor.WriteSnapshot`, `FileStore.Replace`
+    ///   renaming the `.tmp` into place) *before* it removes the WAL segments it came from
+    ///   (`WAL.Remove` of the closed segments). A segment listed here and removed since is
+    ///   a failed map: listed again. A segment removed before the WAL listing has its data
+    ///   in a TSM file that was in place before the TSM listing began.
+    /// - A compaction (`Compactor.writeNewFiles`) writes files named after its inputs'
+    ///   largest generation with a larger sequence and renames them in, then removes the
+    ///   inputs (`FileStore.Replace`). Inputs listed and removed since are failed maps; a
+    ///   listing that saw neither the inputs (removed while the folder was read) nor the
+    ///   output (added while it was read) is caught by the second listing: a TSM file not
+    ///   listed whose generation is not newer than every listed one. A newer generation is
+    ///   a later snapshot of WAL data already mapped (or written after), so it is left out.
+    /// - Seeing both a compaction's inputs and its output is harmless: the merged view
+    ///   keeps each point once, with the newest file's value, which is the same.
+    ///
+    /// A listing that failed is made again after a wait that doubles from 20 ms, at most
+    /// `attempts` times in all.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Changing`](crate::ErrorKind::Changing) naming the shard's folder
+    /// when no listing of `attempts` could be mapped whole; other I/O errors as they come,
+    /// a vanished shard folder among them ([`crate::Error::is_vanished`]).
+    pub fn map_live(
+        location: &ShardLocation,
+        attempts: u32,
+    ) -> Result<(ShardFiles, ShardLocation, u32)> {
+        ShardFiles::map_live_watched(location, attempts, &mut |_| {})
+    }
+
+    /// [`ShardFiles::map_live`], calling `watch` between the steps of each attempt (a
+    /// test changes the folder there, as a running influxd would).
+    ///
+    /// # Errors
+    /// As [`ShardFiles::map_live`].
+    pub fn map_live_watched(
+        location: &ShardLocation,
+        attempts: u32,
+        watch: &mut dyn FnMut(ListingStep),
+    ) -> Result<(ShardFiles, ShardLocation, u32)> {
+        let mut wait = std::time::Duration::from_millis(20);
+        let attempts = attempts.max(1);
+        for attempt in 0..attempts {
+            match map_listed(location, watch) {
+                Ok(Some((files, listed))) => return Ok((files, listed, attempt)),
+                Ok(None) => {}
+                // The shard's folder itself is gone: not a change to wait out.
+                Err(err) if err.is_vanished() && !location.data_dir.exists() => return Err(err),
+                Err(err) if err.is_vanished() => {}
+                Err(err) => return Err(err),
+            }
+            if attempt + 1 < attempts {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+        }
+        Err(
+            crate::error::Error::new(crate::error::ErrorKind::Changing { attempts })
+                .in_file(&location.data_dir),
+        )
+    }
+
     /// A [`ShardLocation`] naming these files, for a shard opened from them: the names
     /// stand in for paths; database and retention policy are empty, the id is 0.
     pub(crate) fn location(&self) -> ShardLocation {
@@ -207,4 +278,65 @@ impl ShardFiles {
                 .collect(),
         }
     }
+}
+
+/// A step of one attempt of [`ShardFiles::map_live_watched`], just done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListingStep {
+    /// The WAL segments were listed.
+    WalListed,
+    /// The TSM and tombstone files were listed.
+    TsmListed,
+    /// This many files of the listing are mapped (the WAL segments, mapped as soon as they
+    /// are listed, then the TSM files, each followed by its tombstone).
+    Mapped(usize),
+    /// Everything listed is mapped; the TSM folder is listed again next.
+    AllMapped,
+}
+
+/// One attempt of [`ShardFiles::map_live`]: the files of one listing, mapped; `None` when
+/// a second listing shows that the first may have missed a compaction's output.
+fn map_listed(
+    location: &ShardLocation,
+    watch: &mut dyn FnMut(ListingStep),
+) -> Result<Option<(ShardFiles, ShardLocation)>> {
+    let wal_segments = crate::layout::relist_wal(location)?;
+    watch(ListingStep::WalListed);
+    // Mapped at once: a snapshot removing them from here on cannot take their data.
+    let mut mapped = 0;
+    let mut wal = Vec::with_capacity(wal_segments.len());
+    for path in &wal_segments {
+        wal.push(FileSource::map(path)?);
+        mapped += 1;
+        watch(ListingStep::Mapped(mapped));
+    }
+    let mut listed = crate::layout::relist_tsm(location)?;
+    listed.wal_segments = wal_segments;
+    watch(ListingStep::TsmListed);
+    let mut files = ShardFiles::new(&listed.data_dir);
+    files.wal_segments = wal;
+    for tsm in &listed.tsm_files {
+        let mut source = TsmSource::new(FileSource::map(&tsm.path)?, tsm.generation, tsm.sequence);
+        mapped += 1;
+        watch(ListingStep::Mapped(mapped));
+        if let Some(path) = &tsm.tombstone {
+            source = source.with_tombstone(FileSource::map(path)?);
+            mapped += 1;
+            watch(ListingStep::Mapped(mapped));
+        }
+        files.tsm_files.push(source);
+    }
+    watch(ListingStep::AllMapped);
+    let newest = listed.tsm_files.iter().map(|f| f.generation).max();
+    let missed =
+        crate::layout::tsm_names(&listed.data_dir)?
+            .into_iter()
+            .any(|(generation, sequence)| {
+                newest.is_some_and(|newest| generation <= newest)
+                    && !listed
+                        .tsm_files
+                        .iter()
+                        .any(|f| (f.generation, f.sequence) == (generation, sequence))
+            });
+    Ok((!missed).then_some((files, listed)))
 }
