@@ -43,6 +43,9 @@ pub(crate) struct Shared<'a> {
     /// Shards opened while making the tables and kept for their export, by position in
     /// `Plan::shards`.
     opened: Vec<Mutex<Option<OpenedShard>>>,
+    /// The measurements each shard held when the tables were made (those the filters
+    /// select), by position in `Plan::shards`; empty for line protocol.
+    pub(crate) measurements: Vec<Vec<Vec<u8>>>,
 }
 
 /// Why a measurement stopped.
@@ -102,9 +105,9 @@ pub fn export(
 ) -> Result<Vec<ShardResult>> {
     let (finished, mut todo) = settle(plan, out);
     todo.sort_by_key(|g| std::cmp::Reverse(g.bytes));
-    let (tables, opened) = match config.format {
+    let (tables, opened, measurements) = match config.format {
         Format::Parquet => make_tables(config, out, plan, &todo, progress)?,
-        Format::Lp => (Tables::default(), Vec::new()),
+        Format::Lp => (Tables::default(), Vec::new(), Vec::new()),
     };
     let ctx = Shared {
         config,
@@ -114,6 +117,7 @@ pub fn export(
         first_error: Mutex::new(None),
         tables: &tables,
         opened: opened.into_iter().map(Mutex::new).collect(),
+        measurements,
     };
     for manifest in &finished {
         for id in manifest.shard_ids() {
@@ -237,6 +241,9 @@ fn settle(plan: &Plan, out: &OutDir) -> (Vec<crate::state::Manifest>, Vec<ShardG
 /// holds little memory of its own (its files are mapped; its WAL is decoded).
 const KEEP_OPEN_BYTES: u64 = 256 << 20;
 
+/// The tables, the shards kept open, and each shard's measurements ([`make_tables`]).
+type TablesMade = (Tables, Vec<Option<OpenedShard>>, Vec<Vec<Vec<u8>>>);
+
 /// Makes each measurement's table from the shards still to export (opening each once,
 /// in parallel), or takes the saved tables of a resumed export and checks that those
 /// shards fit them; saves new tables in the output's state. Returns the tables and, by
@@ -249,7 +256,7 @@ fn make_tables(
     plan: &Plan,
     todo: &[ShardGroup],
     progress: &dyn Observer,
-) -> Result<(Tables, Vec<Option<OpenedShard>>)> {
+) -> Result<TablesMade> {
     let workers = rayon::current_num_threads();
     let mut first = vec![false; plan.shards.len()];
     let mut to_read = vec![false; plan.shards.len()];
@@ -313,7 +320,11 @@ fn make_tables(
         }
     };
     opened.truncate(own);
-    Ok((tables, opened.into_iter().map(|(_, shard)| shard).collect()))
+    let (measurements, opened) = opened
+        .into_iter()
+        .map(|(schemas, shard)| (schemas.into_iter().map(|s| s.name).collect(), shard))
+        .unzip();
+    Ok((tables, opened, measurements))
 }
 
 /// Opens `planned` and reads the schemas of its measurements that the filters select;

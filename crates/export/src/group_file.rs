@@ -63,6 +63,13 @@ struct MeasurementFile {
     dropped: bool,
 }
 
+/// Most measurement files of a group open at once (each holds a file descriptor until
+/// the group is done): a group of more measurements is written in passes over its shards,
+/// this many measurements each, so that thousands of measurements stay within the
+/// usual limit of 1,024 open files. (Each pass opens the shards it did not keep again: on
+/// a running server each pass reads its own moment of them.)
+const MAX_OPEN_FILES: usize = 256;
+
 /// Exports the group `group` (of several shards) into one Parquet file per measurement;
 /// returns the folders written into, `None` when cancelled.
 ///
@@ -74,6 +81,51 @@ pub(crate) fn export_group(
     plan: &Plan,
     group: &ShardGroup,
     manifest: &mut Manifest,
+) -> Result<Option<BTreeSet<PathBuf>>> {
+    // The measurements the tables saw in the group's shards, in passes of at most
+    // MAX_OPEN_FILES; the last pass also takes any measurement none of them knew.
+    let known: BTreeSet<&[u8]> = group
+        .members
+        .iter()
+        .filter_map(|&m| ctx.measurements.get(m))
+        .flatten()
+        .map(Vec::as_slice)
+        .collect();
+    let known: Vec<&[u8]> = known.into_iter().collect();
+    let passes = known.len().div_ceil(MAX_OPEN_FILES).max(1);
+    let mut dirs = BTreeSet::new();
+    for pass in 0..passes {
+        let from = pass * MAX_OPEN_FILES;
+        let to = if pass + 1 == passes {
+            known.len()
+        } else {
+            from + MAX_OPEN_FILES
+        };
+        let wanted = |m: &[u8]| match known.binary_search(&m) {
+            Ok(i) => (from..to).contains(&i),
+            Err(_) => pass + 1 == passes,
+        };
+        let last = pass + 1 == passes;
+        match export_pass(ctx, plan, group, manifest, &wanted, pass == 0, last)? {
+            Some(written) => dirs.extend(written),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(dirs))
+}
+
+/// One pass of [`export_group`] over the group's shards, writing the measurements
+/// `wanted` selects; the first pass records what opening the shards left out, the last
+/// tells the progress of each shard.
+#[allow(clippy::too_many_arguments)]
+fn export_pass(
+    ctx: &Shared<'_>,
+    plan: &Plan,
+    group: &ShardGroup,
+    manifest: &mut Manifest,
+    wanted: &dyn Fn(&[u8]) -> bool,
+    first_pass: bool,
+    last_pass: bool,
 ) -> Result<Option<BTreeSet<PathBuf>>> {
     let first = &plan.shards[group.members[0]].location;
     let name = group.name();
@@ -98,16 +150,20 @@ pub(crate) fn export_group(
             .collect::<Result<Vec<OpenedShard>>>()?;
         let mut shards: Vec<(&Shard, u64)> = Vec::new();
         for (opened, &member) in opened.iter().zip(chunk) {
-            manifest.skipped.extend(opened.skipped.iter().cloned());
-            manifest.warnings.extend(opened.warnings.iter().cloned());
-            manifest.relisted += u64::from(opened.relisted);
+            if first_pass {
+                manifest.skipped.extend(opened.skipped.iter().cloned());
+                manifest.warnings.extend(opened.warnings.iter().cloned());
+                manifest.relisted += u64::from(opened.relisted);
+            }
             if let Some(shard) = &opened.shard {
                 shards.push((shard, plan.shards[member].bytes));
             }
         }
         for (shard, _) in &shards {
             for schema in shard.measurements() {
-                if ctx.config.filter.measurement(&schema.name) && !files.contains_key(&schema.name)
+                if ctx.config.filter.measurement(&schema.name)
+                    && wanted(&schema.name)
+                    && !files.contains_key(&schema.name)
                 {
                     let relative = group_path(
                         &first.database,
@@ -185,10 +241,12 @@ pub(crate) fn export_group(
             abort_all(files);
             return Ok(None);
         }
-        for &member in chunk {
-            let planned = &plan.shards[member];
-            ctx.progress
-                .shard_finished(&planned.location, planned.bytes);
+        if last_pass {
+            for &member in chunk {
+                let planned = &plan.shards[member];
+                ctx.progress
+                    .shard_finished(&planned.location, planned.bytes);
+            }
         }
     }
     // What is still gathered goes into the files before they are committed.

@@ -17,7 +17,7 @@ use tsm::file::TsmFile;
 use tsm::index_merge::IndexMerge;
 use tsm::key::{measurement_of, split_composite, tags_of, unescape};
 use tsm::layout::ShardLocation;
-use tsm::source::FileSource;
+use tsm::source::{FileSource, ShardFiles};
 use tsm_backup::{BackupShard, ReadOptions};
 
 use crate::conflicts::{Conflict, Conflicts};
@@ -235,8 +235,29 @@ fn map_file(path: &Path) -> Opened {
     )
 }
 
-/// Inspects one shard of a data directory.
+/// Inspects one shard of a data directory, as one moment of its files on a folder a
+/// running influxd changes ([`ShardFiles::map_live`]); when no listing holds, the files
+/// of the first listing, each that cannot be mapped a problem of its own.
 pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
+    if let Ok((files, listed, _)) = ShardFiles::map_live(loc, crate::opened::LISTING_ATTEMPTS) {
+        let mut tsm = Vec::new();
+        let mut tombstones = Vec::new();
+        for t in files.tsm_files {
+            if let Some(tombstone) = &t.tombstone {
+                tombstones.push(FileInfo {
+                    path: tombstone.name().to_path_buf(),
+                    bytes: tombstone.len(),
+                });
+            }
+            tsm.push((t.file.name().to_path_buf(), Ok(t.file)));
+        }
+        let wal = files
+            .wal_segments
+            .into_iter()
+            .map(|w| (w.name().to_path_buf(), Ok(w)))
+            .collect();
+        return inspect_files(&listed, tsm, tombstones, wal, limits);
+    }
     let tsm = loc.tsm_files.iter().map(|f| map_file(&f.path)).collect();
     let tombstones = loc
         .tsm_files

@@ -299,6 +299,17 @@ fn new_shard(
             continue;
         };
         if let Some((generation, sequence)) = parse_tsm_name(name) {
+            // The folder entry's own type, without a stat, unless it is a link to follow.
+            let plain_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if plain_file {
+                tsm_files.push(TsmFileLocation {
+                    path,
+                    generation,
+                    sequence,
+                    tombstone: None,
+                });
+                continue;
+            }
             match is_file(&path, vanish, skipped)? {
                 Some(meta) if meta.is_file() => tsm_files.push(TsmFileLocation {
                     path,
