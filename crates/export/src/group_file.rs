@@ -300,6 +300,25 @@ struct Reader<'a> {
     projection: Projection,
 }
 
+impl Reader<'_> {
+    /// Where `shard`'s rows of this schema go: the group's file of the measurement.
+    fn target<'a>(
+        &'a self,
+        group: &'a ShardGroup,
+        file_schema: &SchemaRef,
+        shard: &'a Shard,
+    ) -> Target<'a> {
+        Target {
+            loc: shard.location(),
+            shards: &group.ids,
+            schema: self.schema,
+            columns: &self.columns,
+            projection: &self.projection,
+            file_schema: file_schema.clone(),
+        }
+    }
+}
+
 /// One shard's rows of a measurement, decoded whole.
 struct Decoded {
     batches: Vec<RecordBatch>,
@@ -457,14 +476,7 @@ fn stream_shard(
     file: &mut MeasurementFile,
 ) -> Result<(), (String, Failure)> {
     let loc = shard.location();
-    let target = Target {
-        loc,
-        shards: &group.ids,
-        schema: reader.schema,
-        columns: &reader.columns,
-        projection: &reader.projection,
-        file_schema: file_schema.clone(),
-    };
+    let target = reader.target(group, file_schema, shard);
     let dest = ctx.out.root().join(&file.relative);
     let rows = shard.rows(index, ctx.config.range);
     let mut damaged = Vec::new();
@@ -488,14 +500,7 @@ fn decode(
     shard: &Shard,
     index: usize,
 ) -> Decoded {
-    let target = Target {
-        loc: shard.location(),
-        shards: &group.ids,
-        schema: reader.schema,
-        columns: &reader.columns,
-        projection: &reader.projection,
-        file_schema: file_schema.clone(),
-    };
+    let target = reader.target(group, file_schema, shard);
     let mut rows = shard.rows(index, ctx.config.range);
     let mut batch = RowBatch::new(reader.schema);
     let mut decoded = Decoded {

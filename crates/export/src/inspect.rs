@@ -240,23 +240,7 @@ fn map_file(path: &Path) -> Opened {
 /// of the first listing, each that cannot be mapped a problem of its own.
 pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
     if let Ok((files, listed, _)) = ShardFiles::map_live(loc, crate::opened::LISTING_ATTEMPTS) {
-        let mut tsm = Vec::new();
-        let mut tombstones = Vec::new();
-        for t in files.tsm_files {
-            if let Some(tombstone) = &t.tombstone {
-                tombstones.push(FileInfo {
-                    path: tombstone.name().to_path_buf(),
-                    bytes: tombstone.len(),
-                });
-            }
-            tsm.push((t.file.name().to_path_buf(), Ok(t.file)));
-        }
-        let wal = files
-            .wal_segments
-            .into_iter()
-            .map(|w| (w.name().to_path_buf(), Ok(w)))
-            .collect();
-        return inspect_files(&listed, tsm, tombstones, wal, limits);
+        return inspect_mapped(&listed, files, limits);
     }
     let tsm = loc.tsm_files.iter().map(|f| map_file(&f.path)).collect();
     let tombstones = loc
@@ -277,26 +261,34 @@ pub fn inspect_backup_shard(
     limits: &Limits,
 ) -> ShardInfo {
     match shard.files(&ReadOptions::default()) {
-        Ok(files) => {
-            let mut tsm = Vec::new();
-            let mut tombstones = Vec::new();
-            for t in files.tsm_files {
-                if let Some(tombstone) = &t.tombstone {
-                    tombstones.push(FileInfo {
-                        path: tombstone.name().to_path_buf(),
-                        bytes: tombstone.len(),
-                    });
-                }
-                tsm.push((t.file.name().to_path_buf(), Ok(t.file)));
-            }
-            inspect_files(loc, tsm, tombstones, Vec::new(), limits)
-        }
+        Ok(files) => inspect_mapped(loc, files, limits),
         Err(err) => {
             let mut info = inspect_files(loc, Vec::new(), Vec::new(), Vec::new(), limits);
             info.problems.push(err.to_string());
             info
         }
     }
+}
+
+/// Inspects a shard's files, all mapped (or read) already.
+fn inspect_mapped(loc: &ShardLocation, files: ShardFiles, limits: &Limits) -> ShardInfo {
+    let mut tsm = Vec::new();
+    let mut tombstones = Vec::new();
+    for t in files.tsm_files {
+        if let Some(tombstone) = &t.tombstone {
+            tombstones.push(FileInfo {
+                path: tombstone.name().to_path_buf(),
+                bytes: tombstone.len(),
+            });
+        }
+        tsm.push((t.file.name().to_path_buf(), Ok(t.file)));
+    }
+    let wal = files
+        .wal_segments
+        .into_iter()
+        .map(|w| (w.name().to_path_buf(), Ok(w)))
+        .collect();
+    inspect_files(loc, tsm, tombstones, wal, limits)
 }
 
 fn inspect_files(

@@ -705,19 +705,15 @@ fn format_shard(
             manifest,
         }));
     };
+    let write = |out: &mut dyn LpOut, manifest: &mut Manifest| {
+        write_shard(ctx.config, &ctx.cancel, ctx.progress, shard, out, manifest)
+    };
     // A small shard's lines in memory, a bigger one's in a part file.
     let (piece, stats) = if planned.bytes <= ctx.config.small_shard_bytes {
         let mut out = MemoryLp {
             sink: Some(LpSink::new(Vec::new(), ctx.config.gzip)),
         };
-        let stats = write_shard(
-            ctx.config,
-            &ctx.cancel,
-            ctx.progress,
-            shard,
-            &mut out,
-            &mut manifest,
-        )?;
+        let stats = write(&mut out, &mut manifest)?;
         let bytes = out.into_bytes();
         let piece = if bytes.is_empty() {
             Piece::Empty
@@ -734,14 +730,7 @@ fn format_shard(
         );
         let dest = crate::parts::part_path(&ctx.out.root().join(group_dest), position);
         let mut out = LazyFile::new(dest, ctx.config.gzip, Vec::new());
-        let stats = match write_shard(
-            ctx.config,
-            &ctx.cancel,
-            ctx.progress,
-            shard,
-            &mut out,
-            &mut manifest,
-        ) {
+        let stats = match write(&mut out, &mut manifest) {
             Ok(stats) => stats,
             Err(err) => {
                 out.abort();

@@ -73,14 +73,7 @@ pub enum ShardStatus {
 impl Meta {
     /// What the catalogue says about shard `id` of `database`/`retention_policy`.
     pub fn shard_status(&self, database: &str, retention_policy: &str, id: u64) -> ShardStatus {
-        let groups = self
-            .databases
-            .iter()
-            .filter(|d| d.name == database)
-            .flat_map(|d| &d.retention_policies)
-            .filter(|rp| rp.name == retention_policy)
-            .flat_map(|rp| &rp.shard_groups)
-            .filter(|g| g.shards.contains(&id));
+        let groups = self.groups_of(database, retention_policy, id);
         let mut status = ShardStatus::Unlisted;
         for group in groups {
             if group.deleted_at == 0 {
@@ -94,14 +87,7 @@ impl Meta {
     /// The start of the time span of shard `id` of `database`/`retention_policy` (of its
     /// live shard group, else of a deleted one); `None` when the catalogue does not list it.
     pub fn shard_start(&self, database: &str, retention_policy: &str, id: u64) -> Option<i64> {
-        let groups = self
-            .databases
-            .iter()
-            .filter(|d| d.name == database)
-            .flat_map(|d| &d.retention_policies)
-            .filter(|rp| rp.name == retention_policy)
-            .flat_map(|rp| &rp.shard_groups)
-            .filter(|g| g.shards.contains(&id));
+        let groups = self.groups_of(database, retention_policy, id);
         let mut start = None;
         for group in groups {
             if group.deleted_at == 0 {
@@ -110,6 +96,23 @@ impl Meta {
             start = start.or(Some(group.start_time));
         }
         start
+    }
+
+    /// The shard groups (live and deleted) of `database`/`retention_policy` that list
+    /// shard `id`.
+    fn groups_of<'a>(
+        &'a self,
+        database: &'a str,
+        retention_policy: &'a str,
+        id: u64,
+    ) -> impl Iterator<Item = &'a ShardGroupMeta> {
+        self.databases
+            .iter()
+            .filter(move |d| d.name == database)
+            .flat_map(|d| &d.retention_policies)
+            .filter(move |rp| rp.name == retention_policy)
+            .flat_map(|rp| &rp.shard_groups)
+            .filter(move |g| g.shards.contains(&id))
     }
 
     /// The database named `name`.
