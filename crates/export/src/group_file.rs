@@ -105,8 +105,12 @@ pub(crate) fn export_group(
             Ok(i) => (from..to).contains(&i),
             Err(_) => pass + 1 == passes,
         };
-        let last = pass + 1 == passes;
-        match export_pass(ctx, plan, group, manifest, &wanted, pass == 0, last)? {
+        let pass = Pass {
+            wanted: &wanted,
+            first: pass == 0,
+            last: pass + 1 == passes,
+        };
+        match export_pass(ctx, plan, group, manifest, &pass)? {
             Some(written) => dirs.extend(written),
             None => return Ok(None),
         }
@@ -114,18 +118,24 @@ pub(crate) fn export_group(
     Ok(Some(dirs))
 }
 
-/// One pass of [`export_group`] over the group's shards, writing the measurements
-/// `wanted` selects; the first pass records what opening the shards left out, the last
-/// tells the progress of each shard.
-#[allow(clippy::too_many_arguments)]
+/// One pass of [`export_group`] over a group's shards.
+struct Pass<'a> {
+    /// The measurements it writes.
+    wanted: &'a dyn Fn(&[u8]) -> bool,
+    /// The first pass records what opening the shards left out.
+    first: bool,
+    /// The last pass tells the progress of each shard.
+    last: bool,
+}
+
+/// One pass of [`export_group`] over the group's shards, writing the measurements the
+/// pass wants.
 fn export_pass(
     ctx: &Shared<'_>,
     plan: &Plan,
     group: &ShardGroup,
     manifest: &mut Manifest,
-    wanted: &dyn Fn(&[u8]) -> bool,
-    first_pass: bool,
-    last_pass: bool,
+    pass: &Pass<'_>,
 ) -> Result<Option<BTreeSet<PathBuf>>> {
     let first = &plan.shards[group.members[0]].location;
     let name = group.name();
@@ -150,7 +160,7 @@ fn export_pass(
             .collect::<Result<Vec<OpenedShard>>>()?;
         let mut shards: Vec<(&Shard, u64)> = Vec::new();
         for (opened, &member) in opened.iter().zip(chunk) {
-            if first_pass {
+            if pass.first {
                 manifest.skipped.extend(opened.skipped.iter().cloned());
                 manifest.warnings.extend(opened.warnings.iter().cloned());
                 manifest.relisted += u64::from(opened.relisted);
@@ -162,7 +172,7 @@ fn export_pass(
         for (shard, _) in &shards {
             for schema in shard.measurements() {
                 if ctx.config.filter.measurement(&schema.name)
-                    && wanted(&schema.name)
+                    && (pass.wanted)(&schema.name)
                     && !files.contains_key(&schema.name)
                 {
                     let relative = group_path(
@@ -241,7 +251,7 @@ fn export_pass(
             abort_all(files);
             return Ok(None);
         }
-        if last_pass {
+        if pass.last {
             for &member in chunk {
                 let planned = &plan.shards[member];
                 ctx.progress
