@@ -62,8 +62,8 @@ fn order_key(shard: &PlannedShard) -> (&str, &str, Option<i64>, u64) {
     )
 }
 
-/// Groups `shards`: consecutive shards (in [`order_key`] order) of one database and
-/// retention policy while their bytes stay within `target` (and at most
+/// Groups `shards`: consecutive shards (in database, retention policy, start time and id
+/// order) of one database and retention policy while their bytes stay within `target` (and at most
 /// [`MAX_GROUP_SHARDS`]); each shard alone when `target` is `None`. Groups come in the
 /// same order.
 ///

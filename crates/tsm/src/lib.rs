@@ -12,7 +12,7 @@
 //!
 //! | bytes → | module |
 //! |---|---|
-//! | TSM header, index, footer | [`file`] ([`file::TsmFile`], [`file::IndexEntry`]) |
+//! | TSM header, index, footer | [`file`](mod@file) ([`file::TsmFile`], [`file::IndexEntry`]) |
 //! | a block's sections, decoded into caller-owned buffers | [`block`], [`encoding`] |
 //! | series keys `measurement,tag=v#!~#field` | [`key`] |
 //! | tombstone files v1–v4 | [`tombstone`] |
