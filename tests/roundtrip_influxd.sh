@@ -14,7 +14,7 @@
 #             /write; B's answer must equal A's.
 #   FIXTURE   (default: fixtures/small-a fixtures/small-b) the fixture is exported twice:
 #             to stdout with --with-ddl, imported with `influx -import` into server B;
-#             and as one file per shard, sent to server C over /write (databases and
+#             and as one file per group of shards, sent to server C over /write (databases and
 #             policies created first). Both answers must equal FIXTURE/oracle.jsonl.
 #
 # Why oracle.jsonl and not oracle_typed.jsonl: both servers are asked the same
@@ -173,7 +173,7 @@ for fixture in "${FIXTURES[@]}"; do
   write_shard_files "$w/files"
   python3 "$SHARED/canonical.py" --url "$URL" --out "$w/written.jsonl" >/dev/null
   influxd_stop
-  check compare "$fixture/oracle.jsonl" "$w/written.jsonl" "$name via /write, one file per shard"
+  check compare "$fixture/oracle.jsonl" "$w/written.jsonl" "$name via /write, one file per group of shards"
 done
 
 echo "roundtrip: $PASSED passed, $FAILED failed"
