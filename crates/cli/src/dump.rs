@@ -134,7 +134,7 @@ pub fn dump_tsm(data: &[u8], args: &DumpArgs, w: &mut impl Write) -> Result<bool
                 .get(block.offset as usize..block.offset as usize + 4)
                 .and_then(|b| b.try_into().ok())
                 .map_or(0, u32::from_be_bytes);
-            let computed = crc32fast_hash(bytes);
+            let computed = crc32fast::hash(bytes);
             let crc = if stored == computed {
                 format!("crc {stored:08x} ok")
             } else {
@@ -187,12 +187,6 @@ pub fn dump_tsm(data: &[u8], args: &DumpArgs, w: &mut impl Write) -> Result<bool
     };
     writeln!(w, "{keys} keys, {blocks} blocks, {range}")?;
     Ok(ok)
-}
-
-fn crc32fast_hash(bytes: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(bytes);
-    h.finalize()
 }
 
 /// Prints every entry of a WAL segment; returns whether it read to its end.
