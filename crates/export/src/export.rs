@@ -119,16 +119,12 @@ pub fn export(
         opened: opened.into_iter().map(Mutex::new).collect(),
         measurements,
     };
-    for manifest in &finished {
-        for id in manifest.shard_ids() {
-            if let Some(planned) = plan.shards.iter().find(|s| {
-                s.location.id == id
-                    && s.location.database == manifest.database
-                    && s.location.retention_policy == manifest.retention_policy
-            }) {
-                progress.shard_finished(&planned.location, planned.bytes);
-            }
-        }
+    for planned in plan
+        .shards
+        .iter()
+        .filter(|s| out.done(&s.location).is_some())
+    {
+        progress.shard_finished(&planned.location, planned.bytes);
     }
     let results: Vec<Option<ShardResult>> = todo
         .par_iter()
@@ -534,7 +530,14 @@ impl Written {
         self.add_times(other.time_range);
     }
 
-    pub(crate) fn add_times(&mut self, range: Option<(i64, i64)>) {
+    /// Counts a converted batch's rows, values and times.
+    pub(crate) fn count(&mut self, converted: &Converted) {
+        self.rows += converted.rows;
+        self.values += converted.values;
+        self.add_times(Some(converted.time_range));
+    }
+
+    fn add_times(&mut self, range: Option<(i64, i64)>) {
         if let Some((min, max)) = range {
             self.time_range = Some(match self.time_range {
                 Some((a, b)) => (a.min(min), b.max(max)),
@@ -855,9 +858,7 @@ pub(crate) fn write_measurement(
         );
         result?;
         if let Some(converted) = pending {
-            written.rows += converted.rows;
-            written.values += converted.values;
-            written.add_times(Some(converted.time_range));
+            written.count(&converted);
             ctx.progress.values_written(converted.values);
             // The next batch is decoded into this one's buffers.
             target.projection.reclaim(converted.batch, &mut batch);
@@ -916,7 +917,7 @@ pub(crate) fn next_record_batch(
 }
 
 /// Writes one batch into `file`, creating it as `dest` first if needed.
-pub(crate) fn write_batch(
+fn write_batch(
     ctx: &Shared<'_>,
     target: &Target<'_>,
     dest: &Path,

@@ -243,11 +243,7 @@ fn export_pass(
             abort_all(files);
             return Err(err);
         }
-        if cancelled {
-            abort_all(files);
-            return Ok(None);
-        }
-        if ctx.cancel.load(Ordering::Relaxed) {
+        if cancelled || ctx.cancel.load(Ordering::Relaxed) {
             abort_all(files);
             return Ok(None);
         }
@@ -259,21 +255,7 @@ fn export_pass(
             }
         }
     }
-    // What is still gathered goes into the files before they are committed.
-    let mut flushed = Ok(());
-    for file in files.values_mut() {
-        let file = file.get_mut().unwrap_or_else(|e| e.into_inner());
-        if flushed.is_ok() && !file.dropped {
-            flushed = flush(ctx, group, file);
-        }
-    }
-    if let Err(failure) = flushed {
-        abort_all(files);
-        return match failure {
-            Failure::Cancelled => Ok(None),
-            failure => Err(failure.into_error(shard_name(first), "(all)".into())),
-        };
-    }
+    // Each chunk ended with every file's gathered rows written (`end_chunk`).
     commit_all(ctx, files, manifest)
 }
 
@@ -533,9 +515,7 @@ fn decode(
         decoded.damaged.extend(rows.take_skipped());
         match next {
             Ok(Some(converted)) => {
-                decoded.written.rows += converted.rows;
-                decoded.written.values += converted.values;
-                decoded.written.add_times(Some(converted.time_range));
+                decoded.written.count(&converted);
                 decoded.batches.push(converted.batch);
             }
             Ok(None) => break Ok(()),
