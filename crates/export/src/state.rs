@@ -673,10 +673,12 @@ impl OutDir {
         Ok(())
     }
 
-    /// Whether a shard's files from an earlier or another run may be there, to be removed
-    /// before it is written: on `--resume`, and with `--partition`.
+    /// Whether a group's files from another run may be there, to be removed before it is
+    /// written: with `--partition` or `--node`, where other processes share the output. (A
+    /// resume of one process removed every unfinished group's files when it prepared the
+    /// output, deleting every data file no finished group lists.)
     pub fn cleans_shards(&self) -> bool {
-        self.resume || self.shared
+        self.shared
     }
 }
 
