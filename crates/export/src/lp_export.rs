@@ -109,11 +109,10 @@ pub(crate) trait LpOut {
     fn end_member(&mut self) -> Result<()>;
 }
 
-/// A shard's file, created at its first line (with the DDL header, if asked for).
+/// A shard's part file of its group, created at its first line.
 pub(crate) struct LazyFile {
     dest: PathBuf,
     gzip: Option<u32>,
-    header: Vec<u8>,
     file: Option<PendingLpFile>,
 }
 
@@ -121,11 +120,10 @@ pub(crate) struct LazyFile {
 const NO_FILE: u64 = u64::MAX;
 
 impl LazyFile {
-    pub(crate) fn new(dest: PathBuf, gzip: Option<u32>, header: Vec<u8>) -> LazyFile {
+    pub(crate) fn new(dest: PathBuf, gzip: Option<u32>) -> LazyFile {
         LazyFile {
             dest,
             gzip,
-            header,
             file: None,
         }
     }
@@ -147,11 +145,7 @@ impl LazyFile {
 impl LpOut for LazyFile {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         if self.file.is_none() {
-            let mut file = PendingLpFile::create(self.dest.clone(), self.gzip)?;
-            if !self.header.is_empty() {
-                file.write(&self.header)?;
-            }
-            self.file = Some(file);
+            self.file = Some(PendingLpFile::create(self.dest.clone(), self.gzip)?);
         }
         self.file.as_mut().expect("created above").write(bytes)
     }
@@ -729,7 +723,7 @@ fn format_shard(
             ctx.config.gzip.is_some(),
         );
         let dest = crate::parts::part_path(&ctx.out.root().join(group_dest), position);
-        let mut out = LazyFile::new(dest, ctx.config.gzip, Vec::new());
+        let mut out = LazyFile::new(dest, ctx.config.gzip);
         let stats = match write(&mut out, &mut manifest) {
             Ok(stats) => stats,
             Err(err) => {
