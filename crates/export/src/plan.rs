@@ -111,26 +111,26 @@ impl Plan {
             if !config.filter.shard(&location) {
                 continue;
             }
-            if let Some(meta) = &meta {
-                let status =
-                    meta.shard_status(&location.database, &location.retention_policy, location.id);
-                if status != ShardStatus::Live && !config.include_unlisted_shards {
-                    unlisted.push(UnlistedShard {
-                        database: location.database.clone(),
-                        retention_policy: location.retention_policy.clone(),
-                        shard: location.id,
-                        status: shard_status_name(status),
-                    });
-                    continue;
+            // Without a catalogue every shard folder counts, in id order.
+            let (status, start_time) = match &meta {
+                Some(meta) => {
+                    meta.shard(&location.database, &location.retention_policy, location.id)
                 }
+                None => (ShardStatus::Live, None),
+            };
+            if status != ShardStatus::Live && !config.include_unlisted_shards {
+                unlisted.push(UnlistedShard {
+                    database: location.database.clone(),
+                    retention_policy: location.retention_policy.clone(),
+                    shard: location.id,
+                    status: shard_status_name(status),
+                });
+                continue;
             }
             let bytes = match &input {
                 ShardInput::Folder => shard_bytes(&location)?,
                 ShardInput::Backup(shard) => shard.bytes(),
             };
-            let start_time = meta.as_ref().and_then(|meta| {
-                meta.shard_start(&location.database, &location.retention_policy, location.id)
-            });
             shards.push(PlannedShard {
                 location,
                 bytes,

@@ -73,29 +73,31 @@ pub enum ShardStatus {
 impl Meta {
     /// What the catalogue says about shard `id` of `database`/`retention_policy`.
     pub fn shard_status(&self, database: &str, retention_policy: &str, id: u64) -> ShardStatus {
-        let groups = self.groups_of(database, retention_policy, id);
-        let mut status = ShardStatus::Unlisted;
-        for group in groups {
-            if group.deleted_at == 0 {
-                return ShardStatus::Live;
-            }
-            status = ShardStatus::Deleted;
-        }
-        status
+        self.shard(database, retention_policy, id).0
     }
 
     /// The start of the time span of shard `id` of `database`/`retention_policy` (of its
     /// live shard group, else of a deleted one); `None` when the catalogue does not list it.
     pub fn shard_start(&self, database: &str, retention_policy: &str, id: u64) -> Option<i64> {
-        let groups = self.groups_of(database, retention_policy, id);
-        let mut start = None;
-        for group in groups {
+        self.shard(database, retention_policy, id).1
+    }
+
+    /// [`Meta::shard_status`] and [`Meta::shard_start`] of one shard, from one look
+    /// through the catalogue: a live group wins over deleted ones.
+    pub fn shard(
+        &self,
+        database: &str,
+        retention_policy: &str,
+        id: u64,
+    ) -> (ShardStatus, Option<i64>) {
+        let mut found = (ShardStatus::Unlisted, None);
+        for group in self.groups_of(database, retention_policy, id) {
             if group.deleted_at == 0 {
-                return Some(group.start_time);
+                return (ShardStatus::Live, Some(group.start_time));
             }
-            start = start.or(Some(group.start_time));
+            found = (ShardStatus::Deleted, found.1.or(Some(group.start_time)));
         }
-        start
+        found
     }
 
     /// The shard groups (live and deleted) of `database`/`retention_policy` that list
