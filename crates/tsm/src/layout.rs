@@ -162,24 +162,13 @@ pub fn scan(data_dir: &Path, wal_dir: Option<&Path>) -> Result<Layout> {
     Ok(layout)
 }
 
-/// Lists one shard's files again, as they are now: its WAL segments first, then its TSM
-/// and tombstone files (see [`crate::source::ShardFiles::map_live`] for why in this
-/// order). Entries [`scan`] passed over are not listed again.
+/// Lists one shard's non-empty WAL segments again, as they are now: the first step of
+/// reading one moment of a shard ([`crate::source::ShardFiles::map_live`] says why the
+/// WAL comes first). Entries [`scan`] passed over are not listed again.
 ///
 /// # Errors
-/// A folder that cannot be listed; an entry (or the shard's folder) that vanished while
-/// it was listed is an error for which [`Error::is_vanished`] holds.
-pub fn relist(location: &ShardLocation) -> Result<ShardLocation> {
-    let wal_segments = relist_wal(location)?;
-    let mut shard = relist_tsm(location)?;
-    shard.wal_segments = wal_segments;
-    Ok(shard)
-}
-
-/// The first half of [`relist`]: the shard's non-empty WAL segments, as they are now.
-///
-/// # Errors
-/// As [`relist`].
+/// A folder that cannot be listed; an entry (or the folder) that vanished while it was
+/// listed is an error for which [`Error::is_vanished`] holds.
 pub fn relist_wal(location: &ShardLocation) -> Result<Vec<PathBuf>> {
     match &location.wal_dir {
         Some(dir) => wal_segments(dir, Vanish::Fail, &mut Vec::new()),
@@ -187,11 +176,11 @@ pub fn relist_wal(location: &ShardLocation) -> Result<Vec<PathBuf>> {
     }
 }
 
-/// The second half of [`relist`]: the shard with its TSM and tombstone files as they are
-/// now (its WAL folder kept, its segments left empty).
+/// Lists one shard's TSM and tombstone files again, as they are now (its WAL folder
+/// kept, its segments left empty): the second step after [`relist_wal`].
 ///
 /// # Errors
-/// As [`relist`].
+/// As [`relist_wal`].
 pub fn relist_tsm(location: &ShardLocation) -> Result<ShardLocation> {
     let mut shard = new_shard(
         &location.database,
@@ -255,7 +244,7 @@ enum Vanish {
     /// Lists it as skipped ([`VANISHED`]) and goes on: the scan of a whole tree.
     Skip,
     /// Fails with the "not found" error ([`Error::is_vanished`]): the listing of one
-    /// moment of a shard ([`relist`]), which is then made again.
+    /// moment of a shard ([`relist_wal`], [`relist_tsm`]), which is then made again.
     Fail,
 }
 
@@ -263,8 +252,8 @@ enum Vanish {
 pub const VANISHED: &str = "vanished while its folder was listed (a running influxd replaced \
                             or removed it)";
 
-/// Whether `path` is a file: `None` when it vanished (per `vanish`, after recording it).
-fn is_file(
+/// The metadata of `path`: `None` when it vanished (per `vanish`, after recording it).
+fn metadata_of(
     path: &Path,
     vanish: Vanish,
     skipped: &mut Vec<(PathBuf, String)>,
@@ -310,7 +299,7 @@ fn new_shard(
                 });
                 continue;
             }
-            match is_file(&path, vanish, skipped)? {
+            match metadata_of(&path, vanish, skipped)? {
                 Some(meta) if meta.is_file() => tsm_files.push(TsmFileLocation {
                     path,
                     generation,
@@ -367,7 +356,7 @@ fn wal_segments(
         let entry = entry.map_err(|e| Error::from(e).in_file(dir))?;
         let path = entry.path();
         match entry.file_name().to_str().and_then(parse_wal_name) {
-            Some(id) => match is_file(&path, vanish, skipped)? {
+            Some(id) => match metadata_of(&path, vanish, skipped)? {
                 Some(meta) if meta.is_file() && meta.len() > 0 => segments.push((id, path)),
                 Some(meta) if !meta.is_file() => {
                     skipped.push((path, "a .wal name that is not a file".into()));
