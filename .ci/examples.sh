@@ -22,11 +22,11 @@ for key in sorted(counts):
     print(f"{key}: {counts[key]} points, {values[key]} values")
 PY
 
-cargo run -q --locked -p tsm --example count_values -- "$fixture" > "$tmp/count.txt"
+cargo run -q --locked -p influx-tsm-shard --example count_values -- "$fixture" > "$tmp/count.txt"
 diff -u "$tmp/oracle.txt" "$tmp/count.txt"
 echo "count_values: every measurement's points and values equal the oracle"
 
-cargo run -q --locked -p tsm-export --example export_with_progress -- "$fixture" "$tmp/out" 2 \
+cargo run -q --locked -p influx-tsm-export --example export_with_progress -- "$fixture" "$tmp/out" 2 \
     > "$tmp/export.txt" 2> "$tmp/progress.txt"
 points=$(wc -l < "$oracle")
 values=$(awk -F': ' '{split($2, a, " "); s += a[3]} END {print s}' "$tmp/oracle.txt")
@@ -37,7 +37,7 @@ grep -q "100 % of the input" "$tmp/progress.txt" \
 echo "export_with_progress: $points rows and $values values, progress to 100 %"
 
 air=$(grep '^airq/autogen/air: ' "$tmp/oracle.txt" | awk '{print $2}')
-cargo run -q --locked -p arrow-build --example measurement_to_parquet -- \
+cargo run -q --locked -p influx-tsm-arrow --example measurement_to_parquet -- \
     "$fixture" airq air "$tmp/air.parquet" > "$tmp/air.txt"
 grep -q "^$air rows written" "$tmp/air.txt" \
     || { echo "measurement_to_parquet: expected $air rows:"; cat "$tmp/air.txt"; exit 1; }

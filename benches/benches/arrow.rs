@@ -1,16 +1,16 @@
-//! Row batches to Arrow record batches (`arrow_build::record_batch`, which copies the
+//! Row batches to Arrow record batches (`influx_tsm_arrow::record_batch`, which copies the
 //! numeric buffers, and `into_record_batch`, which moves them), on the rows of a synthetic
 //! shard (50 series x 5 fields x 20,000 points, 64 Ki-row batches) and of the fixture.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
-use arrow_build::Columns;
 use benchkit::fixture;
 use benchkit::synth::{self, Spec};
-use tsm::Limits;
-use tsm::rows::{MeasurementSchema, RowBatch};
-use tsm::shard::{Shard, TimeRange};
+use influx_tsm_arrow::Columns;
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
+use influx_tsm_shard::shard::{Shard, TimeRange};
 
 fn batches(shard: &Shard) -> Vec<(MeasurementSchema, Vec<RowBatch>)> {
     let mut out = Vec::new();
@@ -35,7 +35,7 @@ fn bench_batches(c: &mut Criterion, name: &str, input: &[(MeasurementSchema, Vec
     // Correctness, outside the timed loop: shapes and row counts.
     for ((_, batches), cols) in input.iter().zip(&columns) {
         for b in batches {
-            let rb = arrow_build::record_batch(cols, b).expect("converts");
+            let rb = influx_tsm_arrow::record_batch(cols, b).expect("converts");
             assert_eq!(rb.num_rows(), b.len());
             assert_eq!(rb.num_columns(), cols.columns().len());
         }
@@ -47,7 +47,7 @@ fn bench_batches(c: &mut Criterion, name: &str, input: &[(MeasurementSchema, Vec
             let mut n = 0;
             for ((_, batches), cols) in input.iter().zip(&columns) {
                 for rows in batches {
-                    n += arrow_build::record_batch(cols, black_box(rows))
+                    n += influx_tsm_arrow::record_batch(cols, black_box(rows))
                         .expect("converts")
                         .num_rows();
                 }
@@ -60,10 +60,10 @@ fn bench_batches(c: &mut Criterion, name: &str, input: &[(MeasurementSchema, Vec
             || input.to_vec(),
             |owned| {
                 let mut n = 0;
-                let mut stats = arrow_build::Stats::default();
+                let mut stats = influx_tsm_arrow::Stats::default();
                 for ((_, batches), cols) in owned.into_iter().zip(&columns) {
                     for rows in batches {
-                        n += arrow_build::into_record_batch(cols, rows, &mut stats)
+                        n += influx_tsm_arrow::into_record_batch(cols, rows, &mut stats)
                             .expect("converts")
                             .num_rows();
                     }
@@ -87,7 +87,8 @@ fn arrow(c: &mut Criterion) {
     bench_batches(c, "synthetic_ragged", &batches(&shard));
 
     let dir = fixture::influxdb_dir("small-a");
-    let layout = tsm::layout::scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
+    let layout =
+        influx_tsm_shard::layout::scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
     let all: Vec<_> = layout
         .shards
         .iter()

@@ -2,7 +2,7 @@
 //!
 //! `fixture/*`: every block of the in-repo fixtures (real influxd output), by type.
 //! `synthetic/*`: 1000-value blocks (InfluxDB's block size) in each encoder's usual and
-//! worst shapes, encoded with `tsm::testkit::encode` outside the timed loop. Every input
+//! worst shapes, encoded with `influx_tsm_shard::testkit::encode` outside the timed loop. Every input
 //! is decoded once and checked before it is timed.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -10,9 +10,9 @@ use std::hint::black_box;
 
 use benchkit::data::{self, BLOCK};
 use benchkit::fixture;
-use tsm::encoding;
-use tsm::testkit::encode;
-use tsm::{FieldType, Limits, Values};
+use influx_tsm_shard::encoding;
+use influx_tsm_shard::testkit::encode;
+use influx_tsm_shard::{FieldType, Limits, Values};
 
 const BLOCKS: usize = 100;
 const MAX: usize = 1 << 20;
@@ -31,7 +31,7 @@ fn bench_sections<T, D>(
     decode: D,
 ) where
     T: PartialEq + std::fmt::Debug + Clone,
-    D: Fn(&[u8], &mut Vec<T>) -> tsm::Result<()>,
+    D: Fn(&[u8], &mut Vec<T>) -> influx_tsm_shard::Result<()>,
 {
     // Correctness, outside the timed loop.
     let mut dst = Vec::new();
@@ -108,7 +108,7 @@ fn synthetic(c: &mut Criterion) {
             .map(|c| encode::encode_strings(&c.iter().map(Vec::as_slice).collect::<Vec<_>>()))
             .collect();
         let bytes: usize = v.iter().map(Vec::len).sum();
-        let mut out = tsm::Strings::new();
+        let mut out = influx_tsm_shard::Strings::new();
         let mut all = Vec::new();
         for sec in &s {
             out.clear();
@@ -163,7 +163,7 @@ fn fixtures(c: &mut Criterion) {
         // Correctness, outside the timed loop: every block decodes to its count.
         let mut n = 0;
         for blk in &mine {
-            tsm::block::decode_block(&blk.block, 0, &limits, &mut ts, &mut values)
+            influx_tsm_shard::block::decode_block(&blk.block, 0, &limits, &mut ts, &mut values)
                 .expect("decodes");
             n += ts.len();
         }
@@ -172,7 +172,7 @@ fn fixtures(c: &mut Criterion) {
             b.iter(|| {
                 let mut n = 0;
                 for blk in &mine {
-                    tsm::block::decode_block(
+                    influx_tsm_shard::block::decode_block(
                         black_box(&blk.block),
                         0,
                         &limits,

@@ -1,4 +1,4 @@
-//! A whole export through the `tsm-export` library (plan, open, merge, Arrow, Parquet or line
+//! A whole export through the `influx-tsm-export` library (plan, open, merge, Arrow, Parquet or line
 //! protocol, manifests), as `influx-tsm export` runs it, of the `small-a` fixture and of
 //! a synthetic shard (50 series x 5 fields x 20,000 points). Each iteration writes into
 //! a fresh directory; the summary's value count is checked before timing.
@@ -7,7 +7,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 
 use benchkit::fixture;
 use benchkit::synth::{self, Spec};
-use tsm_export::{Format, NoProgress, Options, OutDir, Plan};
+use influx_tsm_export::{Format, NoProgress, Options, OutDir, Plan};
 
 /// Exports `input` (an InfluxDB directory) into `out` with the library, as `influx-tsm
 /// export <input> -o <out> -q` does; returns the values written.
@@ -19,7 +19,7 @@ fn export(input: &std::path::Path, out: &std::path::Path, format: Format) -> u64
         .expect("options");
     let plan = Plan::new(&options).expect("plan");
     let out = OutDir::prepare(&options).expect("out dir");
-    let results = tsm_export::export(&options, &plan, &out, &NoProgress).expect("export");
+    let results = influx_tsm_export::export(&options, &plan, &out, &NoProgress).expect("export");
     results
         .iter()
         .flat_map(|r| &r.manifest.files)

@@ -12,12 +12,13 @@ use std::hint::black_box;
 
 use benchkit::fixture;
 use benchkit::synth::{self, Spec};
-use tsm::Limits;
-use tsm::shard::Shard;
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::shard::Shard;
 
 fn fixture_shards(c: &mut Criterion) {
     let dir = fixture::influxdb_dir("small-a");
-    let layout = tsm::layout::scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
+    let layout =
+        influx_tsm_shard::layout::scan(&dir.join("data"), Some(&dir.join("wal"))).expect("scan");
     let shards: Vec<Shard> = layout
         .shards
         .iter()

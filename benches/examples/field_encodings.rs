@@ -8,17 +8,17 @@
 //! cargo run --release -p influx-tsm-benches --example field_encodings -- DIR
 //! ```
 
-use arrow_build::Columns;
-use tsm::Limits;
-use tsm::rows::RowBatch;
-use tsm::shard::{Shard, TimeRange};
-use tsm_export::Compression;
-use tsm_export::field_encoding::choose;
-use tsm_export::output::writer_properties;
+use influx_tsm_arrow::Columns;
+use influx_tsm_export::Compression;
+use influx_tsm_export::field_encoding::choose;
+use influx_tsm_export::output::writer_properties;
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::rows::RowBatch;
+use influx_tsm_shard::shard::{Shard, TimeRange};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: DIR")?);
-    let layout = tsm::layout::scan(&dir.join("data"), None)?;
+    let layout = influx_tsm_shard::layout::scan(&dir.join("data"), None)?;
     let codec = parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1)?);
     let mut total_ns = 0u64;
     let mut files = 0;
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !rows.next_batch(&mut batch, 64 * 1024, 64 << 20)? || batch.is_empty() {
                 continue;
             }
-            let first = arrow_build::record_batch(&columns, &batch)?;
+            let first = influx_tsm_arrow::record_batch(&columns, &batch)?;
             let mut best = u64::MAX;
             for _ in 0..5 {
                 let start = cpu_ns();
@@ -53,9 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for (field, column) in batch_schema.fields().iter().zip(first.columns()) {
                 if field
                     .metadata()
-                    .get(arrow_build::META_ROLE)
+                    .get(influx_tsm_arrow::META_ROLE)
                     .map(String::as_str)
-                    != Some(arrow_build::Role::Field.as_str())
+                    != Some(influx_tsm_arrow::Role::Field.as_str())
                 {
                     continue;
                 }

@@ -12,16 +12,17 @@
 use std::time::{Duration, Instant};
 
 use benchkit::mem::PeakSampler;
-use tsm::Limits;
-use tsm::rows::RowBatch;
-use tsm::shard::{Shard, TimeRange};
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::rows::RowBatch;
+use influx_tsm_shard::shard::{Shard, TimeRange};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().ok_or("usage: merged_view DIR [BATCH_ROWS]")?);
     let batch_rows: usize = args.next().map_or(Ok(64 * 1024), |s| s.parse())?;
     let wal = dir.join("wal");
-    let layout = tsm::layout::scan(&dir.join("data"), wal.is_dir().then_some(wal.as_path()))?;
+    let layout =
+        influx_tsm_shard::layout::scan(&dir.join("data"), wal.is_dir().then_some(wal.as_path()))?;
     let loc = layout
         .shards
         .iter()

@@ -13,18 +13,18 @@
 //! ```
 
 use arrow_array::RecordBatch;
-use arrow_build::Columns;
+use influx_tsm_arrow::Columns;
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::rows::RowBatch;
+use influx_tsm_shard::shard::{Shard, TimeRange};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
-use tsm::Limits;
-use tsm::rows::RowBatch;
-use tsm::shard::{Shard, TimeRange};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: DIR")?);
-    let layout = tsm::layout::scan(&dir.join("data"), None)?;
+    let layout = influx_tsm_shard::layout::scan(&dir.join("data"), None)?;
     let loc = layout
         .shards
         .iter()
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rows = shard.rows(i, TimeRange::ALL);
         let mut batch = RowBatch::new(schema);
         while rows.next_batch(&mut batch, 64 * 1024, 64 << 20)? {
-            batches.push(arrow_build::record_batch(&columns, &batch)?);
+            batches.push(influx_tsm_arrow::record_batch(&columns, &batch)?);
         }
     }
     let values: usize = batches.iter().map(|b| b.num_rows() * fields.len()).sum();

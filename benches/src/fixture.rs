@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use tsm::FieldType;
-use tsm::block::BlockSections;
-use tsm::file::TsmFile;
+use influx_tsm_shard::FieldType;
+use influx_tsm_shard::block::BlockSections;
+use influx_tsm_shard::file::TsmFile;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -62,7 +62,7 @@ pub struct Sections {
 /// # Panics
 /// When a fixture file is unreadable or damaged.
 pub fn blocks(names: &[&str]) -> Vec<Sections> {
-    let limits = tsm::Limits::default();
+    let limits = influx_tsm_shard::Limits::default();
     let mut out = Vec::new();
     for name in names {
         for path in tsm_files(&influxdb_dir(name).join("data")) {
@@ -73,9 +73,16 @@ pub fn blocks(names: &[&str]) -> Vec<Sections> {
                 for block in entry.blocks() {
                     let raw = file.block(&block, true).expect("fixture CRC");
                     let s = BlockSections::split(raw, block.offset + 4).expect("sections");
-                    let (mut ts, mut values) = (Vec::new(), tsm::Values::new(s.field_type));
-                    tsm::block::decode_block(raw, block.offset + 4, &limits, &mut ts, &mut values)
-                        .expect("fixture block decodes");
+                    let (mut ts, mut values) =
+                        (Vec::new(), influx_tsm_shard::Values::new(s.field_type));
+                    influx_tsm_shard::block::decode_block(
+                        raw,
+                        block.offset + 4,
+                        &limits,
+                        &mut ts,
+                        &mut values,
+                    )
+                    .expect("fixture block decodes");
                     out.push(Sections {
                         field_type: s.field_type,
                         block: raw.to_vec(),

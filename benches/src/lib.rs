@@ -1,7 +1,7 @@
 //! Helpers shared by the benchmarks (`benches/*.rs`) and the measuring examples
 //! (`examples/*.rs`): the in-repo fixtures and the blocks they hold, seeded synthetic
 //! columns in the shapes that matter to each decoder, synthetic shards written with
-//! `tsm::testkit`, and a sampler of the process's anonymous memory.
+//! `influx_tsm_shard::testkit`, and a sampler of the process's anonymous memory.
 //!
 //! Nothing here is timed; it prepares inputs and checks results.
 #![deny(missing_docs)]

@@ -1,10 +1,10 @@
-//! Synthetic shards on disk, written with `tsm::testkit` in InfluxDB's layout
+//! Synthetic shards on disk, written with `influx_tsm_shard::testkit` in InfluxDB's layout
 //! (`data/<db>/<rp>/<id>/*.tsm`), whose merged contents are known.
 
 use std::path::PathBuf;
 
-use tsm::Values;
-use tsm::testkit::tsm::TsmWriter;
+use influx_tsm_shard::Values;
+use influx_tsm_shard::testkit::tsm::TsmWriter;
 
 use crate::data::{self, BLOCK};
 
@@ -40,12 +40,13 @@ impl SynthShard {
         self.dir.path().join("data")
     }
 
-    /// The shard's location, as `tsm::layout::scan` finds it.
+    /// The shard's location, as `influx_tsm_shard::layout::scan` finds it.
     ///
     /// # Panics
     /// When the directory cannot be scanned.
-    pub fn location(&self) -> tsm::layout::ShardLocation {
-        let layout = tsm::layout::scan(&self.data_dir(), None).expect("synthetic layout");
+    pub fn location(&self) -> influx_tsm_shard::layout::ShardLocation {
+        let layout =
+            influx_tsm_shard::layout::scan(&self.data_dir(), None).expect("synthetic layout");
         layout.shards.into_iter().next().expect("one shard")
     }
 }
@@ -115,11 +116,13 @@ pub fn build(spec: Spec) -> SynthShard {
 ///
 /// # Errors
 /// When a block cannot be decoded.
-pub fn read_all(shard: &tsm::shard::Shard) -> tsm::Result<(usize, usize)> {
+pub fn read_all(
+    shard: &influx_tsm_shard::shard::Shard,
+) -> influx_tsm_shard::Result<(usize, usize)> {
     let (mut rows, mut values) = (0, 0);
     for (i, schema) in shard.measurements().iter().enumerate() {
-        let mut batch = tsm::rows::RowBatch::new(schema);
-        let mut stream = shard.rows(i, tsm::shard::TimeRange::ALL);
+        let mut batch = influx_tsm_shard::rows::RowBatch::new(schema);
+        let mut stream = shard.rows(i, influx_tsm_shard::shard::TimeRange::ALL);
         while stream.next_batch(&mut batch, 64 * 1024, 64 << 20)? {
             rows += batch.len();
             values += batch.value_count();

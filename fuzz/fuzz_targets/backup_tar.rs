@@ -2,9 +2,9 @@
 //! A backup archive (tar): members read from the mapped bytes and from a stream are the
 //! same, with the same data, or both readers fail; never a panic or a large allocation.
 use libfuzzer_sys::fuzz_target;
-use tsm_backup::tar::{Input, Member, Stream, TarReader};
+use influx_tsm_backup::tar::{Input, Member, Stream, TarReader};
 
-fn read<I: Input>(mut reader: TarReader<I>) -> tsm::Result<Vec<(Member, Vec<u8>)>> {
+fn read<I: Input>(mut reader: TarReader<I>) -> influx_tsm_shard::Result<Vec<(Member, Vec<u8>)>> {
     let mut out = Vec::new();
     while let Some(member) = reader.next_member()? {
         let mut data = Vec::new();

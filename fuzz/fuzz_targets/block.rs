@@ -2,7 +2,7 @@
 //! A whole block (type byte onwards): decodes to equal-length, non-empty columns or
 //! fails; block_info agrees with the decoder on the count.
 use libfuzzer_sys::fuzz_target;
-use tsm::{FieldType, Limits, Values};
+use influx_tsm_shard::{FieldType, Limits, Values};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default()
@@ -10,12 +10,12 @@ fuzz_target!(|data: &[u8]| {
         .max_decompressed_bytes(1 << 20);
     let mut ts = Vec::new();
     let mut values = Values::new(FieldType::Float);
-    if tsm::block::decode_block(data, 0, &limits, &mut ts, &mut values).is_ok() {
+    if influx_tsm_shard::block::decode_block(data, 0, &limits, &mut ts, &mut values).is_ok() {
         assert_eq!(ts.len(), values.len());
         assert!(!ts.is_empty() && ts.len() <= 4096);
-        if let Ok(n) = tsm::block_info::count_values(data) {
+        if let Ok(n) = influx_tsm_shard::block_info::count_values(data) {
             assert_eq!(n, ts.len());
         }
     }
-    let _ = tsm::block_info::BlockInfo::read(data, 0);
+    let _ = influx_tsm_shard::block_info::BlockInfo::read(data, 0);
 });

@@ -3,9 +3,9 @@
 //! off), run verify. Nothing panics; a block of another type than its index entry says
 //! is an error for verify.
 use libfuzzer_sys::fuzz_target;
-use tsm::file::TsmFile;
-use tsm::verify::{VerifyOptions, verify_tsm};
-use tsm::{FieldType, Limits, Values};
+use influx_tsm_shard::file::TsmFile;
+use influx_tsm_shard::verify::{VerifyOptions, verify_tsm};
+use influx_tsm_shard::{FieldType, Limits, Values};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default()
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
             let Ok(bytes) = file.block(&block, verify_crc) else {
                 continue;
             };
-            if tsm::block::decode_block(bytes, block.offset + 4, &limits, &mut ts, &mut values)
+            if influx_tsm_shard::block::decode_block(bytes, block.offset + 4, &limits, &mut ts, &mut values)
                 .is_ok()
             {
                 assert!(values.field_type() == entry.field_type || report.has_errors());

@@ -2,7 +2,7 @@
 //! Series and composite keys: splitting and unescaping any bytes never panics; the
 //! measurement is a prefix of the key and unescaping never grows a name.
 use libfuzzer_sys::fuzz_target;
-use tsm::key::{SeriesKey, measurement_of, split_composite, unescape};
+use influx_tsm_shard::key::{SeriesKey, measurement_of, split_composite, unescape};
 
 fuzz_target!(|data: &[u8]| {
     let series = match split_composite(data) {

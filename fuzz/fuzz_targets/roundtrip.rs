@@ -1,8 +1,8 @@
 #![no_main]
 //! testkit encode -> decode gives back the input, for every type.
 use libfuzzer_sys::fuzz_target;
-use tsm::testkit::encode::encode_block;
-use tsm::{FieldType, Limits, Strings, Values};
+use influx_tsm_shard::testkit::encode::encode_block;
+use influx_tsm_shard::{FieldType, Limits, Strings, Values};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&kind, data)) = input.split_first() else {
@@ -41,7 +41,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let block = encode_block(&ts, &values);
     let (mut ts2, mut values2) = (Vec::new(), Values::new(FieldType::Float));
-    tsm::block::decode_block(&block, 0, &Limits::default(), &mut ts2, &mut values2)
+    influx_tsm_shard::block::decode_block(&block, 0, &Limits::default(), &mut ts2, &mut values2)
         .expect("decodes");
     assert_eq!(ts, ts2);
     assert_eq!(format!("{values:?}"), format!("{values2:?}")); // NaN-safe bitwise compare

@@ -6,18 +6,18 @@
 //! The shard opened with its keys scanned in ranges of a few dozen index bytes equals the
 //! shard opened in one pass: the same error, or the same schemas, problems and rows.
 use libfuzzer_sys::fuzz_target;
-use tsm::Limits;
-use tsm::layout::{ShardLocation, TsmFileLocation};
-use tsm::rows::RowBatch;
-use tsm::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
-use tsm::source::ShardFiles;
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::layout::{ShardLocation, TsmFileLocation};
+use influx_tsm_shard::rows::RowBatch;
+use influx_tsm_shard::shard::{Shard, ShardOpening, ShardOptions, TimeRange};
+use influx_tsm_shard::source::ShardFiles;
 
 /// The shard opened with its keys scanned in ranges of about `range_bytes` index bytes.
 fn open_in_ranges(
     location: &ShardLocation,
     options: &ShardOptions,
     range_bytes: u64,
-) -> tsm::Result<Shard> {
+) -> influx_tsm_shard::Result<Shard> {
     let opening = ShardOpening::new(ShardFiles::map(location)?, options)?
         .located(location)
         .range_bytes(range_bytes);
@@ -48,7 +48,7 @@ fn rows_of(shard: &Shard, m: usize) -> (Vec<String>, Option<String>) {
 }
 
 /// Whether two opens of the same files agree.
-fn assert_same(one: &tsm::Result<Shard>, ranged: &tsm::Result<Shard>) {
+fn assert_same(one: &influx_tsm_shard::Result<Shard>, ranged: &influx_tsm_shard::Result<Shard>) {
     match (one, ranged) {
         (Ok(a), Ok(b)) => {
             assert_eq!(a.measurements(), b.measurements());

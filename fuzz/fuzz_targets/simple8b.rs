@@ -6,6 +6,6 @@ const MAX: usize = 4096;
 
 fuzz_target!(|data: &[u8]| {
     let mut dst = Vec::new();
-    let _ = tsm::encoding::simple8b::decode_simple8b::<u64>(data, MAX, &mut dst);
+    let _ = influx_tsm_shard::encoding::simple8b::decode_simple8b::<u64>(data, MAX, &mut dst);
     assert!(dst.len() <= MAX);
 });

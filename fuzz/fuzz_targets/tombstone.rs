@@ -2,12 +2,12 @@
 //! A tombstone file of any version: decodes or fails; the set built from it answers
 //! range queries consistently with its ranges.
 use libfuzzer_sys::fuzz_target;
-use tsm::Limits;
-use tsm::tombstone::{TombstoneSet, decode_tombstones};
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::tombstone::{TombstoneSet, decode_tombstones};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default().max_decompressed_bytes(1 << 22);
-    let _ = tsm::verify::verify_tombstone(data, &limits);
+    let _ = influx_tsm_shard::verify::verify_tombstone(data, &limits);
     let Ok(tombstones) = decode_tombstones(data, &limits) else {
         return;
     };

@@ -2,9 +2,9 @@
 //! A WAL segment: entries decode or the reader stops at the failing entry's offset;
 //! the replayed cache is sorted, deduplicated and typed consistently.
 use libfuzzer_sys::fuzz_target;
-use tsm::Limits;
-use tsm::cache::Cache;
-use tsm::wal::{WalEntry, WalSegmentReader};
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::cache::Cache;
+use influx_tsm_shard::wal::{WalEntry, WalSegmentReader};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default().max_decompressed_bytes(1 << 22);
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let _ = tsm::verify::verify_wal(data, &limits);
+    let _ = influx_tsm_shard::verify::verify_wal(data, &limits);
     let (cache, _) = Cache::replay([data], &limits);
     for (_, entry) in cache.iter() {
         assert_eq!(entry.timestamps.len(), entry.values.len());

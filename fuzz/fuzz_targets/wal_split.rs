@@ -3,9 +3,9 @@
 //! the same cache as the whole segment (the reader takes whole files, so the split is
 //! done on entry boundaries found by reading the whole).
 use libfuzzer_sys::fuzz_target;
-use tsm::Limits;
-use tsm::cache::Cache;
-use tsm::wal::WalSegmentReader;
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::cache::Cache;
+use influx_tsm_shard::wal::WalSegmentReader;
 
 fuzz_target!(|input: &[u8]| {
     let Some((&pick, data)) = input.split_first() else {

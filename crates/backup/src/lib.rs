@@ -1,5 +1,5 @@
 //! Reads the backups `influxd backup` writes, in place: no restore, no server, nothing
-//! extracted next to them. A backup's shards come out as [`tsm::source::ShardFiles`], so
+//! extracted next to them. A backup's shards come out as [`influx_tsm_shard::source::ShardFiles`], so
 //! they open, merge and export like the shards of a live directory.
 //!
 //! Two formats (as influxd 1.6.7 writes them; see the README's "Backups"):
@@ -7,12 +7,12 @@
 //! * **portable** (`influxd backup -portable`): `<ts>.manifest` (JSON: the catalogue file
 //!   and one entry per shard: database, retention policy, shard id, file name),
 //!   `<ts>.meta` (protobuf `PortableData` around the `meta.db` bytes, see
-//!   [`tsm::meta::decode_portable_backup_meta`]) and one gzip-compressed tar per shard,
+//!   [`influx_tsm_shard::meta::decode_portable_backup_meta`]) and one gzip-compressed tar per shard,
 //!   `<ts>.s<id>.tar.gz`. Archives are decompressed as a stream, one shard at a time;
 //!   members go to memory up to [`ReadOptions::memory_budget`] bytes per shard, the rest
 //!   to unlinked temporary files that are mapped.
 //! * **legacy** (`influxd backup -database DB`): `meta.NN` (magic, length, `meta.db`
-//!   bytes, `node.json`; see [`tsm::meta::decode_legacy_backup_meta`]) and a plain tar per
+//!   bytes, `node.json`; see [`influx_tsm_shard::meta::decode_legacy_backup_meta`]) and a plain tar per
 //!   shard and increment, `<db>.<rp>.<id:05>.<NN>`. The archives are mapped and their
 //!   members' bytes used where they lie, without a copy. Their names are not trusted
 //!   (1.6.7 formats them with the database name as a format string, so a `%` garbles
@@ -23,10 +23,10 @@
 //! influxd snapshots each shard's WAL to TSM before copying it.
 //!
 //! ```
-//! use tsm::shard::{Shard, ShardOptions};
-//! use tsm_backup::{Backup, BackupFormat, ReadOptions};
+//! use influx_tsm_shard::shard::{Shard, ShardOptions};
+//! use influx_tsm_backup::{Backup, BackupFormat, ReadOptions};
 //!
-//! # fn main() -> tsm::Result<()> {
+//! # fn main() -> influx_tsm_shard::Result<()> {
 //! let dir = std::path::Path::new("../../fixtures/small-a/backup-portable");
 //! assert_eq!(Backup::detect(dir), Some(BackupFormat::Portable));
 //! let backup = Backup::open(dir)?;
@@ -47,12 +47,12 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use influx_tsm_shard::layout::{ShardLocation, parse_tsm_name};
+use influx_tsm_shard::meta::{Meta, decode_legacy_backup_meta, decode_portable_backup_meta};
+use influx_tsm_shard::mmap::MappedFile;
+use influx_tsm_shard::source::{FileSource, ShardFiles, TsmSource};
+use influx_tsm_shard::{Error, Result};
 use serde::Deserialize;
-use tsm::layout::{ShardLocation, parse_tsm_name};
-use tsm::meta::{Meta, decode_legacy_backup_meta, decode_portable_backup_meta};
-use tsm::mmap::MappedFile;
-use tsm::source::{FileSource, ShardFiles, TsmSource};
-use tsm::{Error, Result};
 
 use crate::tar::{Input, Member, MemberKind, Stream, TarReader};
 

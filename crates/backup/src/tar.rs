@@ -21,7 +21,7 @@
 
 use std::io::Read;
 
-use tsm::{Error, Result};
+use influx_tsm_shard::{Error, Result};
 
 /// Size of a tar block.
 pub const BLOCK: u64 = 512;
@@ -586,7 +586,10 @@ mod tests {
         tar.extend([0u8; 512]);
         let err = read_all(TarReader::new(&tar[..])).unwrap_err();
         assert!(
-            matches!(err.kind(), tsm::ErrorKind::LimitExceeded { .. }),
+            matches!(
+                err.kind(),
+                influx_tsm_shard::ErrorKind::LimitExceeded { .. }
+            ),
             "{err}"
         );
         let mut tar = header(b"big", 0o77777777777, b'0');

@@ -5,15 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use tsm::shard::{Shard, ShardOptions};
-use tsm::testkit::oracle::{Points, assert_same, collect_merged_view};
-use tsm_backup::{Backup, BackupFormat, ReadOptions};
+use influx_tsm_backup::{Backup, BackupFormat, ReadOptions};
+use influx_tsm_shard::shard::{Shard, ShardOptions};
+use influx_tsm_shard::testkit::oracle::{Points, assert_same, collect_merged_view};
 
 /// Every fixture with an oracle has both backups: a fixture added without them fails
 /// here instead of going untested.
 fn backups() -> Vec<(PathBuf, PathBuf, BackupFormat)> {
     let mut out = Vec::new();
-    for fixture in tsm::testkit::oracle::fixture_dirs() {
+    for fixture in influx_tsm_shard::testkit::oracle::fixture_dirs() {
         for (folder, format) in [
             ("backup-portable", BackupFormat::Portable),
             ("backup-legacy", BackupFormat::Legacy),
@@ -51,7 +51,7 @@ fn every_backup_equals_the_oracle_of_its_directory() {
         assert_eq!(Backup::detect(&dir), Some(format), "{}", dir.display());
         let backup = Backup::open(&dir).expect("backup opens");
         assert!(backup.ignored.is_empty(), "{:?}", backup.ignored);
-        let expected = tsm::testkit::oracle::load(&fixture);
+        let expected = influx_tsm_shard::testkit::oracle::load(&fixture);
         let got = merged_view(&backup, &ReadOptions::default());
         assert_same(&dir.display().to_string(), &expected, &got);
     }
@@ -123,7 +123,7 @@ fn with_suffix(dir: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Reads every shard; the first error.
-fn read_all(dir: &Path) -> tsm::Result<()> {
+fn read_all(dir: &Path) -> influx_tsm_shard::Result<()> {
     let backup = Backup::open(dir)?;
     for shard in &backup.shards {
         shard.files(&ReadOptions::default())?;
@@ -267,7 +267,7 @@ fn several_portable_backups_combine_as_restore_does() {
         shard1.archives[0].path,
         dir.join(format!("{later}.s1.tar.gz"))
     );
-    let expected = tsm::testkit::oracle::load(&fixture_backup("small-a", ""));
+    let expected = influx_tsm_shard::testkit::oracle::load(&fixture_backup("small-a", ""));
     assert_same(
         "combined",
         &expected,
@@ -312,7 +312,7 @@ fn legacy_increments_of_a_shard_are_one_shard() {
             .iter()
             .all(|t| t.file.name().starts_with(&names[1]))
     );
-    let expected = tsm::testkit::oracle::load(&fixture_backup("small-a", ""));
+    let expected = influx_tsm_shard::testkit::oracle::load(&fixture_backup("small-a", ""));
     assert_same(
         "increments",
         &expected,
@@ -350,7 +350,10 @@ fn a_member_past_the_size_limit_is_an_error() {
         .files(&options)
         .expect_err("members of more than 1000 bytes");
     assert!(
-        matches!(err.kind(), tsm::ErrorKind::LimitExceeded { .. }),
+        matches!(
+            err.kind(),
+            influx_tsm_shard::ErrorKind::LimitExceeded { .. }
+        ),
         "{err}"
     );
     assert_eq!(

@@ -5,12 +5,12 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use influx_tsm_shard::shard::TimeRange;
 use std::sync::Arc;
-use tsm::shard::TimeRange;
 
-use tsm_backup::Backup;
-use tsm_export::remote::Remote;
-use tsm_export::{Compression, Options, OutMode, Partition, TypeConflicts, check_apart};
+use influx_tsm_backup::Backup;
+use influx_tsm_export::remote::Remote;
+use influx_tsm_export::{Compression, Options, OutMode, Partition, TypeConflicts, check_apart};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -324,15 +324,17 @@ impl ExportArgs {
     /// The library's options for these arguments, checked.
     ///
     /// # Errors
-    /// [`tsm_export::Error::Options`] for arguments that do not fit together or the input.
+    /// [`influx_tsm_export::Error::Options`] for arguments that do not fit together or the input.
     /// `--out` as a local path: a `file://` URL becomes its path.
-    pub fn local_out(&self) -> Result<PathBuf, tsm_export::Error> {
+    pub fn local_out(&self) -> Result<PathBuf, influx_tsm_export::Error> {
         match self.out.to_str() {
             Some(text) if text.starts_with("file://") => url::Url::parse(text)
                 .ok()
                 .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| {
-                    tsm_export::Error::Options(format!("--out {text}: not a file URL of a path"))
+                    influx_tsm_export::Error::Options(format!(
+                        "--out {text}: not a file URL of a path"
+                    ))
                 }),
             _ => Ok(self.out.clone()),
         }
@@ -343,8 +345,8 @@ impl ExportArgs {
     pub fn options(
         &self,
         remote: Option<(&std::path::Path, Arc<Remote>)>,
-    ) -> Result<Options, tsm_export::Error> {
-        let usage = |message: &str| tsm_export::Error::Options(message.to_string());
+    ) -> Result<Options, influx_tsm_export::Error> {
+        let usage = |message: &str| influx_tsm_export::Error::Options(message.to_string());
         let data_dir = match (&self.data_dir, &self.influxdb_dir) {
             (Some(dir), _) => dir.clone(),
             (None, Some(root)) => {
@@ -355,7 +357,7 @@ impl ExportArgs {
                     // A backup folder is read as it is (the plan sees it is one).
                     root.clone()
                 } else {
-                    return Err(tsm_export::Error::Options(format!(
+                    return Err(influx_tsm_export::Error::Options(format!(
                         "{} has no data/ folder and is no influxd backup (use --data-dir for \
                          a data folder elsewhere)",
                         root.display()
@@ -407,8 +409,8 @@ impl ExportArgs {
         };
         let mut builder = Options::builder(data_dir, out)
             .format(match self.format {
-                Format::Parquet => tsm_export::Format::Parquet,
-                Format::Lp => tsm_export::Format::Lp,
+                Format::Parquet => influx_tsm_export::Format::Parquet,
+                Format::Lp => influx_tsm_export::Format::Lp,
             })
             .gzip(self.compress.and_then(|c| c.0))
             .with_ddl(self.with_ddl)

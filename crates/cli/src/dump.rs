@@ -3,14 +3,14 @@
 use std::io::Write;
 
 use anyhow::Result;
-use tsm::Limits;
-use tsm::block::decode_block;
-use tsm::block_info::BlockInfo;
-use tsm::file::TsmFile;
-use tsm::mmap::MappedFile;
-use tsm::tombstone::decode_tombstones;
-use tsm::values::{Value, Values};
-use tsm::wal::{WalEntry, WalSegmentReader};
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::block::decode_block;
+use influx_tsm_shard::block_info::BlockInfo;
+use influx_tsm_shard::file::TsmFile;
+use influx_tsm_shard::mmap::MappedFile;
+use influx_tsm_shard::tombstone::decode_tombstones;
+use influx_tsm_shard::values::{Value, Values};
+use influx_tsm_shard::wal::{WalEntry, WalSegmentReader};
 
 use crate::UsageError;
 use crate::args::DumpArgs;
@@ -51,7 +51,7 @@ fn value_text(v: Value<'_>) -> String {
     match v {
         Value::Float(f) => {
             let mut out = Vec::new();
-            if !tsm_export::lp::write_float(f, &mut out) {
+            if !influx_tsm_export::lp::write_float(f, &mut out) {
                 return f.to_string();
             }
             String::from_utf8_lossy(&out).into_owned()
@@ -83,7 +83,7 @@ pub fn dump_tsm(data: &[u8], args: &DumpArgs, w: &mut impl Write) -> Result<bool
     let (mut min, mut max) = (i64::MAX, i64::MIN);
     let blocks_too = args.blocks || args.values;
     let mut ts = Vec::new();
-    let mut values = Values::new(tsm::FieldType::Float);
+    let mut values = Values::new(influx_tsm_shard::FieldType::Float);
     for entry in file.index() {
         let entry = match entry {
             Ok(entry) => entry,

@@ -1,10 +1,10 @@
-//! `influx-tsm inspect`: prints [`tsm_export::inspect::Inspection`] as text or JSON.
+//! `influx-tsm inspect`: prints [`influx_tsm_export::inspect::Inspection`] as text or JSON.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Result;
-use tsm_export::inspect::{FileInfo, Inspection, inspect};
+use influx_tsm_export::inspect::{FileInfo, Inspection, inspect};
 
 use crate::UsageError;
 use crate::args::InspectArgs;

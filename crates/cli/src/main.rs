@@ -1,9 +1,9 @@
 //! `influx-tsm`: exports a copied InfluxDB 1.x storage directory (TSM files, tombstones,
 //! WAL) to typed Parquet or line protocol; inspects, verifies and dumps its files.
 //!
-//! This binary is thin: it parses [`args`], turns them into the `tsm-export` library's
+//! This binary is thin: it parses [`args`], turns them into the `influx-tsm-export` library's
 //! options, draws a [`progress`] bar, and [`render`]s the library's report. The export
-//! engine is the `tsm-export` crate; decoding is the `tsm` crate.
+//! engine is the `influx-tsm-export` crate; decoding is the `influx-tsm-shard` crate.
 //!
 //! # Exit status
 //!
@@ -28,8 +28,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use tsm_export::remote::Remote;
-use tsm_export::{DryRun, OutDir, Plan, Report, export, export_lp_stream};
+use influx_tsm_export::remote::Remote;
+use influx_tsm_export::{DryRun, OutDir, Plan, Report, export, export_lp_stream};
 
 use crate::args::{Cli, Command, ExportArgs};
 use crate::progress::Progress;
@@ -57,8 +57,8 @@ fn main() -> ExitCode {
         Err(err) => {
             let usage = err.downcast_ref::<UsageError>().is_some()
                 || err
-                    .downcast_ref::<tsm_export::Error>()
-                    .is_some_and(tsm_export::Error::is_usage);
+                    .downcast_ref::<influx_tsm_export::Error>()
+                    .is_some_and(influx_tsm_export::Error::is_usage);
             eprintln!("influx-tsm: error: {}", render::error_text(&err));
             if usage {
                 ExitCode::from(EXIT_USAGE)
@@ -101,7 +101,7 @@ impl RemoteOut {
         let Some(url) = args
             .out
             .to_str()
-            .filter(|o| tsm_export::remote::is_url(o) && !o.starts_with("file://"))
+            .filter(|o| influx_tsm_export::remote::is_url(o) && !o.starts_with("file://"))
         else {
             return Ok(None);
         };
@@ -180,7 +180,8 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let out = OutDir::prepare(&options)?;
     let mut plan = plan;
     if args.register {
-        let registration = pool.install(|| tsm_export::cluster::register(&options, &plan, &out))?;
+        let registration =
+            pool.install(|| influx_tsm_export::cluster::register(&options, &plan, &out))?;
         if !args.quiet {
             eprintln!(
                 "influx-tsm: registered node {} in {}: {} shards ({}), {} measurements. Once \
@@ -200,7 +201,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if options.node().is_some() {
-        tsm_export::cluster::assign(&options, &mut plan, &out)?;
+        influx_tsm_export::cluster::assign(&options, &mut plan, &out)?;
     }
     let progress = Progress::new(show_progress, plan.shards.len(), plan.bytes());
     let results = pool.install(|| export(&options, &plan, &out, &progress));

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tsm::layout::ShardLocation;
-use tsm_export::Observer;
+use influx_tsm_export::Observer;
+use influx_tsm_shard::layout::ShardLocation;
 
 /// Shared by the workers; cheap to update.
 pub struct Progress {

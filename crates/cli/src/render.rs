@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use tsm_export::{DryRun, Report};
+use influx_tsm_export::{DryRun, Report};
 
 /// Writes the paragraph of an export's report.
 pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
@@ -59,7 +59,7 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
     let vanished = report
         .ignored
         .iter()
-        .filter(|i| i.reason == tsm::layout::VANISHED)
+        .filter(|i| i.reason == influx_tsm_shard::layout::VANISHED)
         .count();
     if report.shards_relisted > 0 || vanished > 0 {
         write!(
@@ -254,8 +254,10 @@ pub fn error_text(err: &anyhow::Error) -> String {
     }
     let vanished = err.chain().any(|cause| {
         cause
-            .downcast_ref::<tsm::Error>()
-            .is_some_and(|e| e.is_vanished() || matches!(e.kind(), tsm::ErrorKind::Changing { .. }))
+            .downcast_ref::<influx_tsm_shard::Error>()
+            .is_some_and(|e| {
+                e.is_vanished() || matches!(e.kind(), influx_tsm_shard::ErrorKind::Changing { .. })
+            })
             || cause
                 .downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
@@ -291,7 +293,7 @@ mod tests {
     #[test]
     fn each_cause_once_and_a_hint_for_a_vanished_file() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
-        let err = anyhow::Error::new(tsm::Error::from(io)).context("shard db/rp/3");
+        let err = anyhow::Error::new(influx_tsm_shard::Error::from(io)).context("shard db/rp/3");
         let text = error_text(&err);
         assert_eq!(text.matches("No such file").count(), 1, "{text}");
         assert!(text.starts_with("shard db/rp/3: No such file"), "{text}");
@@ -299,8 +301,9 @@ mod tests {
             text.contains("running influxd") && text.contains("--resume"),
             "{text}"
         );
-        let damaged = anyhow::Error::new(tsm::Error::from(std::io::Error::other("disk")))
-            .context("shard db/rp/3");
+        let damaged =
+            anyhow::Error::new(influx_tsm_shard::Error::from(std::io::Error::other("disk")))
+                .context("shard db/rp/3");
         assert!(!error_text(&damaged).contains("running influxd"));
     }
 }

@@ -1,4 +1,4 @@
-//! `influx-tsm verify`: runs [`tsm::verify`] over every TSM, tombstone and WAL file under a
+//! `influx-tsm verify`: runs [`influx_tsm_shard::verify`] over every TSM, tombstone and WAL file under a
 //! path (in parallel, with a progress bar on a terminal) and prints each problem with its
 //! file and byte offset.
 
@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use influx_tsm_backup::{Backup, BackupShard, ReadOptions};
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::mmap::MappedFile;
+use influx_tsm_shard::verify::{
+    Report, Severity, VerifyOptions, verify_tombstone, verify_tsm, verify_wal,
+};
 use rayon::prelude::*;
 use serde::Serialize;
-use tsm::Limits;
-use tsm::mmap::MappedFile;
-use tsm::verify::{Report, Severity, VerifyOptions, verify_tombstone, verify_tsm, verify_wal};
-use tsm_backup::{Backup, BackupShard, ReadOptions};
 
 use crate::UsageError;
 use crate::args::VerifyArgs;
@@ -156,7 +158,7 @@ pub fn verify_file(
         // replaced it). Not damage; said as a warning.
         Err(err) if err.is_vanished() => {
             let mut report = Report::default();
-            report.findings.push(tsm::verify::Finding {
+            report.findings.push(influx_tsm_shard::verify::Finding {
                 severity: Severity::Warning,
                 error: err,
             });
@@ -192,9 +194,9 @@ fn verify_bytes(
 }
 
 /// A report holding one error.
-fn findings(error: tsm::Error) -> Report {
+fn findings(error: influx_tsm_shard::Error) -> Report {
     let mut report = Report::default();
-    report.findings.push(tsm::verify::Finding {
+    report.findings.push(influx_tsm_shard::verify::Finding {
         severity: Severity::Error,
         error,
     });
@@ -274,19 +276,19 @@ fn file_report(path: &Path, kind: FileKind, bytes: u64, report: Report) -> FileR
 pub fn run(args: &VerifyArgs) -> Result<u8> {
     if args
         .path
-        .join(tsm_export::manifest::MANIFEST_FILE)
+        .join(influx_tsm_export::manifest::MANIFEST_FILE)
         .is_file()
     {
         return run_export_check(args);
     }
-    if args.path.join(tsm_export::state::STATE_DIR).is_dir() {
+    if args.path.join(influx_tsm_export::state::STATE_DIR).is_dir() {
         // An export's state without its manifest: it did not finish. Its files are not
         // input to verify, and "0 files, 0 errors" would say all is well.
         return Err(anyhow::anyhow!(
             "{} is an export that did not finish (it has no {}): run the same export again \
              with --resume to finish it, then verify it",
             args.path.display(),
-            tsm_export::manifest::MANIFEST_FILE
+            influx_tsm_export::manifest::MANIFEST_FILE
         ));
     }
     let work: Vec<Work> = if args.path.is_dir() && Backup::detect(&args.path).is_some() {
@@ -416,7 +418,7 @@ pub fn write_text(report: &VerifyReport, quiet: bool, w: &mut impl Write) -> std
 
 /// `verify OUT` on an export's folder: the export against its manifest.
 fn run_export_check(args: &VerifyArgs) -> Result<u8> {
-    let check = tsm_export::manifest::check_export(&args.path)?;
+    let check = influx_tsm_export::manifest::check_export(&args.path)?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut stdout, &check)?;

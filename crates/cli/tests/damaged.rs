@@ -476,8 +476,8 @@ fn line_protocol_export_of_damaged_copies() {
 /// measurement, in the same shard, is exported as from the intact copy.
 #[test]
 fn a_damaged_block_is_skipped_alone() {
-    use tsm::file::TsmFile;
-    use tsm::key::{SeriesKey, split_composite};
+    use influx_tsm_shard::file::TsmFile;
+    use influx_tsm_shard::key::{SeriesKey, split_composite};
 
     // The shard's newest TSM file: it has no tombstones, so its blocks are needed.
     const NEWEST: &str = "data/fleet_ops/autogen/17/000000003-000000001.tsm";

@@ -9,8 +9,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampNanosecondType, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
+use influx_tsm_export::naming::encode;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use tsm_export::naming::encode;
 
 use crate::common::{assert_code, copy_tree, describe, files, fixture, oracle_path, run, snapshot};
 

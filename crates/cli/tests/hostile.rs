@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use tsm_export::naming::decode;
+use influx_tsm_export::naming::decode;
 
 use crate::common::{assert_code, describe, run};
 use crate::end_to_end::{assert_same_points, exported, oracle_at, parquet_files, read_parquet};

@@ -169,8 +169,8 @@ fn read_tree(out: &Path) -> Points {
                 .unwrap();
             bytes = text;
         }
-        let db = tsm_export::naming::decode(parts[0]).unwrap();
-        let rp = tsm_export::naming::decode(parts[1]).unwrap();
+        let db = influx_tsm_export::naming::decode(parts[0]).unwrap();
+        let rp = influx_tsm_export::naming::decode(parts[1]).unwrap();
         parse_lp(
             std::str::from_utf8(&bytes).unwrap(),
             std::str::from_utf8(&db).unwrap(),

@@ -139,7 +139,7 @@ print(json.dumps(report))
 fn each_measurement_folder_reads_as_one_table_in_every_reader() {
     let python = python();
     let mut conflicted = Vec::new();
-    let runs = tsm::testkit::oracle::fixture_dirs()
+    let runs = influx_tsm_shard::testkit::oracle::fixture_dirs()
         .into_iter()
         .flat_map(|fixture| [(fixture.clone(), "1G"), (fixture, "16K")]);
     for (fixture, target) in runs {

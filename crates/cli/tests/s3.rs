@@ -130,7 +130,7 @@ pub fn local_tree(root: &Path) -> BTreeMap<String, String> {
         .into_iter()
         .map(|f| {
             let bytes = std::fs::read(root.join(&f)).unwrap();
-            (f, tsm_export::output::hex(&Sha256::digest(&bytes)))
+            (f, influx_tsm_export::output::hex(&Sha256::digest(&bytes)))
         })
         .collect()
 }

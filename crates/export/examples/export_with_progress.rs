@@ -2,14 +2,14 @@
 //! with a progress line on stderr from an [`Observer`], in a rayon pool of our choosing.
 //!
 //! ```text
-//! cargo run -p tsm-export --example export_with_progress -- DIR OUT [THREADS]
+//! cargo run -p influx-tsm-export --example export_with_progress -- DIR OUT [THREADS]
 //! ```
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tsm::layout::ShardLocation;
-use tsm_export::{Observer, Options, OutDir, Plan, Report, export};
+use influx_tsm_export::{Observer, Options, OutDir, Plan, Report, export};
+use influx_tsm_shard::layout::ShardLocation;
 
 /// Prints a line per finished shard.
 struct Progress {

@@ -24,9 +24,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use influx_tsm_shard::rows::MeasurementSchema;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use tsm::rows::MeasurementSchema;
 
 use crate::error::{Error, Result};
 use crate::export::{guarded, shard_schemas};

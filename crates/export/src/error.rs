@@ -22,13 +22,13 @@ pub enum Error {
     /// overwrite, written by something else, or resumed with other options.
     OutDir(String),
     /// Damaged or unreadable input; the error names the file and byte offset.
-    Input(tsm::Error),
+    Input(influx_tsm_shard::Error),
     /// The input directory tree could not be listed.
     Scan {
         /// The data directory.
         dir: std::path::PathBuf,
         /// What went wrong.
-        source: tsm::Error,
+        source: influx_tsm_shard::Error,
     },
     /// Something went wrong inside one shard (or one of its measurements).
     InShard {
@@ -54,7 +54,7 @@ pub enum Error {
         source: parquet::errors::ParquetError,
     },
     /// A batch could not become Arrow arrays.
-    Arrow(arrow_build::Error),
+    Arrow(influx_tsm_arrow::Error),
     /// A state file of an earlier export (`options.json`, a shard manifest) is not what
     /// this version wrote.
     State {
@@ -89,7 +89,7 @@ impl Error {
     }
 
     /// The damaged-input error underneath, if that is what this is.
-    pub fn input(&self) -> Option<&tsm::Error> {
+    pub fn input(&self) -> Option<&influx_tsm_shard::Error> {
         match self {
             Error::Input(err) | Error::Scan { source: err, .. } => Some(err),
             Error::InShard { source, .. } => source.input(),
@@ -207,14 +207,14 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<tsm::Error> for Error {
-    fn from(err: tsm::Error) -> Error {
+impl From<influx_tsm_shard::Error> for Error {
+    fn from(err: influx_tsm_shard::Error) -> Error {
         Error::Input(err)
     }
 }
 
-impl From<arrow_build::Error> for Error {
-    fn from(err: arrow_build::Error) -> Error {
+impl From<influx_tsm_arrow::Error> for Error {
+    fn from(err: influx_tsm_arrow::Error) -> Error {
         Error::Arrow(err)
     }
 }

@@ -8,12 +8,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow_array::RecordBatch;
-use arrow_build::{CastStats, Columns, Projection};
 use arrow_schema::SchemaRef;
+use influx_tsm_arrow::{CastStats, Columns, Projection};
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
+use influx_tsm_shard::shard::{MeasurementRows, Shard};
 use rayon::prelude::*;
-use tsm::layout::ShardLocation;
-use tsm::rows::{MeasurementSchema, RowBatch};
-use tsm::shard::{MeasurementRows, Shard};
 
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::group::ShardGroup;
@@ -51,7 +51,7 @@ pub(crate) struct Shared<'a> {
 /// Why a measurement stopped.
 pub(crate) enum Failure {
     /// Damaged or unreadable input.
-    Data(tsm::Error),
+    Data(influx_tsm_shard::Error),
     /// Anything else (output I/O, a bug).
     Other(Error),
     /// Another worker failed.
@@ -515,7 +515,7 @@ type SeriesRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 pub(crate) struct Written {
     pub(crate) rows: u64,
     pub(crate) values: u64,
-    pub(crate) stats: arrow_build::Stats,
+    pub(crate) stats: influx_tsm_arrow::Stats,
     pub(crate) casts: CastStats,
     /// Earliest and latest timestamp written; none before the first row.
     pub(crate) time_range: Option<(i64, i64)>,
@@ -558,7 +558,7 @@ struct PartFile {
 struct PartOutcome {
     result: Result<PartFile, Failure>,
     /// Damaged blocks left out (`--skip-corrupt`).
-    damaged_blocks: Vec<tsm::Error>,
+    damaged_blocks: Vec<influx_tsm_shard::Error>,
 }
 
 /// Where one measurement's rows go.
@@ -829,7 +829,7 @@ pub(crate) fn write_measurement(
     mut rows: MeasurementRows<'_>,
     dest: &Path,
     file: &mut Option<PendingFile>,
-    damaged_blocks: &mut Vec<tsm::Error>,
+    damaged_blocks: &mut Vec<influx_tsm_shard::Error>,
 ) -> Result<Written, Failure> {
     let config = ctx.config;
     let mut batch = RowBatch::new(target.schema);
@@ -901,8 +901,9 @@ pub(crate) fn next_record_batch(
         // The buffers move into the arrays; `reclaim` gives them back once written.
         let owned = batch.take();
         let arrow = |err| Failure::Other(Error::Arrow(err));
-        let shard_batch = arrow_build::into_record_batch(target.columns, owned, &mut written.stats)
-            .map_err(arrow)?;
+        let shard_batch =
+            influx_tsm_arrow::into_record_batch(target.columns, owned, &mut written.stats)
+                .map_err(arrow)?;
         let table_batch = target
             .projection
             .apply(&shard_batch, &mut written.casts)

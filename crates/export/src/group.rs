@@ -13,7 +13,7 @@
 //! measurements are still cut into parts written in parallel), and so is every shard
 //! without a target (`--file-per-shard`).
 
-use tsm::layout::ShardLocation;
+use influx_tsm_shard::layout::ShardLocation;
 
 use crate::plan::PlannedShard;
 
@@ -68,7 +68,7 @@ fn order_key(shard: &PlannedShard) -> (&str, &str, Option<i64>, u64) {
 /// same order.
 ///
 /// ```
-/// # use tsm_export::group::group_sizes;
+/// # use influx_tsm_export::group::group_sizes;
 /// // Sizes 10, 20, 80, 5, 5 with a target of 40: the 80 is alone.
 /// let groups = group_sizes(&[10, 20, 80, 5, 5], Some(40));
 /// assert_eq!(groups, [vec![0, 1], vec![2], vec![3, 4]]);

@@ -15,12 +15,12 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use arrow_array::RecordBatch;
-use arrow_build::{Columns, Projection};
 use arrow_schema::SchemaRef;
+use influx_tsm_arrow::{Columns, Projection};
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
+use influx_tsm_shard::shard::Shard;
 use rayon::prelude::*;
-use tsm::layout::ShardLocation;
-use tsm::rows::{MeasurementSchema, RowBatch};
-use tsm::shard::Shard;
 
 use crate::error::{Error, Result};
 use crate::export::{
@@ -315,7 +315,7 @@ impl Reader<'_> {
 struct Decoded {
     batches: Vec<RecordBatch>,
     written: Written,
-    damaged: Vec<tsm::Error>,
+    damaged: Vec<influx_tsm_shard::Error>,
     result: Result<(), Failure>,
 }
 
@@ -537,7 +537,7 @@ fn flush(ctx: &Shared<'_>, group: &ShardGroup, file: &mut MeasurementFile) -> Re
         0 => return Ok(()),
         1 => pending.into_iter().next().expect("one batch"),
         _ => arrow_select::concat::concat_batches(&pending[0].schema(), &pending)
-            .map_err(|err| Failure::Other(Error::Arrow(arrow_build::Error::Arrow(err))))?,
+            .map_err(|err| Failure::Other(Error::Arrow(influx_tsm_arrow::Error::Arrow(err))))?,
     };
     let pending_file = match &mut file.file {
         Some(pending_file) => pending_file,
@@ -564,7 +564,7 @@ fn record_damage(
     file: &mut MeasurementFile,
     loc: &ShardLocation,
     schema: &MeasurementSchema,
-    damaged: &[tsm::Error],
+    damaged: &[influx_tsm_shard::Error],
 ) {
     let name = String::from_utf8_lossy(&schema.name);
     file.skipped.extend(
@@ -622,7 +622,7 @@ fn drop_file(
     file: &mut MeasurementFile,
     loc: &ShardLocation,
     measurement: &str,
-    err: &tsm::Error,
+    err: &influx_tsm_shard::Error,
     group: &ShardGroup,
 ) {
     if let Some(pending) = file.file.take() {

@@ -8,17 +8,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use influx_tsm_backup::{BackupShard, ReadOptions};
+use influx_tsm_shard::Limits;
+use influx_tsm_shard::block_info::count_values;
+use influx_tsm_shard::cache::Cache;
+use influx_tsm_shard::file::TsmFile;
+use influx_tsm_shard::index_merge::IndexMerge;
+use influx_tsm_shard::key::{measurement_of, split_composite, tags_of, unescape};
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::source::{FileSource, ShardFiles};
 use rayon::prelude::*;
 use serde::Serialize;
-use tsm::Limits;
-use tsm::block_info::count_values;
-use tsm::cache::Cache;
-use tsm::file::TsmFile;
-use tsm::index_merge::IndexMerge;
-use tsm::key::{measurement_of, split_composite, tags_of, unescape};
-use tsm::layout::ShardLocation;
-use tsm::source::{FileSource, ShardFiles};
-use tsm_backup::{BackupShard, ReadOptions};
 
 use crate::conflicts::{Conflict, Conflicts};
 use crate::error::Result;

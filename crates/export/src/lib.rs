@@ -1,4 +1,4 @@
-//! `tsm-export`: exports a copied InfluxDB 1.x storage directory (TSM files, tombstones,
+//! `influx-tsm-export`: exports a copied InfluxDB 1.x storage directory (TSM files, tombstones,
 //! WAL) to typed Parquet, one file per (database, retention policy, measurement, group of
 //! shards), or to line protocol; the engine behind the `influx-tsm` command, for Rust programs.
 //!
@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use std::sync::atomic::{AtomicU64, Ordering};
-//! use tsm_export::{Observer, Options, OutDir, Plan, Report, export};
+//! use influx_tsm_export::{Observer, Options, OutDir, Plan, Report, export};
 //!
 //! /// Counts values as they are written.
 //! #[derive(Default)]
@@ -34,7 +34,7 @@
 //!     }
 //! }
 //!
-//! # fn main() -> Result<(), tsm_export::Error> {
+//! # fn main() -> Result<(), influx_tsm_export::Error> {
 //! let input = std::path::Path::new("../../fixtures/small-a/influxdb");
 //! let out = tempfile::tempdir().unwrap();
 //! let options = Options::builder(input.join("data"), out.path().join("parquet"))
@@ -75,7 +75,7 @@
 //! dictionary-encoded string column per tag key of any shard, one column per field key
 //! (and, for a key stored with several types, per type or cast as
 //! [`TypeConflicts`] says); clashing names get `_1`, `_2`... and every column says its
-//! role, original key and type in Arrow field metadata (see [`arrow_build`]). Tag values
+//! role, original key and type in Arrow field metadata (see [`influx_tsm_arrow`]). Tag values
 //! and strings that are not UTF-8 are replaced lossily (U+FFFD) and counted in the
 //! report. File metadata, in the Parquet key-value metadata and the stored Arrow schema
 //! alike: `influxdb.database`, `influxdb.retention_policy`, `influxdb.measurement`,
@@ -112,9 +112,9 @@ pub mod state;
 pub mod tables;
 pub mod tag_chunk;
 
-pub use arrow_build::TypeConflicts;
 pub use error::{Error, Result};
 pub use export::export;
+pub use influx_tsm_arrow::TypeConflicts;
 pub use lp_export::{context as lp_context, ddl as lp_ddl, export_lp_stream};
 pub use observer::{NoProgress, Observer};
 pub use opened::{OpenedShard, ShardInput, open_shard, shard_name};

@@ -22,8 +22,8 @@
 //!   newlines are written raw and counted (line-based tools must track quotes; `influx
 //!   -import` reads line by line and doubles such newlines).
 
-use tsm::Values;
-use tsm::rows::{MeasurementSchema, RowBatch};
+use influx_tsm_shard::Values;
+use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 
 /// Counts of what [`LineFormat::write_batch`] wrote and left out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -28,9 +28,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use tsm::layout::ShardLocation;
-use tsm::rows::RowBatch;
-use tsm::shard::Shard;
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::rows::RowBatch;
+use influx_tsm_shard::shard::Shard;
 
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::export::{Shared, take_opened};
@@ -227,7 +227,7 @@ pub(crate) fn write_shard(
         let mut rows = shard.rows(index, config.range);
         let mut batch = RowBatch::new(schema);
         let mut stats = LpStats::default();
-        let result: Result<(), tsm::Error> = loop {
+        let result: Result<(), influx_tsm_shard::Error> = loop {
             if cancel.load(Ordering::Relaxed) {
                 return Ok(None);
             }

@@ -205,7 +205,7 @@ impl ExportManifest {
                         .columns()
                         .iter()
                         .map(|c| {
-                            let field = (c.role == arrow_build::Role::Field)
+                            let field = (c.role == influx_tsm_arrow::Role::Field)
                                 .then(|| fields.next())
                                 .flatten();
                             ManifestColumn {
@@ -480,7 +480,7 @@ fn parquet_footer(path: &Path) -> std::result::Result<Footer, String> {
         .map(|f| {
             (
                 f.name().clone(),
-                f.metadata().get(arrow_build::META_TYPE).cloned(),
+                f.metadata().get(influx_tsm_arrow::META_TYPE).cloned(),
             )
         })
         .collect();

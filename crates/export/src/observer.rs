@@ -1,7 +1,7 @@
 //! Progress reporting: the export calls an [`Observer`] from its workers; the caller
 //! decides what to show (the `influx-tsm` binary draws a progress bar).
 
-use tsm::layout::ShardLocation;
+use influx_tsm_shard::layout::ShardLocation;
 
 /// Told about the export's progress, from any worker thread; every method has a default
 /// that does nothing, so an implementation picks what it needs. Calls must be cheap: they

@@ -1,11 +1,11 @@
 //! Opening a planned shard for export: under `skip_corrupt`, what cannot be read is
 //! recorded instead of stopping the export.
 
+use influx_tsm_backup::{BackupShard, ReadOptions};
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::shard::{Problem, ProblemKind, Shard, ShardOpening, ShardOptions};
+use influx_tsm_shard::source::ShardFiles;
 use rayon::prelude::*;
-use tsm::layout::ShardLocation;
-use tsm::shard::{Problem, ProblemKind, Shard, ShardOpening, ShardOptions};
-use tsm::source::ShardFiles;
-use tsm_backup::{BackupShard, ReadOptions};
 
 use crate::options::Options;
 use crate::plan::PlannedShard;
@@ -49,7 +49,7 @@ fn open_on_pool(
     location: &ShardLocation,
     files: ShardFiles,
     options: &ShardOptions,
-) -> Result<Shard, tsm::Error> {
+) -> Result<Shard, influx_tsm_shard::Error> {
     let opening = ShardOpening::new(files, options)?.located(location);
     let scans = (0..opening.key_ranges())
         .into_par_iter()
@@ -65,7 +65,10 @@ fn open_on_pool(
 ///
 /// # Errors
 /// I/O errors, and damage without `--skip-corrupt`.
-pub fn open_shard(config: &Options, planned: &PlannedShard) -> Result<OpenedShard, tsm::Error> {
+pub fn open_shard(
+    config: &Options,
+    planned: &PlannedShard,
+) -> Result<OpenedShard, influx_tsm_shard::Error> {
     let loc = &planned.location;
     let options = config.shard_options();
     let mut relisted = 0;

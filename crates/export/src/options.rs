@@ -7,13 +7,13 @@ use std::str::FromStr;
 
 use std::sync::Arc;
 
-use arrow_build::TypeConflicts;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use influx_tsm_arrow::TypeConflicts;
 use serde_json::json;
 
 use crate::remote::Remote;
-use tsm::layout::ShardLocation;
-use tsm::shard::{ShardOptions, TimeRange};
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::shard::{ShardOptions, TimeRange};
 
 use crate::error::{Error, Result};
 
@@ -155,7 +155,7 @@ impl FromStr for Compression {
 
 /// Rows per decoded batch: enough to amortise per-batch work, small enough that
 /// the batch byte limit is what usually bounds memory. The Arrow readers use the same.
-const BATCH_ROWS: usize = arrow_build::DEFAULT_BATCH_ROWS;
+const BATCH_ROWS: usize = influx_tsm_arrow::DEFAULT_BATCH_ROWS;
 
 /// Rows per Parquet row group unless set.
 pub const DEFAULT_ROW_GROUP_SIZE: usize = 1 << 20;
@@ -188,7 +188,7 @@ pub const DEFAULT_TARGET_FILE_SIZE: u64 = 1 << 30;
 pub const DEFAULT_SMALL_SHARD_BYTES: u64 = 4 << 20;
 
 /// Bytes of decoded rows per batch (and per worker) unless set; the Arrow readers' too.
-pub const DEFAULT_BATCH_BYTES: usize = arrow_build::DEFAULT_BATCH_BYTES;
+pub const DEFAULT_BATCH_BYTES: usize = influx_tsm_arrow::DEFAULT_BATCH_BYTES;
 
 /// Everything an export needs to know, checked; made by [`Options::builder`].
 #[derive(Debug, Clone)]
@@ -410,7 +410,7 @@ impl Options {
 /// Builds [`Options`]; [`OptionsBuilder::build`] checks them.
 ///
 /// ```
-/// use tsm_export::{Compression, Options};
+/// use influx_tsm_export::{Compression, Options};
 ///
 /// let options = Options::builder("../../fixtures/small-a/influxdb/data", "/tmp/out")
 ///     .wal_dir("../../fixtures/small-a/influxdb/wal")
@@ -418,8 +418,8 @@ impl Options {
 ///     .measurements(["air*"])
 ///     .compression(Compression::Snappy)
 ///     .build()?;
-/// assert_eq!(options.range(), tsm::shard::TimeRange::ALL);
-/// # Ok::<(), tsm_export::Error>(())
+/// assert_eq!(options.range(), influx_tsm_shard::shard::TimeRange::ALL);
+/// # Ok::<(), influx_tsm_export::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]

@@ -257,9 +257,9 @@ pub fn writer_properties(
         .filter(|(field, _)| {
             field
                 .metadata()
-                .get(arrow_build::META_ROLE)
+                .get(influx_tsm_arrow::META_ROLE)
                 .map(String::as_str)
-                == Some(arrow_build::Role::Field.as_str())
+                == Some(influx_tsm_arrow::Role::Field.as_str())
         })
         .collect();
     // One rayon task per column, as the columns are encoded: a wide measurement's trials

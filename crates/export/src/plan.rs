@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use influx_tsm_backup::Backup;
+use influx_tsm_shard::layout::ShardLocation;
+use influx_tsm_shard::meta::{Meta, ShardStatus, decode_meta};
 use rayon::prelude::*;
 use serde::Serialize;
-use tsm::layout::ShardLocation;
-use tsm::meta::{Meta, ShardStatus, decode_meta};
-use tsm_backup::Backup;
 
 use crate::error::{Error, Result, cannot};
 use crate::group::{ShardGroup, group_shards};
@@ -213,7 +213,7 @@ impl Plan {
 ///
 /// ```
 /// // Sizes 50, 40, 30, 20 onto 2 shares: 50 | 40, then 30 onto 40's share, 20 onto 50's.
-/// let shares = tsm_export::partition(&[(20, 1), (50, 2), (30, 3), (40, 4)], 2);
+/// let shares = influx_tsm_export::partition(&[(20, 1), (50, 2), (30, 3), (40, 4)], 2);
 /// assert_eq!(shares, [0, 0, 1, 1]);
 /// ```
 pub fn partition(shards: &[(u64, u64)], count: u32) -> Vec<u32> {
@@ -272,7 +272,7 @@ impl Input {
                 catalogue_problem: None,
             });
         }
-        let layout = tsm::layout::scan(data_dir, wal_dir).map_err(scan_error)?;
+        let layout = influx_tsm_shard::layout::scan(data_dir, wal_dir).map_err(scan_error)?;
         let (meta, catalogue_problem) = catalogue(data_dir);
         Ok(Input {
             shards: layout

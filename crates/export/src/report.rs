@@ -186,7 +186,7 @@ mod tests {
 
     fn result(shard: u64, fields: &[(&str, &str, &str)]) -> ShardResult {
         let mut manifest = Manifest::new(
-            &tsm::layout::ShardLocation {
+            &influx_tsm_shard::layout::ShardLocation {
                 database: "db".into(),
                 retention_policy: "rp".into(),
                 id: shard,

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use influx_tsm_shard::layout::ShardLocation;
 use serde::{Deserialize, Serialize};
-use tsm::layout::ShardLocation;
 
 use crate::error::{Error, IoContext, Result, cannot};
 use crate::naming;
@@ -82,7 +82,11 @@ pub struct SkipRecord {
 
 impl SkipRecord {
     /// A record of `error` in `shard` (and `measurement`, when only it is affected).
-    pub fn new(shard: &ShardLocation, measurement: Option<String>, error: &tsm::Error) -> Self {
+    pub fn new(
+        shard: &ShardLocation,
+        measurement: Option<String>,
+        error: &influx_tsm_shard::Error,
+    ) -> Self {
         SkipRecord {
             database: shard.database.clone(),
             retention_policy: shard.retention_policy.clone(),
@@ -97,7 +101,11 @@ impl SkipRecord {
 
     /// A record of one damaged block of `measurement`, left out while the rest of the
     /// measurement was exported.
-    pub fn block(shard: &ShardLocation, measurement: String, error: &tsm::Error) -> Self {
+    pub fn block(
+        shard: &ShardLocation,
+        measurement: String,
+        error: &influx_tsm_shard::Error,
+    ) -> Self {
         SkipRecord {
             block: true,
             ..SkipRecord::new(shard, Some(measurement), error)

@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_build::{Table, TableBuilder, TypeConflicts};
+use influx_tsm_arrow::{Table, TableBuilder, TypeConflicts};
+use influx_tsm_shard::FieldType;
+use influx_tsm_shard::rows::MeasurementSchema;
 use serde::{Deserialize, Serialize};
-use tsm::FieldType;
-use tsm::rows::MeasurementSchema;
 
 use crate::error::{Error, Result};
 use crate::output::{hex, unhex};
@@ -237,7 +237,7 @@ struct SavedTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tsm::rows::FieldSchema;
+    use influx_tsm_shard::rows::FieldSchema;
 
     fn schema(name: &[u8], tags: &[&[u8]], fields: &[(&[u8], FieldType)]) -> MeasurementSchema {
         MeasurementSchema {

@@ -751,7 +751,7 @@ fn increment_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Whether `TagChunkWriter` writes the column `field` of our schema: a tag column of
-/// `arrow_build` (a dictionary of strings with `Int32` keys).
+/// `influx_tsm_arrow` (a dictionary of strings with `Int32` keys).
 pub fn is_tag_column(field: &arrow_schema::Field) -> bool {
-    *field.data_type() == arrow_build::tag_data_type()
+    *field.data_type() == influx_tsm_arrow::tag_data_type()
 }

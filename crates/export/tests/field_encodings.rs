@@ -18,12 +18,12 @@ use arrow_array::{
     StringArray, TimestampNanosecondArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
+use influx_tsm_export::Compression;
+use influx_tsm_export::output::{PendingFile, writer_properties};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Encoding;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use serde_json::{Value, json};
-use tsm_export::Compression;
-use tsm_export::output::{PendingFile, writer_properties};
 
 const ROWS: usize = 150_000;
 const BATCH: usize = 65_536;

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampNanosecondType};
+use influx_tsm_export::{NoProgress, Options, OutDir, Plan, export};
+use influx_tsm_shard::testkit::tsm::TsmWriter;
+use influx_tsm_shard::values::Values;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use tsm::testkit::tsm::TsmWriter;
-use tsm::values::Values;
-use tsm_export::{NoProgress, Options, OutDir, Plan, export};
 
 const MEASUREMENTS: usize = 600;
 const SHARDS: u64 = 3;

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::path::{Component, Path};
 
+use influx_tsm_export::naming::{MAX_COMPONENT, decode, encode, is_safe};
+use influx_tsm_export::output::relative_path;
 use proptest::prelude::*;
-use tsm_export::naming::{MAX_COMPONENT, decode, encode, is_safe};
-use tsm_export::output::relative_path;
 
 /// Names built from the characters that cause trouble, often long.
 fn nasty_name() -> impl Strategy<Value = Vec<u8>> {

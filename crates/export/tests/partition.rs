@@ -1,8 +1,8 @@
 //! `--partition I/N`: the shares of a plan are disjoint, cover it, do not depend on the
 //! order the shards were found in, and are balanced by bytes as greedy dealing promises.
 
+use influx_tsm_export::partition;
 use proptest::prelude::*;
-use tsm_export::partition;
 
 proptest! {
     #[test]

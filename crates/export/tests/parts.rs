@@ -8,11 +8,11 @@ use std::sync::Arc;
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use influx_tsm_export::output::PendingFile;
+use influx_tsm_export::parts::{PartJoiner, join_parts, part_path};
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use tsm_export::output::PendingFile;
-use tsm_export::parts::{PartJoiner, join_parts, part_path};
 
 fn schema() -> SchemaRef {
     let tag = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tsm::layout::ShardLocation;
-use tsm_export::{Format, Observer, Options, OutDir, OutMode, Plan, export};
+use influx_tsm_export::{Format, Observer, Options, OutDir, OutMode, Plan, export};
+use influx_tsm_shard::layout::ShardLocation;
 
 #[derive(Debug, PartialEq, Eq)]
 enum Event {
@@ -54,7 +54,7 @@ fn fixture() -> PathBuf {
 
 /// The values the server holds for the fixture (its oracle's count).
 fn oracle_values() -> usize {
-    let oracle = tsm::testkit::oracle::load(&fixture().join(".."));
+    let oracle = influx_tsm_shard::testkit::oracle::load(&fixture().join(".."));
     oracle.values().map(|fields| fields.len()).sum()
 }
 

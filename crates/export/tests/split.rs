@@ -5,10 +5,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
+use influx_tsm_export::{NoProgress, Options, OutDir, Plan, ShardResult, export};
+use influx_tsm_shard::testkit::tsm::TsmWriter;
+use influx_tsm_shard::values::Values;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use tsm::testkit::tsm::TsmWriter;
-use tsm::values::Values;
-use tsm_export::{NoProgress, Options, OutDir, Plan, ShardResult, export};
 
 const SERIES: usize = 20_000;
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use influx_tsm_export::output::PendingFile;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{BoundaryOrder, Compression, ZstdLevel};
@@ -19,7 +20,6 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use proptest::prelude::*;
-use tsm_export::output::PendingFile;
 
 fn schema() -> SchemaRef {
     let tag = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -31,7 +31,7 @@ fn schema() -> SchemaRef {
 
 /// One batch: `runs` of (value or null, rows), numbered rows in `n`. The batch
 /// dictionary holds the distinct values in an order of its own (reversed), plus one
-/// value no row uses, as arrow-build's would not but a caller's might.
+/// value no row uses, as influx-tsm-arrow's would not but a caller's might.
 fn batch(runs: &[(Option<&str>, usize)], first: i64) -> RecordBatch {
     let mut distinct: Vec<&str> = Vec::new();
     for (value, _) in runs {
