@@ -130,7 +130,7 @@ impl Meta {
 ///
 /// ```
 /// // Data { Databases(5): { Name(1): "db" } }
-/// let meta = influx_tsm_shard::meta::decode_meta(&[0x2A, 0x04, 0x0A, 0x02, b'd', b'b']).unwrap();
+/// let meta = influx_tsm_format::meta::decode_meta(&[0x2A, 0x04, 0x0A, 0x02, b'd', b'b']).unwrap();
 /// assert_eq!(meta.databases[0].name, "db");
 /// ```
 pub fn decode_meta(data: &[u8]) -> Result<Meta> {
@@ -162,7 +162,7 @@ pub const LEGACY_BACKUP_MAGIC: u64 = 0x5959_0101;
 /// file.extend([0x2A, 0x04, 0x0A, 0x02, b'd', b'b']);
 /// file.extend(5u64.to_be_bytes());
 /// file.extend(b"null\n");
-/// assert_eq!(influx_tsm_shard::meta::decode_legacy_backup_meta(&file).unwrap().databases[0].name, "db");
+/// assert_eq!(influx_tsm_format::meta::decode_legacy_backup_meta(&file).unwrap().databases[0].name, "db");
 /// ```
 pub fn decode_legacy_backup_meta(file: &[u8]) -> Result<Meta> {
     let mut cursor = crate::cursor::Cursor::new(file, 0);
@@ -194,7 +194,7 @@ pub fn decode_legacy_backup_meta(file: &[u8]) -> Result<Meta> {
 ///
 /// ```
 /// let file = [0x0A, 0x06, 0x2A, 0x04, 0x0A, 0x02, b'd', b'b', 0x10, 0x00];
-/// assert_eq!(influx_tsm_shard::meta::decode_portable_backup_meta(&file).unwrap().databases[0].name, "db");
+/// assert_eq!(influx_tsm_format::meta::decode_portable_backup_meta(&file).unwrap().databases[0].name, "db");
 /// ```
 pub fn decode_portable_backup_meta(file: &[u8]) -> Result<Meta> {
     let mut data = None;
@@ -442,25 +442,5 @@ mod tests {
         let err = decode_meta(&data[..data.len() - 1]).unwrap_err();
         assert!(err.offset().is_some());
         assert!(decode_meta(&[0x2A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).is_err());
-    }
-
-    #[test]
-    fn fixture_meta_lists_every_shard_folder() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/small-a/influxdb");
-        let meta = decode_meta(&std::fs::read(root.join("meta/meta.db")).unwrap()).unwrap();
-        let layout = crate::layout::scan(&root.join("data"), Some(&root.join("wal"))).unwrap();
-        for shard in &layout.shards {
-            assert_eq!(
-                meta.shard_status(&shard.database, &shard.retention_policy, shard.id),
-                ShardStatus::Live,
-                "{shard:?}"
-            );
-        }
-        let hourly = &meta.database("airq").unwrap().retention_policies[1];
-        assert_eq!(
-            (hourly.name.as_str(), hourly.shard_group_duration),
-            ("hourly", 7 * 86_400_000_000_000)
-        );
     }
 }
