@@ -72,7 +72,8 @@ pub mod verify;
 pub mod wal;
 
 pub use error::{
-    ConflictWith, Error, ErrorKind, IndexEntryFault, Result, TombstoneFault, WalEntryFault,
+    ConflictWith, EncodingFault, Error, ErrorKind, Inconsistency, IndexEntryFault, MetaFault,
+    Result, TombstoneFault, WalEntryFault,
 };
 pub use limits::Limits;
 pub use values::{FieldType, Strings, Value, Values};

@@ -9,7 +9,7 @@
 //! Only the fields an exporter needs are decoded (schema: `services/meta/internal/meta.proto`
 //! at v1.8.10); unknown fields are skipped as protobuf requires.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MetaFault, Result};
 
 /// The decoded catalogue.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -168,9 +168,12 @@ pub fn decode_legacy_backup_meta(file: &[u8]) -> Result<Meta> {
     let mut cursor = crate::cursor::Cursor::new(file, 0);
     let magic = cursor.u64_be()?;
     if magic != LEGACY_BACKUP_MAGIC {
-        return Err(Error::corrupt(
+        return Err(Error::meta(
             0,
-            format!("not a metastore backup: magic {magic:#x}, expected {LEGACY_BACKUP_MAGIC:#x}"),
+            MetaFault::NotLegacyBackup {
+                magic,
+                expected: LEGACY_BACKUP_MAGIC,
+            },
         ));
     }
     let at = cursor.offset();
@@ -203,8 +206,7 @@ pub fn decode_portable_backup_meta(file: &[u8]) -> Result<Meta> {
             data = Some(value.bytes()?);
         }
     }
-    let (data, start) = data
-        .ok_or_else(|| Error::corrupt(0, "portable backup metadata without its Data field (1)"))?;
+    let (data, start) = data.ok_or_else(|| Error::meta(0, MetaFault::MissingData))?;
     decode_meta(data).map_err(|e| e.rebase(start))
 }
 
@@ -268,18 +270,23 @@ impl<'a> FieldValue<'a> {
     fn varint(&self) -> Result<u64> {
         match *self {
             FieldValue::Varint(v, _) => Ok(v),
-            FieldValue::Bytes(_, at) | FieldValue::Fixed(at) => {
-                Err(Error::corrupt(at, "meta.db: expected a varint field"))
-            }
+            FieldValue::Bytes(_, at) | FieldValue::Fixed(at) => Err(Error::meta(
+                at,
+                MetaFault::WrongWireType {
+                    expected: "a varint",
+                },
+            )),
         }
     }
 
     fn bytes(&self) -> Result<(&'a [u8], u64)> {
         match *self {
             FieldValue::Bytes(b, at) => Ok((b, at)),
-            FieldValue::Varint(_, at) | FieldValue::Fixed(at) => Err(Error::corrupt(
+            FieldValue::Varint(_, at) | FieldValue::Fixed(at) => Err(Error::meta(
                 at,
-                "meta.db: expected a length-delimited field",
+                MetaFault::WrongWireType {
+                    expected: "a length-delimited",
+                },
             )),
         }
     }
@@ -331,10 +338,7 @@ impl<'a> Fields<'a> {
                 FieldValue::Fixed(at)
             }
             other => {
-                return Err(Error::corrupt(
-                    at,
-                    format!("meta.db: unknown wire type {other}"),
-                ));
+                return Err(Error::meta(at, MetaFault::UnknownWireType(other)));
             }
         };
         Ok((key >> 3, value))

@@ -123,7 +123,7 @@ impl<'a> WalSegmentReader<'a> {
     /// A short entry header or payload ([`ErrorKind::Truncated`]), a snappy block that
     /// inflates beyond [`Limits::max_decompressed_bytes`] ([`ErrorKind::LimitExceeded`]),
     /// an unknown value type ([`ErrorKind::UnknownType`]) or any other malformed entry
-    /// ([`ErrorKind::Corrupt`]). The error's offset is the segment offset of the entry.
+    /// ([`ErrorKind::BadWalEntry`]). The error's offset is the segment offset of the entry.
     pub fn next_entry(&mut self) -> Result<Option<WalEntry>> {
         if self.failed || self.pos >= self.data.len() {
             return Ok(None);

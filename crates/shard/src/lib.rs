@@ -83,8 +83,8 @@ pub mod source;
 // The pure decoding lives in `influx-tsm-format`; its modules stay reachable at the paths
 // this crate has always had them.
 pub use influx_tsm_format::{
-    ConflictWith, Error, ErrorKind, FieldType, IndexEntryFault, Limits, Result, Strings,
-    TombstoneFault, Value, Values, WalEntryFault,
+    ConflictWith, EncodingFault, Error, ErrorKind, FieldType, Inconsistency, IndexEntryFault,
+    Limits, MetaFault, Result, Strings, TombstoneFault, Value, Values, WalEntryFault,
 };
 pub use influx_tsm_format::{
     block, block_info, cursor, encoding, file, format, key, limits, meta, tombstone, values,
