@@ -168,6 +168,10 @@ pub enum ErrorKind {
         /// Why the entry cannot be read, with its own offset.
         cause: Box<Error>,
     },
+    /// Damage found by a reader of a container around these files (a backup's tar
+    /// archive or manifest), which reports it with an error of its own: that error's kind
+    /// is here, to be matched with `downcast_ref`; the file and offset are this error's.
+    Container(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// What is wrong with an encoded stream ([`ErrorKind::BadEncoding`]).
@@ -818,6 +822,7 @@ impl fmt::Display for ErrorKind {
                 }
                 write!(f, ": {cause}")
             }
+            ErrorKind::Container(fault) => write!(f, "corrupt: {fault}"),
         }
     }
 }
@@ -857,6 +862,7 @@ impl std::error::Error for Error {
         match &self.0.kind {
             ErrorKind::Io(err) => Some(err),
             ErrorKind::UnreadableWal { cause, .. } => Some(cause.as_ref()),
+            ErrorKind::Container(fault) => Some(fault.as_ref()),
             _ => None,
         }
     }

@@ -8,6 +8,23 @@
 //!
 //! Only the fields an exporter needs are decoded (schema: `services/meta/internal/meta.proto`
 //! at v1.8.10); unknown fields are skipped as protobuf requires.
+//!
+//! # Why a hand-written protobuf reader
+//!
+//! Kept on purpose (the team's rule: a hand-written reader of a format says why):
+//!
+//! * **This crate stays pure and small.** The reader is the wire format only (`Fields`,
+//!   about 100 lines: varint, 64-bit, length-delimited, 32-bit) and a function per
+//!   message for the dozen fields used. A generated reader (prost) would need a `.proto`
+//!   copied from influxd and a build script with `protoc`, or hand-kept derive structs,
+//!   for the few messages read; neither `prost` nor a `protoc` is in the build
+//!   today.
+//! * **Limits on sizes read from the file.** Every length is checked against the bytes
+//!   left before it is sliced, and nothing is allocated from a claimed length: strings
+//!   are copied from bytes that are there. A damaged file is a [`MetaFault`] or
+//!   [`ErrorKind::Truncated`](crate::ErrorKind::Truncated) at the byte offset of the field,
+//!   rebased to file offsets for the backup wrappers.
+//! * **Zero copy.** Nested messages are read in place, as sub-slices of the caller's bytes.
 
 use crate::error::{Error, MetaFault, Result};
 
