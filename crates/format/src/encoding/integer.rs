@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Unlike the timestamp run, the integer run stores the number of *repeats* (`N - 1`) and
-//! zigzags both numbers. All sums wrap, as in Go; the sums are [`super::delta`]'s.
+//! zigzags both numbers. All sums wrap, as in Go. The running sums are the (private)
+//! `delta` module's, shared with the timestamp stream.
 
 use super::delta::{self, Stream, Zigzag};
 use crate::cursor::Cursor;

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Deltas are unsigned differences of consecutive timestamps and every sum wraps, as in
-//! Go; the sums are [`super::delta`]'s. The first timestamp is stored as is, never divided. A single timestamp is written
-//! as simple8b with no words and header `0x1c`.
+//! Go. The first timestamp is stored as is, never divided. A single timestamp is written
+//! as simple8b with no words and header `0x1c`. The running sums are the (private)
+//! `delta` module's, shared with the integer streams.
 
 use super::delta::{self, Plain, Scaled, Stream};
 use crate::cursor::Cursor;
