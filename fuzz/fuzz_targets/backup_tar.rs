@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use influx_tsm_backup::tar::{Input, Member, Stream, TarReader};
 
-fn read<I: Input>(mut reader: TarReader<I>) -> influx_tsm_shard::Result<Vec<(Member, Vec<u8>)>> {
+fn read<I: Input>(mut reader: TarReader<I>) -> influx_tsm_backup::Result<Vec<(Member, Vec<u8>)>> {
     let mut out = Vec::new();
     while let Some(member) = reader.next_member()? {
         let mut data = Vec::new();

@@ -26,7 +26,7 @@
 //! use influx_tsm_shard::shard::{Shard, ShardOptions};
 //! use influx_tsm_backup::{Backup, BackupFormat, ReadOptions};
 //!
-//! # fn main() -> influx_tsm_shard::Result<()> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::path::Path::new("../../fixtures/small-a/backup-portable");
 //! assert_eq!(Backup::detect(dir), Some(BackupFormat::Portable));
 //! let backup = Backup::open(dir)?;
@@ -39,6 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod error;
 pub mod tar;
 
 use std::collections::BTreeMap;
@@ -51,7 +52,8 @@ use influx_tsm_shard::layout::{ShardLocation, parse_tsm_name};
 use influx_tsm_shard::meta::{Meta, decode_legacy_backup_meta, decode_portable_backup_meta};
 use influx_tsm_shard::mmap::MappedFile;
 use influx_tsm_shard::source::{FileSource, ShardFiles, TsmSource};
-use influx_tsm_shard::{Error, Result};
+
+pub use crate::error::{Error, ErrorKind, ManifestFault, Result, TarFault};
 use serde::Deserialize;
 
 use crate::tar::{Input, Member, MemberKind, Stream, TarReader};
@@ -156,11 +158,7 @@ impl Backup {
         match Backup::detect(dir) {
             Some(BackupFormat::Portable) => open_portable(dir),
             Some(BackupFormat::Legacy) => open_legacy(dir),
-            None => Err(Error::corrupt(
-                0,
-                "not an influxd backup: no *.manifest (portable) or meta.NN (legacy) file",
-            )
-            .in_file(dir)),
+            None => Err(Error::manifest(ManifestFault::NotABackup).in_file(dir)),
         }
     }
 
@@ -214,13 +212,10 @@ impl BackupShard {
             if let Some((db, rp, id)) = identity
                 && (db != self.database || rp != self.retention_policy || id != self.id)
             {
-                return Err(Error::corrupt(
-                    0,
-                    format!(
-                        "archive holds shard {db}/{rp}/{id}, listed as {}/{}/{}",
-                        self.database, self.retention_policy, self.id
-                    ),
-                )
+                return Err(Error::manifest(ManifestFault::OtherShard {
+                    found: format!("{db}/{rp}/{id}"),
+                    listed: format!("{}/{}/{}", self.database, self.retention_policy, self.id),
+                })
                 .in_file(&archive.path));
             }
             members.extend(found);
@@ -325,7 +320,13 @@ fn read_mapped(path: &Path) -> Result<(Identity, BTreeMap<String, FileSource>)> 
                     .and_then(|e| usize::try_from(e).ok()),
             )
             .filter(|&(_, end)| end <= bytes.len())
-            .ok_or_else(|| Error::truncated(member.data_offset, member.size, bytes.len() as u64))?;
+            .ok_or_else(|| {
+                influx_tsm_shard::Error::truncated(
+                    member.data_offset,
+                    member.size,
+                    bytes.len() as u64,
+                )
+            })?;
         let source = FileSource::shared(
             path.join(&file),
             Arc::new(MemberBytes {
@@ -351,13 +352,11 @@ fn member_of(member: &Member, identity: &mut Identity) -> Result<Option<String>>
     match identity {
         None => *identity = Some((db, rp, id)),
         Some(known) if *known != (db.clone(), rp.clone(), id) => {
-            return Err(Error::corrupt(
-                member.header_offset,
-                format!(
-                    "member {db}/{rp}/{id}/{file} is of another shard than {}/{}/{}",
-                    known.0, known.1, known.2
-                ),
-            ));
+            return Err(Error::manifest(ManifestFault::MemberOfOtherShard {
+                member: format!("{db}/{rp}/{id}/{file}"),
+                shard: format!("{}/{}/{}", known.0, known.1, known.2),
+            })
+            .at(member.header_offset));
         }
         Some(_) => {}
     }
@@ -382,12 +381,13 @@ fn read_compressed(
             continue;
         };
         if member.size > options.max_member_bytes {
-            return Err(Error::limit(
+            return Err(influx_tsm_shard::Error::limit(
                 member.header_offset,
                 "backup archive member",
                 member.size,
                 options.max_member_bytes,
-            ));
+            )
+            .into());
         }
         let name = path.join(&file);
         let source = if member.size <= budget {
@@ -487,10 +487,9 @@ fn in_dir(dir: &Path, name: &str, manifest: &Path) -> Result<PathBuf> {
         && !name.contains('/')
         && !name.contains('\\');
     if !plain {
-        return Err(Error::corrupt(
-            0,
-            format!("manifest names {name:?}, which is not a file name in the backup folder"),
-        )
+        return Err(Error::manifest(ManifestFault::NotAFileName {
+            name: name.to_owned(),
+        })
         .in_file(manifest));
     }
     Ok(dir.join(name))
@@ -513,7 +512,7 @@ fn open_portable(dir: &Path) -> Result<Backup> {
         let bytes =
             std::fs::read(manifest_path).map_err(|e| Error::from(e).in_file(manifest_path))?;
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::corrupt(0, format!("manifest does not parse: {e}")).in_file(manifest_path)
+            Error::manifest(ManifestFault::Unparsable(e.to_string())).in_file(manifest_path)
         })?;
         if meta_file.is_none() {
             meta_file = Some(in_dir(dir, &manifest.meta.file_name, manifest_path)?);
@@ -535,7 +534,8 @@ fn open_portable(dir: &Path) -> Result<Backup> {
             }
         }
     }
-    let meta_file = meta_file.ok_or_else(|| Error::corrupt(0, "no manifest").in_file(dir))?;
+    let meta_file =
+        meta_file.ok_or_else(|| Error::manifest(ManifestFault::NoManifest).in_file(dir))?;
     let meta_bytes = std::fs::read(&meta_file).map_err(|e| Error::from(e).in_file(&meta_file))?;
     let meta = decode_portable_backup_meta(&meta_bytes).map_err(|e| e.in_file(&meta_file))?;
     let mut shards = Vec::new();
@@ -575,7 +575,7 @@ fn open_legacy(dir: &Path) -> Result<Backup> {
         .iter()
         .rfind(|(n, _)| legacy_meta_name(n))
         .map(|(_, p)| p.clone())
-        .ok_or_else(|| Error::corrupt(0, "no meta.NN file").in_file(dir))?;
+        .ok_or_else(|| Error::manifest(ManifestFault::NoMetaFile).in_file(dir))?;
     let meta_bytes = std::fs::read(&meta_file).map_err(|e| Error::from(e).in_file(&meta_file))?;
     let meta = decode_legacy_backup_meta(&meta_bytes).map_err(|e| e.in_file(&meta_file))?;
     let mut shards: BTreeMap<(String, String, u64), BackupShard> = BTreeMap::new();

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use influx_tsm_backup::{Backup, BackupFormat, ReadOptions};
+use influx_tsm_backup::{Backup, BackupFormat, ErrorKind, ManifestFault, ReadOptions, TarFault};
 use influx_tsm_shard::shard::{Shard, ShardOptions};
 use influx_tsm_shard::testkit::oracle::{Points, assert_same, collect_merged_view};
 
@@ -123,7 +123,7 @@ fn with_suffix(dir: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Reads every shard; the first error.
-fn read_all(dir: &Path) -> influx_tsm_shard::Result<()> {
+fn read_all(dir: &Path) -> influx_tsm_backup::Result<()> {
     let backup = Backup::open(dir)?;
     for shard in &backup.shards {
         shard.files(&ReadOptions::default())?;
@@ -176,6 +176,13 @@ fn a_bad_tar_header_checksum_is_an_error_at_that_header() {
     let err = read_all(&dir).expect_err("bad checksum");
     assert_eq!(err.path(), Some(archive.as_path()), "{err}");
     assert_eq!(err.offset(), Some(second as u64), "{err}");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Tar(TarFault::ChecksumMismatch { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("checksum"), "{err}");
 }
 
@@ -332,6 +339,13 @@ fn an_archive_of_another_shard_is_an_error() {
         .files(&ReadOptions::default())
         .expect_err("shard 2's archive");
     assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Manifest(ManifestFault::OtherShard { found, .. }) if found == "airq/autogen/2"
+        ),
+        "{err}"
+    );
+    assert!(
         err.to_string().contains("holds shard airq/autogen/2"),
         "{err}"
     );
@@ -352,7 +366,7 @@ fn a_member_past_the_size_limit_is_an_error() {
     assert!(
         matches!(
             err.kind(),
-            influx_tsm_shard::ErrorKind::LimitExceeded { .. }
+            ErrorKind::Shard(e) if matches!(e.kind(), influx_tsm_shard::ErrorKind::LimitExceeded { .. })
         ),
         "{err}"
     );

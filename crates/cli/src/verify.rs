@@ -236,7 +236,7 @@ fn verify_archive(
             &path,
             FileKind::Archive,
             shard.bytes(),
-            findings(err),
+            findings(err.into()),
         )],
     }
 }

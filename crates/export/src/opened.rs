@@ -99,7 +99,8 @@ pub fn open_shard(
         },
         ShardInput::Backup(shard) => shard
             .files(&ReadOptions::default())
-            .map(|files| (files, loc.clone())),
+            .map(|files| (files, loc.clone()))
+            .map_err(Into::into),
     };
     let opened = files.and_then(|(files, listed)| open_on_pool(&listed, files, &options));
     match opened {

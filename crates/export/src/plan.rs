@@ -260,7 +260,7 @@ impl Input {
             source,
         };
         if Backup::detect(data_dir).is_some() {
-            let backup = Backup::open(data_dir).map_err(scan_error)?;
+            let backup = Backup::open(data_dir).map_err(|e| scan_error(e.into()))?;
             return Ok(Input {
                 shards: backup
                     .shards

@@ -49,7 +49,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use crate::error::Error;
+use crate::Error;
 use crate::limits::Limits;
 use crate::values::{FieldType, Strings, Values};
 use crate::wal::{WalEntry, WalSegmentReader, WalWrite};

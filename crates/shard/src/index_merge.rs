@@ -6,7 +6,7 @@
 //! file is found by a linear scan: shards hold a handful of files, and a scan of a few
 //! pointers beats a heap's bookkeeping at that size.
 
-use crate::error::Error;
+use crate::Error;
 use crate::file::{IndexEntry, IndexIter};
 
 /// The merged walk; see the module documentation.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// A TSM file of a shard and its tombstone file, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]

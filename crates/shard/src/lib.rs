@@ -2,11 +2,13 @@
 //! every encoding), tombstones, WAL segments, the `data/` and `wal/` directory tree; and
 //! each shard's merged view, exactly what InfluxDB itself would return.
 //!
-//! No Arrow, no threads, no I/O in the decoding core: everything below [`shard`] and
-//! [`layout`] works on `&[u8]`, never panics on any input, and checks every length and
-//! offset read from a file before using it (sizes are capped by [`Limits`]). Errors
-//! ([`Error`]) name the file, the byte offset and what was wrong. The only `unsafe` code
-//! is the read-only file mapping in [`mmap`].
+//! No Arrow, no threads, no I/O in the decoding core: that core is the crate
+//! `influx-tsm-format` (re-exported here at the same paths: [`file`](mod@file), [`block`],
+//! [`encoding`], [`key`], [`tombstone`], [`wal`], [`meta`], [`verify`], ...), which works on
+//! `&[u8]`, never panics on any input, and checks every length and offset read from a file
+//! before using it (sizes are capped by [`Limits`]). This crate adds the directory tree,
+//! the file mappings and the merged view. Errors ([`Error`]) name the file, the byte offset
+//! and what was wrong. The only `unsafe` code is the read-only file mapping in [`mmap`].
 //!
 //! # Layers
 //!
@@ -68,34 +70,25 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod block;
-pub mod block_info;
 pub mod cache;
-pub mod cursor;
-pub mod encoding;
-mod error;
-pub mod file;
-pub mod format;
 pub mod index_merge;
-pub mod key;
 pub mod layout;
-pub mod limits;
 pub mod merge;
-pub mod meta;
 pub mod mmap;
 pub mod options;
 pub mod rows;
 pub mod shard;
 pub mod source;
-pub mod tombstone;
-pub mod values;
-pub mod verify;
-pub mod wal;
 
-pub use error::{
-    ConflictWith, Error, ErrorKind, IndexEntryFault, Result, TombstoneFault, WalEntryFault,
+// The pure decoding lives in `influx-tsm-format`; its modules stay reachable at the paths
+// this crate has always had them.
+pub use influx_tsm_format::{
+    ConflictWith, EncodingFault, Error, ErrorKind, FieldType, Inconsistency, IndexEntryFault,
+    Limits, MetaFault, Result, Strings, TombstoneFault, Value, Values, WalEntryFault,
 };
-pub use limits::Limits;
-pub use values::{FieldType, Strings, Value, Values};
+pub use influx_tsm_format::{
+    block, block_info, cursor, encoding, file, format, key, limits, meta, tombstone, values,
+    verify, wal,
+};
 #[cfg(feature = "testkit")]
 pub mod testkit;

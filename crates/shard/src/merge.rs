@@ -20,8 +20,8 @@
 //! so memory holds the blocks that overlap each other, not the key's whole history.
 //! Blocks outside the time range are never decoded.
 
+use crate::Result;
 use crate::block::decode_block;
-use crate::error::Result;
 use crate::file::{BlockEntry, TsmFile};
 use crate::options::{ShardOptions, TimeRange};
 use crate::values::Values;

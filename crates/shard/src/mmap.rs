@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// A file mapped read-only for as long as this value lives.
 #[derive(Debug)]

@@ -17,7 +17,6 @@
 //! either way.
 
 use crate::cache::{Cache, CacheEntry, CacheRange, ReplayProblemKind};
-use crate::error::{Error, Result};
 use crate::file::{IndexEntry, TsmFile};
 use crate::index_merge::IndexMerge;
 use crate::key::{measurement_of, split_composite, unescape};
@@ -28,6 +27,7 @@ use crate::rows::MeasurementSchema;
 use crate::source::{FileSource, ShardFiles, TsmSource};
 use crate::tombstone::{TombstoneSet, decode_tombstones};
 use crate::values::FieldType;
+use crate::{Error, Result};
 
 mod measurement_rows;
 mod scan;

@@ -23,7 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::Result;
 use crate::layout::{ShardLocation, TsmFileLocation};
 use crate::mmap::MappedFile;
 
@@ -246,10 +246,7 @@ impl ShardFiles {
                 wait *= 2;
             }
         }
-        Err(
-            crate::error::Error::new(crate::error::ErrorKind::Changing { attempts })
-                .in_file(&location.data_dir),
-        )
+        Err(crate::Error::new(crate::ErrorKind::Changing { attempts }).in_file(&location.data_dir))
     }
 
     /// A [`ShardLocation`] naming these files, for a shard opened from them: the names

@@ -10,7 +10,6 @@
 
 use std::cmp::Ordering;
 
-use crate::error::{Error, Result};
 use crate::file::TsmFile;
 use crate::format::FIELD_SEPARATOR;
 use crate::key::{
@@ -21,6 +20,7 @@ use crate::merge::KeyMerger;
 use crate::options::TimeRange;
 use crate::rows::{MeasurementSchema, RowBatch};
 use crate::values::{FieldType, Values};
+use crate::{Error, Result};
 
 use super::{KeyGroup, KeyStream, Segment, Shard, resolve};
 

@@ -17,13 +17,13 @@ use super::{
     resolve,
 };
 use crate::cache::Cache;
-use crate::error::{ConflictWith, Error, ErrorKind, Result};
 use crate::file::{IndexEntry, TsmFile};
 use crate::format::FIELD_SEPARATOR;
 use crate::index_merge::IndexMerge;
 use crate::key::{SortedSplit, SortedSplitter, measurement_of, tags_of, unescape_into};
 use crate::rows::{FieldSchema, MeasurementSchema};
 use crate::values::FieldType;
+use crate::{ConflictWith, Error, ErrorKind, Result};
 
 /// Index bytes (summed over the shard's files) per key range by default: a shard with
 /// less than twice this is scanned in one pass, short enough that cutting it would gain

@@ -6,6 +6,7 @@
 //! rebases them to file offsets.
 
 pub mod boolean;
+mod delta;
 pub mod float;
 pub mod integer;
 pub mod simple8b;

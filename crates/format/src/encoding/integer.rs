@@ -9,11 +9,12 @@
 //! ```
 //!
 //! Unlike the timestamp run, the integer run stores the number of *repeats* (`N - 1`) and
-//! zigzags both numbers. All sums wrap, as in Go.
+//! zigzags both numbers. All sums wrap, as in Go. The running sums are the (private)
+//! `delta` module's, shared with the timestamp stream.
 
+use super::delta::{self, Stream, Zigzag};
 use crate::cursor::Cursor;
-use crate::encoding::simple8b::{self, Bits64};
-use crate::encoding::varint::zigzag_decode;
+use crate::encoding::simple8b::Bits64;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Header of raw zigzag deltas.
@@ -30,19 +31,10 @@ pub const RLE: u8 = 0x20;
 /// # Errors
 /// [`ErrorKind::UnknownEncoding`] for a header other than `0x00`, `0x10`, `0x20`;
 /// [`ErrorKind::LimitExceeded`] before allocating when the section claims more than
-/// `max_values` values; [`ErrorKind::Truncated`] or [`ErrorKind::Corrupt`] for damaged
-/// bytes. On error `dst` may hold part of the section's values.
+/// `max_values` values; [`ErrorKind::Truncated`], [`ErrorKind::BadVarint`] or [`ErrorKind::BadEncoding`]
+/// for damaged bytes. On error `dst` may hold part of the section's values.
 pub fn decode_integers(src: &[u8], max_values: usize, dst: &mut Vec<i64>) -> Result<()> {
     decode_zigzag(src, INTEGERS, max_values, dst)
-}
-
-/// How errors name a stream in the integer encoding.
-#[derive(Clone, Copy)]
-pub(super) struct Stream {
-    /// The stream, as in [`ErrorKind::UnknownEncoding`].
-    pub(super) name: &'static str,
-    /// Its values, as in [`ErrorKind::LimitExceeded`].
-    pub(super) values: &'static str,
 }
 
 const INTEGERS: Stream = Stream {
@@ -63,9 +55,9 @@ pub(super) fn decode_zigzag<T: Bits64>(
         return Ok(());
     };
     match header {
-        RAW => decode_raw(cursor, stream, max_values, dst),
-        SIMPLE8B => decode_simple8b(cursor, stream, max_values, dst),
-        RLE => decode_rle(cursor, stream, max_values, dst),
+        RAW => delta::decode_raw(cursor, stream, Zigzag, max_values, dst),
+        SIMPLE8B => delta::decode_simple8b(cursor, stream, Zigzag, max_values, dst),
+        RLE => delta::decode_rle(cursor, stream, Zigzag, max_values, dst),
         _ => Err(Error::new(ErrorKind::UnknownEncoding {
             stream: stream.name,
             header,
@@ -74,112 +66,10 @@ pub(super) fn decode_zigzag<T: Bits64>(
     }
 }
 
-fn too_many(offset: u64, stream: Stream, claimed: u64, max_values: usize) -> Error {
-    Error::limit(offset, stream.values, claimed, max_values as u64)
-}
-
-fn decode_raw<T: Bits64>(
-    cursor: Cursor<'_>,
-    stream: Stream,
-    max_values: usize,
-    dst: &mut Vec<T>,
-) -> Result<()> {
-    let at = cursor.offset();
-    let (deltas, rest) = cursor.rest().as_chunks::<8>();
-    if !rest.is_empty() {
-        let end = at + (deltas.len() * 8) as u64;
-        return Err(Error::corrupt(
-            end,
-            format!(
-                "raw {} values end {} bytes into an 8-byte value",
-                stream.name,
-                rest.len()
-            ),
-        ));
-    }
-    if deltas.len() > max_values {
-        return Err(too_many(at, stream, deltas.len() as u64, max_values));
-    }
-    // A loop over a sized slice, not `extend`, whose speed depends on whether it is
-    // inlined (see the raw timestamps).
-    let start = dst.len();
-    dst.resize(start + deltas.len(), T::from_bits(0));
-    let mut acc = 0u64;
-    for (v, delta) in dst
-        .get_mut(start..)
-        .unwrap_or_default()
-        .iter_mut()
-        .zip(deltas)
-    {
-        acc = acc.wrapping_add(zigzag_decode(u64::from_be_bytes(*delta)) as u64);
-        *v = T::from_bits(acc);
-    }
-    Ok(())
-}
-
-fn decode_simple8b<T: Bits64>(
-    mut cursor: Cursor<'_>,
-    stream: Stream,
-    max_values: usize,
-    dst: &mut Vec<T>,
-) -> Result<()> {
-    let first = zigzag_decode(cursor.u64_be()?) as u64;
-    let at = cursor.offset();
-    let words = cursor.rest();
-    let deltas = simple8b::count_values(words).map_err(|e| e.rebase(at))?;
-    if deltas >= max_values {
-        return Err(too_many(
-            at,
-            stream,
-            (deltas as u64).saturating_add(1),
-            max_values,
-        ));
-    }
-    let start = dst.len();
-    dst.resize(start + 1 + deltas, T::from_bits(first));
-    let mut acc = first;
-    let written = simple8b::unpack_into(
-        words,
-        dst.get_mut(start + 1..).unwrap_or_default(),
-        |delta| {
-            acc = acc.wrapping_add(zigzag_decode(delta) as u64);
-            T::from_bits(acc)
-        },
-    );
-    dst.truncate(start + 1 + written);
-    Ok(())
-}
-
-fn decode_rle<T: Bits64>(
-    mut cursor: Cursor<'_>,
-    stream: Stream,
-    max_values: usize,
-    dst: &mut Vec<T>,
-) -> Result<()> {
-    let first = zigzag_decode(cursor.u64_be()?) as u64;
-    let delta = zigzag_decode(cursor.uvarint()?) as u64;
-    let repeats_at = cursor.offset();
-    let repeats = cursor.uvarint()?;
-    if !cursor.is_empty() {
-        return Err(Error::corrupt(
-            cursor.offset(),
-            format!("bytes after the {} run", stream.name),
-        ));
-    }
-    let count = usize::try_from(repeats)
-        .ok()
-        .filter(|&n| n < max_values)
-        .ok_or_else(|| too_many(repeats_at, stream, repeats.saturating_add(1), max_values))?
-        + 1;
-    // `first + i * delta` wraps to the same bits as adding `delta` i times, and has no
-    // loop-carried dependency, so it vectorises.
-    dst.extend((0..count as u64).map(|i| T::from_bits(first.wrapping_add(i.wrapping_mul(delta)))));
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EncodingFault;
     use crate::encoding::varint::zigzag_encode;
     use crate::testkit::encode::encode_integers;
     use proptest::prelude::*;
@@ -277,7 +167,16 @@ mod tests {
     #[test]
     fn damaged_sections_fail_with_offsets() {
         let err = decode(&[RAW, 0, 0, 0, 0, 0, 0, 0, 0, 1]).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "integer",
+                    what: EncodingFault::RawEndsInsideValue { tail: 1 }
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(9));
         let err = decode(&[SIMPLE8B, 0, 0]).unwrap_err();
         assert!(matches!(
@@ -289,13 +188,31 @@ mod tests {
         ));
         assert_eq!(err.offset(), Some(1));
         let err = decode(&section(SIMPLE8B, 0, &[0; 12])).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "simple8b",
+                    what: EncodingFault::EndsInsideWord { tail: 4 }
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(17));
         let err = decode(&section(RLE, 0, &[])).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(matches!(err.kind(), ErrorKind::BadVarint));
         assert_eq!(err.offset(), Some(9));
         let err = decode(&section(RLE, 0, &[1, 1, 1])).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "integer",
+                    what: EncodingFault::BytesAfterRun
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(11));
     }
 

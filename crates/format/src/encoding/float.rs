@@ -21,7 +21,7 @@
 
 use std::iter;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{EncodingFault, Error, ErrorKind, Result};
 use crate::format::FLOAT_END_MARKER;
 
 /// The only header InfluxDB writes: Gorilla.
@@ -35,7 +35,7 @@ pub const HEADER: u8 = 0x10;
 /// # Errors
 /// [`ErrorKind::UnknownEncoding`] for a header other than `0x10`;
 /// [`ErrorKind::Truncated`] when the bits end before the end marker;
-/// [`ErrorKind::Corrupt`] for a window wider than 64 bits or whole bytes after the end
+/// [`ErrorKind::BadEncoding`] for a window wider than 64 bits or whole bytes after the end
 /// marker; [`ErrorKind::LimitExceeded`] as soon as more than `max_values` values have
 /// been read. On error `dst` may hold part of the section's values.
 pub fn decode_floats(src: &[u8], max_values: usize, dst: &mut Vec<f64>) -> Result<()> {
@@ -80,9 +80,12 @@ pub fn decode_floats(src: &[u8], max_values: usize, dst: &mut Vec<f64>) -> Resul
     };
     let used = end.div_ceil(8);
     if used != payload.len() {
-        return Err(Error::corrupt(
+        return Err(Error::encoding(
             PAYLOAD_AT + used as u64,
-            format!("{} bytes after the float end marker", payload.len() - used),
+            "float",
+            EncodingFault::BytesAfterEnd {
+                count: (payload.len() - used) as u64,
+            },
         ));
     }
     Ok(())
@@ -256,9 +259,13 @@ impl Reader {
 
     #[cold]
     fn wide_window(&self, leading: u32, meaningful: u32, pos: usize) -> Error {
-        Error::corrupt(
+        Error::encoding(
             PAYLOAD_AT + (pos / 8) as u64,
-            format!("float window of {leading} leading and {meaningful} significant bits"),
+            "float",
+            EncodingFault::WindowTooWide {
+                leading,
+                meaningful,
+            },
         )
     }
 
@@ -399,7 +406,19 @@ mod tests {
     fn window_wider_than_64_bits_is_corrupt() {
         let src = section(0, &format!("11 11111 111111 {}", zeros(80)));
         let err = decode(&src).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)), "{err}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "float",
+                    what: EncodingFault::WindowTooWide {
+                        leading: 31,
+                        meaningful: 63
+                    }
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(9));
     }
 
@@ -430,13 +449,25 @@ mod tests {
         let mut src = encode_floats(&[1.0, 2.0]);
         src.push(0);
         let err = decode(&src).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)), "{err}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "float",
+                    what: EncodingFault::BytesAfterEnd { count: 1 }
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(src.len() as u64 - 1));
         let mut src = encode_floats(&[]);
         src.push(0);
         assert!(matches!(
             decode(&src).unwrap_err().kind(),
-            ErrorKind::Corrupt(_)
+            ErrorKind::BadEncoding {
+                stream: "float",
+                ..
+            }
         ));
     }
 

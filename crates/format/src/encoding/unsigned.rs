@@ -4,7 +4,8 @@
 //! signed integer encoder, so deltas, zigzag and wrapping all happen on the bits; decoding
 //! the integer stream into `u64` gives back the exact values.
 
-use super::integer::{Stream, decode_zigzag};
+use super::delta::Stream;
+use super::integer::decode_zigzag;
 use crate::error::Result;
 
 const UNSIGNED: Stream = Stream {

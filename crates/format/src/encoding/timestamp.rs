@@ -9,10 +9,11 @@
 //!
 //! Deltas are unsigned differences of consecutive timestamps and every sum wraps, as in
 //! Go. The first timestamp is stored as is, never divided. A single timestamp is written
-//! as simple8b with no words and header `0x1c`.
+//! as simple8b with no words and header `0x1c`. The running sums are the (private)
+//! `delta` module's, shared with the integer streams.
 
+use super::delta::{self, Plain, Scaled, Stream};
 use crate::cursor::Cursor;
-use crate::encoding::simple8b;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Header high nibble of raw deltas (whose low nibble is always 0).
@@ -39,6 +40,11 @@ const DIVISORS: [u64; 13] = [
     1_000_000_000_000,
 ];
 
+const TIMESTAMPS: Stream = Stream {
+    name: "timestamp",
+    values: "timestamps in a block",
+};
+
 /// Appends the timestamps of a block's timestamp section to `dst`.
 ///
 /// An empty section holds no timestamps (Go reads it that way; the block layer rejects
@@ -47,8 +53,8 @@ const DIVISORS: [u64; 13] = [
 /// # Errors
 /// [`ErrorKind::UnknownEncoding`] for a header InfluxDB never writes,
 /// [`ErrorKind::LimitExceeded`] before allocating when the section claims more than
-/// `max_values` timestamps, [`ErrorKind::Truncated`] or [`ErrorKind::Corrupt`] for
-/// damaged bytes. On error `dst` may hold part of the section's timestamps.
+/// `max_values` timestamps, [`ErrorKind::Truncated`], [`ErrorKind::BadVarint`] or
+/// [`ErrorKind::BadEncoding`] for damaged bytes. On error `dst` may hold part of the section's timestamps.
 pub fn decode_timestamps(src: &[u8], max_values: usize, dst: &mut Vec<i64>) -> Result<()> {
     let mut cursor = Cursor::new(src, 0);
     let Ok(header) = cursor.u8() else {
@@ -56,113 +62,25 @@ pub fn decode_timestamps(src: &[u8], max_values: usize, dst: &mut Vec<i64>) -> R
     };
     let log10 = header & 0x0F;
     match (header >> 4, DIVISORS.get(usize::from(log10))) {
-        (RAW, _) if log10 == 0 => decode_raw(cursor, max_values, dst),
-        (SIMPLE8B, Some(&divisor)) => decode_simple8b(cursor, divisor, max_values, dst),
-        (RLE, Some(&divisor)) => decode_rle(cursor, divisor, max_values, dst),
+        (RAW, _) if log10 == 0 => delta::decode_raw(cursor, TIMESTAMPS, Plain, max_values, dst),
+        (SIMPLE8B, Some(&divisor)) => {
+            delta::decode_simple8b(cursor, TIMESTAMPS, Scaled(divisor), max_values, dst)
+        }
+        (RLE, Some(&divisor)) => {
+            delta::decode_rle(cursor, TIMESTAMPS, Scaled(divisor), max_values, dst)
+        }
         _ => Err(Error::new(ErrorKind::UnknownEncoding {
-            stream: "timestamp",
+            stream: TIMESTAMPS.name,
             header,
         })
         .at(0)),
     }
 }
 
-fn too_many(offset: u64, claimed: u64, max_values: usize) -> Error {
-    Error::limit(offset, "timestamps in a block", claimed, max_values as u64)
-}
-
-fn decode_raw(cursor: Cursor<'_>, max_values: usize, dst: &mut Vec<i64>) -> Result<()> {
-    let at = cursor.offset();
-    let (deltas, rest) = cursor.rest().as_chunks::<8>();
-    if !rest.is_empty() {
-        let end = at + (deltas.len() * 8) as u64;
-        return Err(Error::corrupt(
-            end,
-            format!(
-                "raw timestamps end {} bytes into an 8-byte delta",
-                rest.len()
-            ),
-        ));
-    }
-    if deltas.len() > max_values {
-        return Err(too_many(at, deltas.len() as u64, max_values));
-    }
-    // A loop over a sized slice, not `extend`: since the simple8b loops grew this
-    // module, `extend` here was compiled out of line with the running sum in memory, 7x
-    // slower.
-    let start = dst.len();
-    dst.resize(start + deltas.len(), 0);
-    let mut acc = 0u64;
-    for (t, delta) in dst
-        .get_mut(start..)
-        .unwrap_or_default()
-        .iter_mut()
-        .zip(deltas)
-    {
-        acc = acc.wrapping_add(u64::from_be_bytes(*delta));
-        *t = acc as i64;
-    }
-    Ok(())
-}
-
-fn decode_simple8b(
-    mut cursor: Cursor<'_>,
-    divisor: u64,
-    max_values: usize,
-    dst: &mut Vec<i64>,
-) -> Result<()> {
-    let first = cursor.i64_be()?;
-    let at = cursor.offset();
-    let words = cursor.rest();
-    let deltas = simple8b::count_values(words).map_err(|e| e.rebase(at))?;
-    if deltas >= max_values {
-        return Err(too_many(at, (deltas as u64).saturating_add(1), max_values));
-    }
-    let start = dst.len();
-    dst.resize(start + 1 + deltas, first);
-    let mut acc = first as u64;
-    let written = simple8b::unpack_into(
-        words,
-        dst.get_mut(start + 1..).unwrap_or_default(),
-        |delta| {
-            acc = acc.wrapping_add(delta.wrapping_mul(divisor));
-            acc as i64
-        },
-    );
-    dst.truncate(start + 1 + written);
-    Ok(())
-}
-
-fn decode_rle(
-    mut cursor: Cursor<'_>,
-    divisor: u64,
-    max_values: usize,
-    dst: &mut Vec<i64>,
-) -> Result<()> {
-    let first = cursor.u64_be()?;
-    let delta = cursor.uvarint()?;
-    let count_at = cursor.offset();
-    let count = cursor.uvarint()?;
-    if !cursor.is_empty() {
-        return Err(Error::corrupt(
-            cursor.offset(),
-            "bytes after the timestamp run",
-        ));
-    }
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&n| n <= max_values)
-        .ok_or_else(|| too_many(count_at, count, max_values))?;
-    let step = delta.wrapping_mul(divisor);
-    // `first + i * step` wraps to the same bits as adding `step` i times, and has no
-    // loop-carried dependency, so it vectorises.
-    dst.extend((0..count as u64).map(|i| first.wrapping_add(i.wrapping_mul(step)) as i64));
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EncodingFault;
     use crate::testkit::encode::encode_timestamps;
     use proptest::prelude::*;
 
@@ -291,7 +209,16 @@ mod tests {
     #[test]
     fn damaged_sections_fail_with_offsets() {
         let err = decode(&[0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "timestamp",
+                    what: EncodingFault::RawEndsInsideValue { tail: 1 }
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(9));
         let err = decode(&[0x1C, 1, 2, 3]).unwrap_err();
         assert!(matches!(
@@ -303,15 +230,33 @@ mod tests {
         ));
         assert_eq!(err.offset(), Some(1));
         let err = decode(&section(0x10, 0, &[0xF0, 0, 0])).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "simple8b",
+                    what: EncodingFault::EndsInsideWord { tail: 3 }
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(9));
         let err = decode(&section(0x20, 0, &[0x80])).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(matches!(err.kind(), ErrorKind::BadVarint));
         assert_eq!(err.offset(), Some(9));
         let err = decode(&section(0x20, 0, &[1])).unwrap_err();
         assert_eq!(err.offset(), Some(10));
         let err = decode(&section(0x20, 0, &[1, 2, 0])).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadEncoding {
+                    stream: "timestamp",
+                    what: EncodingFault::BytesAfterRun
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.offset(), Some(11));
     }
 

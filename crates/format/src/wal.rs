@@ -25,7 +25,7 @@
 //! * A write entry needs at least one point per key; a boolean is true only when its
 //!   byte is 1. The writer never repeats a key inside one entry (it encodes a Go map);
 //!   if a damaged entry did, influxd would keep only the last copy, and
-//!   [`crate::cache`] does the same. This reader returns every copy in file order.
+//!   the shard crate's cache does the same. This reader returns every copy in file order.
 //! * A delete entry's keys are split on every `\n`, so empty keys survive the split as
 //!   they do in Go; an empty payload has no keys. influxd 1.x never writes delete
 //!   entries any more (`WAL.Delete` has no caller), but replays them.
@@ -80,8 +80,8 @@ pub struct WalWrite {
 /// Reads the entries of one WAL segment held in memory.
 ///
 /// ```
-/// use influx_tsm_shard::Limits;
-/// use influx_tsm_shard::wal::WalSegmentReader;
+/// use influx_tsm_format::Limits;
+/// use influx_tsm_format::wal::WalSegmentReader;
 ///
 /// let mut reader = WalSegmentReader::new(&[], Limits::default());
 /// assert!(reader.next_entry().unwrap().is_none());
@@ -123,7 +123,7 @@ impl<'a> WalSegmentReader<'a> {
     /// A short entry header or payload ([`ErrorKind::Truncated`]), a snappy block that
     /// inflates beyond [`Limits::max_decompressed_bytes`] ([`ErrorKind::LimitExceeded`]),
     /// an unknown value type ([`ErrorKind::UnknownType`]) or any other malformed entry
-    /// ([`ErrorKind::Corrupt`]). The error's offset is the segment offset of the entry.
+    /// ([`ErrorKind::BadWalEntry`]). The error's offset is the segment offset of the entry.
     pub fn next_entry(&mut self) -> Result<Option<WalEntry>> {
         if self.failed || self.pos >= self.data.len() {
             return Ok(None);

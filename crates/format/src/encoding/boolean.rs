@@ -20,7 +20,7 @@ pub const HEADER: u8 = 0x10;
 ///
 /// # Errors
 /// [`ErrorKind::UnknownEncoding`] for a header other than `0x10`,
-/// [`ErrorKind::Corrupt`] for a damaged count, [`ErrorKind::LimitExceeded`] before
+/// [`ErrorKind::BadVarint`] for a damaged count, [`ErrorKind::LimitExceeded`] before
 /// allocating when the section holds more than `max_values` values.
 pub fn decode_booleans(src: &[u8], max_values: usize, dst: &mut Vec<bool>) -> Result<()> {
     let mut cursor = Cursor::new(src, 0);
@@ -137,10 +137,10 @@ mod tests {
             }
         ));
         let err = decode(&[0x10]).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(matches!(err.kind(), ErrorKind::BadVarint));
         assert_eq!(err.offset(), Some(1));
         let err = decode(&[0x10, 0x80]).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt(_)));
+        assert!(matches!(err.kind(), ErrorKind::BadVarint));
     }
 
     #[test]

@@ -20,7 +20,7 @@
 
 use crate::block::decode_block;
 use crate::block_info::BlockInfo;
-use crate::error::{Error, Result};
+use crate::error::{Error, Inconsistency, Result};
 use crate::file::TsmFile;
 use crate::limits::Limits;
 use crate::tombstone::decode_tombstones;
@@ -139,12 +139,12 @@ pub fn verify_tsm(data: &[u8], options: &VerifyOptions, progress: &mut dyn FnMut
             let entry_at = entry.block_entry_offset(i);
             if block.min_time < prev_min {
                 report.findings.push(Finding::error(
-                    Error::corrupt(
+                    Error::inconsistent(
                         entry_at,
-                        format!(
-                            "block entry min time {} is before the previous block's {prev_min}",
-                            block.min_time
-                        ),
+                        Inconsistency::BlocksOutOfOrder {
+                            min_time: block.min_time,
+                            previous: prev_min,
+                        },
                     )
                     .for_key(entry.key),
                 ));
@@ -181,11 +181,13 @@ pub fn verify_tsm(data: &[u8], options: &VerifyOptions, progress: &mut dyn FnMut
         if let [(a_start, a_end, a_entry), (b_start, _, b_entry)] = pair
             && b_start < a_end
         {
-            report.findings.push(Finding::error(Error::corrupt(
+            report.findings.push(Finding::error(Error::inconsistent(
                 *b_entry,
-                format!(
-                    "block at {b_start} overlaps the block at {a_start} (index entry at {a_entry})"
-                ),
+                Inconsistency::BlocksOverlap {
+                    block: *b_start,
+                    other: *a_start,
+                    other_entry: *a_entry,
+                },
             )));
         }
     }
@@ -218,37 +220,34 @@ fn check_block(
     }
     decode_block(bytes, at, &options.limits, timestamps, values)?;
     if timestamps.len() != info.count {
-        return Err(Error::corrupt(
+        return Err(Error::inconsistent(
             at,
-            format!(
-                "timestamp header counts {} points but {} decode",
-                info.count,
-                timestamps.len()
-            ),
+            Inconsistency::TimestampCount {
+                counted: info.count as u64,
+                decoded: timestamps.len() as u64,
+            },
         ));
     }
     if let Some(i) = timestamps.windows(2).position(|w| w[0] > w[1]) {
-        return Err(Error::corrupt(
+        return Err(Error::inconsistent(
             at,
-            format!(
-                "timestamps not ascending: point {} at {} follows {}",
-                i + 1,
-                timestamps[i + 1],
-                timestamps[i]
-            ),
+            Inconsistency::TimestampsNotAscending {
+                point: (i + 1) as u64,
+                time: timestamps[i + 1],
+                previous: timestamps[i],
+            },
         ));
     }
     let (first, last) = (timestamps.first(), timestamps.last());
     if first != Some(&block.min_time) || last != Some(&block.max_time) {
-        return Err(Error::corrupt(
+        return Err(Error::inconsistent(
             at,
-            format!(
-                "index says the block spans {}..={} but it holds {}..={}",
-                block.min_time,
-                block.max_time,
-                first.copied().unwrap_or_default(),
-                last.copied().unwrap_or_default()
-            ),
+            Inconsistency::IndexRange {
+                min_time: block.min_time,
+                max_time: block.max_time,
+                first: first.copied().unwrap_or_default(),
+                last: last.copied().unwrap_or_default(),
+            },
         ));
     }
     Ok(())
@@ -263,12 +262,12 @@ pub fn verify_tombstone(data: &[u8], limits: &Limits) -> Report {
             for r in records.iter().filter(|r| r.min_time > r.max_time) {
                 report.findings.push(Finding {
                     severity: Severity::Warning,
-                    error: Error::corrupt(
+                    error: Error::inconsistent(
                         0,
-                        format!(
-                            "record with min {} > max {} deletes nothing",
-                            r.min_time, r.max_time
-                        ),
+                        Inconsistency::EmptyDeleteRange {
+                            min_time: r.min_time,
+                            max_time: r.max_time,
+                        },
                     )
                     .for_key(&r.key),
                 });
@@ -306,14 +305,14 @@ pub fn verify_wal(data: &[u8], limits: &Limits) -> Report {
                 } else {
                     Severity::Error
                 };
-                let what = if torn_tail {
-                    format!("torn last entry ({lost} bytes; influxd drops it at start-up)")
-                } else {
-                    format!("{lost} bytes from here on are unreadable; influxd drops them")
-                };
                 report.findings.push(Finding {
                     severity,
-                    error: Error::corrupt(at, format!("{what}: {err}")),
+                    error: Error::new(crate::ErrorKind::UnreadableWal {
+                        lost,
+                        torn: torn_tail,
+                        cause: Box::new(err),
+                    })
+                    .at(at),
                 });
                 break;
             }

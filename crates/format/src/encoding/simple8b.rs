@@ -16,7 +16,7 @@
 //! number of values in a stream is the sum of `n` over its words. Every 8-byte word is
 //! valid, which leaves only the stream length to check.
 
-use crate::error::{Error, Result};
+use crate::error::{EncodingFault, Error, Result};
 
 /// The largest value a word can hold: 60 bits.
 pub const MAX_VALUE: u64 = (1 << 60) - 1;
@@ -69,7 +69,7 @@ impl Bits64 for i64 {
 /// Appends every value of the simple8b stream `src` to `dst`.
 ///
 /// # Errors
-/// [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) when `src` is not a whole number of
+/// [`ErrorKind::BadEncoding`](crate::ErrorKind::BadEncoding) when `src` is not a whole number of
 /// words; [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded), before anything
 /// is allocated or appended, when it holds more than `max_values` values.
 pub fn decode_simple8b<T: Bits64>(src: &[u8], max_values: usize, dst: &mut Vec<T>) -> Result<()> {
@@ -95,15 +95,18 @@ pub fn decode_simple8b<T: Bits64>(src: &[u8], max_values: usize, dst: &mut Vec<T
 /// compare with a limit.
 ///
 /// # Errors
-/// [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) when `src` is not a whole number of
+/// [`ErrorKind::BadEncoding`](crate::ErrorKind::BadEncoding) when `src` is not a whole number of
 /// 8-byte words.
 pub fn count_values(src: &[u8]) -> Result<usize> {
     let (words, rest) = src.as_chunks::<8>();
     if !rest.is_empty() {
         let at = src.len() - rest.len();
-        return Err(Error::corrupt(
+        return Err(Error::encoding(
             at as u64,
-            format!("simple8b stream ends {} bytes into a word", rest.len()),
+            "simple8b",
+            EncodingFault::EndsInsideWord {
+                tail: rest.len() as u64,
+            },
         ));
     }
     Ok(words.iter().fold(0usize, |n, word| {
@@ -205,8 +208,8 @@ fn unpack<T, const N: usize, const BITS: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
     use crate::testkit::encode::encode_simple8b;
+    use crate::{EncodingFault, ErrorKind};
     use proptest::prelude::*;
 
     fn decode(src: &[u8]) -> Result<Vec<u64>> {
@@ -290,7 +293,16 @@ mod tests {
         for len in [1, 7, 9, 15] {
             let src = vec![0u8; len];
             let err = decode(&src).unwrap_err();
-            assert!(matches!(err.kind(), ErrorKind::Corrupt(_)), "{err}");
+            assert!(
+                matches!(
+                    err.kind(),
+                    ErrorKind::BadEncoding {
+                        stream: "simple8b",
+                        what: EncodingFault::EndsInsideWord { .. }
+                    }
+                ),
+                "{err}"
+            );
             assert_eq!(err.offset(), Some((len / 8 * 8) as u64));
         }
     }

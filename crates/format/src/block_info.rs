@@ -15,7 +15,7 @@
 
 use crate::block::BlockSections;
 use crate::encoding::varint::decode_uvarint;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{EncodingFault, Error, ErrorKind, Result};
 use crate::values::FieldType;
 
 /// Values per simple8b word, by selector (the top 4 bits).
@@ -139,17 +139,21 @@ pub fn count_values(block: &[u8]) -> Result<usize> {
 /// An empty section, an unknown encoding, a length that does not fit the encoding.
 pub fn count_timestamps(section: &[u8], offset: u64) -> Result<usize> {
     let Some((&header, body)) = section.split_first() else {
-        return Err(Error::corrupt(offset, "empty timestamp section"));
+        return Err(Error::encoding(
+            offset,
+            "timestamp",
+            EncodingFault::EmptySection,
+        ));
     };
     match header >> 4 {
         0 => {
             if !body.len().is_multiple_of(8) || body.is_empty() {
-                return Err(Error::corrupt(
+                return Err(Error::encoding(
                     offset,
-                    format!(
-                        "raw timestamp section of {} bytes is not a header and 8-byte words",
-                        section.len()
-                    ),
+                    "timestamp",
+                    EncodingFault::RawSectionLength {
+                        len: section.len() as u64,
+                    },
                 ));
             }
             Ok(body.len() / 8)
@@ -159,12 +163,12 @@ pub fn count_timestamps(section: &[u8], offset: u64) -> Result<usize> {
                 return Err(Error::truncated(offset + 1, 8, body.len() as u64));
             };
             if !words.len().is_multiple_of(8) {
-                return Err(Error::corrupt(
+                return Err(Error::encoding(
                     offset + 9,
-                    format!(
-                        "simple8b timestamps: {} bytes of words, not a multiple of 8",
-                        words.len()
-                    ),
+                    "timestamp",
+                    EncodingFault::WordsLength {
+                        len: words.len() as u64,
+                    },
                 ));
             }
             Ok(1 + words
@@ -179,7 +183,7 @@ pub fn count_timestamps(section: &[u8], offset: u64) -> Result<usize> {
             let Some(rest) = body.get(8..) else {
                 return Err(Error::truncated(offset + 1, 8, body.len() as u64));
             };
-            let bad = || Error::corrupt(offset + 9, "RLE timestamps: bad delta or count varint");
+            let bad = || Error::encoding(offset + 9, "timestamp", EncodingFault::BadRunVarint);
             let (_, used) = decode_uvarint(rest).ok_or_else(bad)?;
             let (count, _) =
                 decode_uvarint(rest.get(used..).unwrap_or_default()).ok_or_else(bad)?;

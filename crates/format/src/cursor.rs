@@ -6,7 +6,7 @@
 //! [`ErrorKind::Truncated`]: crate::ErrorKind::Truncated
 
 use crate::encoding::varint;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Reads fixed-width big-endian fields and varints from `&'a [u8]`.
 #[derive(Clone, Debug)]
@@ -112,7 +112,7 @@ impl<'a> Cursor<'a> {
                 self.pos += used;
                 Ok(value)
             }
-            None => Err(Error::corrupt(self.offset(), "bad or truncated varint")),
+            None => Err(Error::new(ErrorKind::BadVarint).at(self.offset())),
         }
     }
 }

@@ -19,8 +19,8 @@ impl<'a> TsmFile<'a> {
     /// Checks the magic, the version and that the footer points inside the file.
     ///
     /// ```
-    /// let err = influx_tsm_shard::file::TsmFile::parse(b"not a tsm file at all").unwrap_err();
-    /// assert!(matches!(err.kind(), influx_tsm_shard::ErrorKind::BadMagic { .. }));
+    /// let err = influx_tsm_format::file::TsmFile::parse(b"not a tsm file at all").unwrap_err();
+    /// assert!(matches!(err.kind(), influx_tsm_format::ErrorKind::BadMagic { .. }));
     /// ```
     pub fn parse(data: &'a [u8]) -> Result<TsmFile<'a>> {
         let min_len = TSM_HEADER_LEN + TSM_FOOTER_LEN;
@@ -272,7 +272,7 @@ impl BlockEntry {
     /// raw[15] = 9; // max 9
     /// raw[23] = 5; // offset 5
     /// raw[27] = 20; // size 20
-    /// let e = influx_tsm_shard::file::BlockEntry::parse(&raw);
+    /// let e = influx_tsm_format::file::BlockEntry::parse(&raw);
     /// assert_eq!((e.min_time, e.max_time, e.offset, e.size), (1, 9, 5, 20));
     /// ```
     pub fn parse(raw: &[u8; INDEX_BLOCK_ENTRY_LEN]) -> BlockEntry {
@@ -363,7 +363,7 @@ impl<'a> IndexIter<'a> {
     /// The next entry's key, its blocks stepped over unread and unchecked, its key not
     /// compared with the one before: for a quick pass that only needs to know where keys
     /// are. `Ok(None)` at the end; only what cannot be stepped over is an error.
-    pub(crate) fn skim(&mut self) -> Result<Option<&'a [u8]>> {
+    pub fn skim(&mut self) -> Result<Option<&'a [u8]>> {
         if self.failed || self.cursor.is_empty() {
             return Ok(None);
         }

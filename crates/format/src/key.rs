@@ -12,7 +12,7 @@ use crate::format::FIELD_SEPARATOR;
 /// Returns `None` when there is no separator: such a key was not written by InfluxDB.
 ///
 /// ```
-/// let (series, field) = influx_tsm_shard::key::split_composite(b"cpu,host=a#!~#usage").unwrap();
+/// let (series, field) = influx_tsm_format::key::split_composite(b"cpu,host=a#!~#usage").unwrap();
 /// assert_eq!((series, field), (&b"cpu,host=a"[..], &b"usage"[..]));
 /// ```
 pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -39,23 +39,25 @@ pub fn split_composite(key: &[u8]) -> Option<(&[u8], &[u8])> {
 /// starting earlier would lie inside that prefix, so the last key would have split
 /// earlier as well.
 #[derive(Debug, Default)]
-pub(crate) struct SortedSplitter<'a> {
+pub struct SortedSplitter<'a> {
     /// `series#!~#` of the last key split, if it had a separator.
     prefix: Option<&'a [u8]>,
 }
 
 /// A composite key split by [`SortedSplitter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SortedSplit<'a> {
-    pub(crate) series: &'a [u8],
-    pub(crate) field: &'a [u8],
+pub struct SortedSplit<'a> {
+    /// The series key, before `#!~#`.
+    pub series: &'a [u8],
+    /// The field key, after `#!~#`.
+    pub field: &'a [u8],
     /// Whether the series is that of the key split before.
-    pub(crate) same_series: bool,
+    pub same_series: bool,
 }
 
 impl<'a> SortedSplitter<'a> {
     /// `key` split as [`split_composite`] splits it.
-    pub(crate) fn split(&mut self, key: &'a [u8]) -> Option<SortedSplit<'a>> {
+    pub fn split(&mut self, key: &'a [u8]) -> Option<SortedSplit<'a>> {
         if let Some(prefix) = self.prefix
             && let Some(field) = key.strip_prefix(prefix)
         {
@@ -90,7 +92,7 @@ impl<'a> SeriesKey<'a> {
     /// do we, with the same results (a tag without `=` becomes a key with an empty value).
     ///
     /// ```
-    /// let k = influx_tsm_shard::key::SeriesKey::parse(br"air\ q,site=Qu\,1,dev=a\=b");
+    /// let k = influx_tsm_format::key::SeriesKey::parse(br"air\ q,site=Qu\,1,dev=a\=b");
     /// assert_eq!(k.measurement_unescaped(), b"air q");
     /// assert_eq!(k.tags_unescaped(), vec![(b"site".to_vec(), b"Qu,1".to_vec()), (b"dev".to_vec(), b"a=b".to_vec())]);
     /// ```

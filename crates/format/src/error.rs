@@ -145,9 +145,174 @@ pub enum ErrorKind {
     BadWalEntry(WalEntryFault),
     /// A tombstone file whose records cannot be read.
     BadTombstone(TombstoneFault),
-    /// The bytes break a rule of the format that none of the kinds above covers; the text
-    /// says which.
-    Corrupt(String),
+    /// A varint that runs past the end of its bytes or beyond 64 bits.
+    BadVarint,
+    /// An encoded stream breaks its encoding's layout.
+    BadEncoding {
+        /// Which stream: `"timestamp"`, `"integer"`, `"unsigned"`, `"float"`, `"string"`,
+        /// `"simple8b"`.
+        stream: &'static str,
+        /// What is wrong with it.
+        what: EncodingFault,
+    },
+    /// The meta store (`meta.db`, or a backup's copy of it) cannot be read.
+    BadMeta(MetaFault),
+    /// Bytes that decode, but disagree with each other (found by [`crate::verify`]).
+    Inconsistent(Inconsistency),
+    /// A WAL segment unreadable from an entry on (found by [`crate::verify`]).
+    UnreadableWal {
+        /// Bytes from the entry to the end of the segment, all of them lost.
+        lost: u64,
+        /// Whether the entry is a torn last entry (what a crash leaves) rather than damage.
+        torn: bool,
+        /// Why the entry cannot be read, with its own offset.
+        cause: Box<Error>,
+    },
+    /// Damage found by a reader of a container around these files (a backup's tar
+    /// archive or manifest), which reports it with an error of its own: that error's kind
+    /// is here, to be matched with `downcast_ref`; the file and offset are this error's.
+    Container(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What is wrong with an encoded stream ([`ErrorKind::BadEncoding`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodingFault {
+    /// A section with not even its header byte.
+    EmptySection,
+    /// A raw section whose length is not a header byte and whole 8-byte words.
+    RawSectionLength {
+        /// The section's length, header included.
+        len: u64,
+    },
+    /// Raw values that end inside an 8-byte value.
+    RawEndsInsideValue {
+        /// Bytes of the last, partial value.
+        tail: u64,
+    },
+    /// Simple8b words whose bytes are not a multiple of 8 (counted from the words' start).
+    WordsLength {
+        /// Bytes of words.
+        len: u64,
+    },
+    /// A simple8b stream that ends inside a word.
+    EndsInsideWord {
+        /// Bytes of the last, partial word.
+        tail: u64,
+    },
+    /// A run whose delta or count varint is unreadable.
+    BadRunVarint,
+    /// Bytes after a run's count.
+    BytesAfterRun,
+    /// Whole bytes after the end marker of a float stream.
+    BytesAfterEnd {
+        /// How many.
+        count: u64,
+    },
+    /// A float XOR window wider than 64 bits.
+    WindowTooWide {
+        /// Its leading zero bits.
+        leading: u32,
+        /// Its significant bits.
+        meaningful: u32,
+    },
+    /// A string length varint that cannot be read.
+    BadStringLength {
+        /// Its offset in the decompressed payload.
+        at: u64,
+    },
+    /// A string running past the end of the decompressed payload.
+    StringPastEnd {
+        /// Its offset in the decompressed payload.
+        at: u64,
+        /// The length it claims.
+        claimed: u64,
+        /// Bytes left in the payload.
+        available: u64,
+    },
+    /// A snappy length header that cannot be read.
+    BadSnappyLength,
+    /// Snappy data that cannot be decompressed; the text is the decompressor's.
+    Snappy(String),
+}
+
+/// What is wrong with the meta store ([`ErrorKind::BadMeta`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetaFault {
+    /// A legacy backup's `meta.NN` without its magic number.
+    NotLegacyBackup {
+        /// The first eight bytes, big-endian.
+        magic: u64,
+        /// The magic expected.
+        expected: u64,
+    },
+    /// A portable backup's metadata without its `Data` field (1).
+    MissingData,
+    /// A field of the wrong wire type: a varint where bytes are expected, or bytes where
+    /// a varint is.
+    WrongWireType {
+        /// `"a varint"` or `"a length-delimited"`.
+        expected: &'static str,
+    },
+    /// A wire type protobuf does not define (or that meta.db never uses).
+    UnknownWireType(u64),
+}
+
+/// Bytes that decode but disagree with each other ([`ErrorKind::Inconsistent`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Inconsistency {
+    /// A key's index entries not in ascending min time.
+    BlocksOutOfOrder {
+        /// The block's min time.
+        min_time: i64,
+        /// The previous block's min time.
+        previous: i64,
+    },
+    /// Two index entries whose blocks share bytes.
+    BlocksOverlap {
+        /// Where the later block starts.
+        block: u64,
+        /// Where the block it overlaps starts.
+        other: u64,
+        /// The index entry of that block.
+        other_entry: u64,
+    },
+    /// A block whose timestamp header counts another number of points than decode.
+    TimestampCount {
+        /// Points the header counts.
+        counted: u64,
+        /// Timestamps decoded.
+        decoded: u64,
+    },
+    /// A block's timestamps not ascending.
+    TimestampsNotAscending {
+        /// The point's position in the block.
+        point: u64,
+        /// Its time.
+        time: i64,
+        /// The time of the point before.
+        previous: i64,
+    },
+    /// A block whose first and last times are not its index entry's min and max.
+    IndexRange {
+        /// The index entry's min time.
+        min_time: i64,
+        /// The index entry's max time.
+        max_time: i64,
+        /// The block's first time (0 when it has none).
+        first: i64,
+        /// The block's last time (0 when it has none).
+        last: i64,
+    },
+    /// A tombstone record whose range is empty.
+    EmptyDeleteRange {
+        /// Its min time.
+        min_time: i64,
+        /// Its max time.
+        max_time: i64,
+    },
 }
 
 /// What is wrong with a TSM index entry ([`ErrorKind::InvalidIndexEntry`]).
@@ -262,9 +427,19 @@ impl Error {
         }))
     }
 
-    /// A [`ErrorKind::Corrupt`] error at `offset`.
-    pub fn corrupt(offset: u64, what: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Corrupt(what.into())).at(offset)
+    /// A [`ErrorKind::BadEncoding`] error at `offset`.
+    pub fn encoding(offset: u64, stream: &'static str, what: EncodingFault) -> Error {
+        Error::new(ErrorKind::BadEncoding { stream, what }).at(offset)
+    }
+
+    /// A [`ErrorKind::BadMeta`] error at `offset`.
+    pub fn meta(offset: u64, fault: MetaFault) -> Error {
+        Error::new(ErrorKind::BadMeta(fault)).at(offset)
+    }
+
+    /// A [`ErrorKind::Inconsistent`] error at `offset`.
+    pub fn inconsistent(offset: u64, what: Inconsistency) -> Error {
+        Error::new(ErrorKind::Inconsistent(what)).at(offset)
     }
 
     /// A [`ErrorKind::Truncated`] error at `offset`.
@@ -405,6 +580,124 @@ impl fmt::Display for TombstoneFault {
     }
 }
 
+/// The sentence after `corrupt: ` (the text every version of the crate has written) for
+/// a fault of `stream`.
+fn write_encoding_fault(
+    f: &mut fmt::Formatter<'_>,
+    stream: &str,
+    what: &EncodingFault,
+) -> fmt::Result {
+    match what {
+        EncodingFault::EmptySection => write!(f, "empty {stream} section"),
+        EncodingFault::RawSectionLength { len } => write!(
+            f,
+            "raw {stream} section of {len} bytes is not a header and 8-byte words"
+        ),
+        // Timestamps are stored as deltas, the other raw streams as values.
+        EncodingFault::RawEndsInsideValue { tail } if stream == "timestamp" => {
+            write!(f, "raw timestamps end {tail} bytes into an 8-byte delta")
+        }
+        EncodingFault::RawEndsInsideValue { tail } => write!(
+            f,
+            "raw {stream} values end {tail} bytes into an 8-byte value"
+        ),
+        EncodingFault::WordsLength { len } => write!(
+            f,
+            "simple8b {stream}s: {len} bytes of words, not a multiple of 8"
+        ),
+        EncodingFault::EndsInsideWord { tail } => {
+            write!(f, "{stream} stream ends {tail} bytes into a word")
+        }
+        EncodingFault::BadRunVarint => write!(f, "RLE {stream}s: bad delta or count varint"),
+        EncodingFault::BytesAfterRun => write!(f, "bytes after the {stream} run"),
+        EncodingFault::BytesAfterEnd { count } => {
+            write!(f, "{count} bytes after the {stream} end marker")
+        }
+        EncodingFault::WindowTooWide {
+            leading,
+            meaningful,
+        } => write!(
+            f,
+            "{stream} window of {leading} leading and {meaningful} significant bits"
+        ),
+        EncodingFault::BadStringLength { at } => {
+            write!(f, "bad {stream} length at byte {at} of the payload")
+        }
+        EncodingFault::StringPastEnd {
+            at,
+            claimed,
+            available,
+        } => write!(
+            f,
+            "{stream} at byte {at} of the payload claims {claimed} bytes, {available} left"
+        ),
+        EncodingFault::BadSnappyLength => write!(f, "bad snappy length"),
+        EncodingFault::Snappy(message) => write!(f, "snappy: {message}"),
+    }
+}
+
+impl fmt::Display for MetaFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaFault::NotLegacyBackup { magic, expected } => write!(
+                f,
+                "not a metastore backup: magic {magic:#x}, expected {expected:#x}"
+            ),
+            MetaFault::MissingData => {
+                write!(f, "portable backup metadata without its Data field (1)")
+            }
+            MetaFault::WrongWireType { expected } => {
+                write!(f, "meta.db: expected {expected} field")
+            }
+            MetaFault::UnknownWireType(found) => write!(f, "meta.db: unknown wire type {found}"),
+        }
+    }
+}
+
+impl fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inconsistency::BlocksOutOfOrder { min_time, previous } => write!(
+                f,
+                "block entry min time {min_time} is before the previous block's {previous}"
+            ),
+            Inconsistency::BlocksOverlap {
+                block,
+                other,
+                other_entry,
+            } => write!(
+                f,
+                "block at {block} overlaps the block at {other} (index entry at {other_entry})"
+            ),
+            Inconsistency::TimestampCount { counted, decoded } => write!(
+                f,
+                "timestamp header counts {counted} points but {decoded} decode"
+            ),
+            Inconsistency::TimestampsNotAscending {
+                point,
+                time,
+                previous,
+            } => write!(
+                f,
+                "timestamps not ascending: point {point} at {time} follows {previous}"
+            ),
+            Inconsistency::IndexRange {
+                min_time,
+                max_time,
+                first,
+                last,
+            } => write!(
+                f,
+                "index says the block spans {min_time}..={max_time} but it holds {first}..={last}"
+            ),
+            Inconsistency::EmptyDeleteRange { min_time, max_time } => write!(
+                f,
+                "record with min {min_time} > max {max_time} deletes nothing"
+            ),
+        }
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Error {
         Error::new(ErrorKind::Io(err))
@@ -508,7 +801,28 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::BadWalEntry(fault) => write!(f, "{fault}"),
             ErrorKind::BadTombstone(fault) => write!(f, "{fault}"),
-            ErrorKind::Corrupt(what) => write!(f, "corrupt: {what}"),
+            ErrorKind::BadVarint => write!(f, "corrupt: bad or truncated varint"),
+            ErrorKind::BadEncoding { stream, what } => {
+                write!(f, "corrupt: ")?;
+                write_encoding_fault(f, stream, what)
+            }
+            ErrorKind::BadMeta(fault) => write!(f, "corrupt: {fault}"),
+            ErrorKind::Inconsistent(what) => write!(f, "corrupt: {what}"),
+            ErrorKind::UnreadableWal { lost, torn, cause } => {
+                if *torn {
+                    write!(
+                        f,
+                        "corrupt: torn last entry ({lost} bytes; influxd drops it at start-up)"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "corrupt: {lost} bytes from here on are unreadable; influxd drops them"
+                    )?;
+                }
+                write!(f, ": {cause}")
+            }
+            ErrorKind::Container(fault) => write!(f, "corrupt: {fault}"),
         }
     }
 }
@@ -547,6 +861,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.0.kind {
             ErrorKind::Io(err) => Some(err),
+            ErrorKind::UnreadableWal { cause, .. } => Some(cause.as_ref()),
+            ErrorKind::Container(fault) => Some(fault.as_ref()),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@
 //! The bytes are not necessarily UTF-8, and empty strings are legal.
 
 use crate::encoding::varint::decode_uvarint;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{EncodingFault, Error, ErrorKind, Result};
 use crate::values::Strings;
 
 /// The only header InfluxDB writes: snappy.
@@ -25,7 +25,7 @@ const PAYLOAD_AT: u64 = 1;
 /// [`ErrorKind::UnknownEncoding`] for a header other than `0x10`;
 /// [`ErrorKind::LimitExceeded`] before decompressing when the snappy header claims more
 /// than `max_bytes` bytes, and when the payload holds more than `max_values` strings;
-/// [`ErrorKind::Corrupt`] for bad snappy data or a string running past the payload. On
+/// [`ErrorKind::BadEncoding`] for bad snappy data or a string running past the payload. On
 /// error `dst` may hold part of the section's strings.
 pub fn decode_strings(
     src: &[u8],
@@ -49,9 +49,10 @@ pub fn decode_strings(
     while !rest.is_empty() {
         let at = payload.len() - rest.len();
         let (len, used) = decode_uvarint(rest).ok_or_else(|| {
-            Error::corrupt(
+            Error::encoding(
                 PAYLOAD_AT,
-                format!("bad string length at byte {at} of the payload"),
+                "string",
+                EncodingFault::BadStringLength { at: at as u64 },
             )
         })?;
         let body = &rest[used..];
@@ -59,12 +60,14 @@ pub fn decode_strings(
             .ok()
             .and_then(|len| body.get(..len))
             .ok_or_else(|| {
-                Error::corrupt(
+                Error::encoding(
                     PAYLOAD_AT,
-                    format!(
-                        "string at byte {at} of the payload claims {len} bytes, {} left",
-                        body.len()
-                    ),
+                    "string",
+                    EncodingFault::StringPastEnd {
+                        at: at as u64,
+                        claimed: len,
+                        available: body.len() as u64,
+                    },
                 )
             })?;
         if count == max_values {
@@ -90,7 +93,7 @@ fn decompress(compressed: &[u8], max_bytes: usize) -> Result<Vec<u8>> {
     // The block starts with its decompressed length. Read here rather than by `snap`,
     // which refuses lengths of 4 GiB and more as corrupt before the limit could apply.
     let (claimed, _) = decode_uvarint(compressed)
-        .ok_or_else(|| Error::corrupt(PAYLOAD_AT, "bad snappy length"))?;
+        .ok_or_else(|| Error::encoding(PAYLOAD_AT, "string", EncodingFault::BadSnappyLength))?;
     let len = usize::try_from(claimed)
         .ok()
         .filter(|&n| n <= max_bytes)
@@ -102,7 +105,9 @@ fn decompress(compressed: &[u8], max_bytes: usize) -> Result<Vec<u8>> {
                 max_bytes as u64,
             )
         })?;
-    let snappy = |err: snap::Error| Error::corrupt(PAYLOAD_AT, format!("snappy: {err}"));
+    let snappy = |err: snap::Error| {
+        Error::encoding(PAYLOAD_AT, "string", EncodingFault::Snappy(err.to_string()))
+    };
     // Lets `snap` refuse what it cannot decompress before the buffer is allocated.
     snap::raw::decompress_len(compressed).map_err(snappy)?;
     let mut payload = vec![0; len];
@@ -175,7 +180,13 @@ mod tests {
         for bad in [&[HEADER][..], &[HEADER, 5, 0x10, b'a'], &[HEADER, 0x80]] {
             let err = decode(bad).unwrap_err();
             assert!(
-                matches!(err.kind(), ErrorKind::Corrupt(_)),
+                matches!(
+                    err.kind(),
+                    ErrorKind::BadEncoding {
+                        stream: "string",
+                        what: EncodingFault::BadSnappyLength | EncodingFault::Snappy(_)
+                    }
+                ),
                 "{bad:?}: {err}"
             );
             assert_eq!(err.offset(), Some(1));
@@ -184,7 +195,14 @@ mod tests {
         for payload in [&b"\x05abc"[..], b"\x01a\x80"] {
             let err = decode(&literal(payload)).unwrap_err();
             assert!(
-                matches!(err.kind(), ErrorKind::Corrupt(_)),
+                matches!(
+                    err.kind(),
+                    ErrorKind::BadEncoding {
+                        stream: "string",
+                        what: EncodingFault::StringPastEnd { .. }
+                            | EncodingFault::BadStringLength { .. }
+                    }
+                ),
                 "{payload:?}: {err}"
             );
         }
