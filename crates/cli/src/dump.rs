@@ -15,7 +15,7 @@ use influx_tsm_shard::wal::{WalEntry, WalSegmentReader};
 use crate::UsageError;
 use crate::args::DumpArgs;
 use crate::inspect::time_text;
-use crate::verify::FileKind;
+use influx_tsm_export::verify::FileKind;
 
 /// Runs `dump`; returns the exit status (1 when the file is damaged).
 ///
