@@ -189,7 +189,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
                 registration.node,
                 shown_out.display(),
                 registration.shards,
-                render::human_bytes(registration.bytes),
+                indicatif::HumanBytes(registration.bytes),
                 registration.measurements
             );
         }
