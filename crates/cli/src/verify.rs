@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use influx_tsm_export::verify::{self, FileKind, Input, VerifyReport};
 use influx_tsm_shard::Limits;
@@ -46,15 +46,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         );
         bar
     });
-    let threads = args
-        .threads
-        .map(usize::from)
-        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
-        .unwrap_or(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = crate::worker_pool(args.threads())?;
     let progress = |n: u64| {
         if let Some(bar) = &bar {
             bar.inc(n);
