@@ -106,6 +106,21 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+impl VerifyArgs {
+    /// Files checked at once: `--threads`, or every core.
+    pub fn threads(&self) -> usize {
+        worker_threads(self.threads)
+    }
+}
+
+/// `--threads N`, or every core.
+fn worker_threads(threads: Option<NonZeroUsize>) -> usize {
+    threads
+        .map(usize::from)
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1)
+}
+
 /// `influx-tsm dump`.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
@@ -315,10 +330,7 @@ impl ExportArgs {
 
     /// Worker threads: `--threads`, or every core.
     pub fn threads(&self) -> usize {
-        self.threads
-            .map(usize::from)
-            .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
-            .unwrap_or(1)
+        worker_threads(self.threads)
     }
 
     /// The library's options for these arguments, checked.

@@ -4,9 +4,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use influx_tsm_shard::Limits;
-use influx_tsm_shard::block::decode_block;
-use influx_tsm_shard::block_info::BlockInfo;
-use influx_tsm_shard::file::TsmFile;
+use influx_tsm_shard::describe::{BlockDescription, Crc, IndexTotals, TombstoneVersion};
+use influx_tsm_shard::file::{BlockEntry, TsmFile};
 use influx_tsm_shard::mmap::MappedFile;
 use influx_tsm_shard::tombstone::decode_tombstones;
 use influx_tsm_shard::values::{Value, Values};
@@ -15,7 +14,7 @@ use influx_tsm_shard::wal::{WalEntry, WalSegmentReader};
 use crate::UsageError;
 use crate::args::DumpArgs;
 use crate::inspect::time_text;
-use crate::verify::FileKind;
+use influx_tsm_export::verify::FileKind;
 
 /// Runs `dump`; returns the exit status (1 when the file is damaged).
 ///
@@ -79,11 +78,7 @@ pub fn dump_tsm(data: &[u8], args: &DumpArgs, w: &mut impl Write) -> Result<bool
         file.index_start()
     )?;
     let mut ok = true;
-    let (mut keys, mut blocks) = (0u64, 0u64);
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    let blocks_too = args.blocks || args.values;
-    let mut ts = Vec::new();
-    let mut values = Values::new(influx_tsm_shard::FieldType::Float);
+    let mut totals = IndexTotals::default();
     for entry in file.index() {
         let entry = match entry {
             Ok(entry) => entry,
@@ -93,11 +88,7 @@ pub fn dump_tsm(data: &[u8], args: &DumpArgs, w: &mut impl Write) -> Result<bool
                 break;
             }
         };
-        keys += 1;
-        blocks += entry.block_count() as u64;
-        let (lo, hi) = entry.time_range();
-        min = min.min(lo);
-        max = max.max(hi);
+        totals.add(&entry);
         if args
             .filter_key
             .as_deref()
@@ -119,73 +110,73 @@ pub fn dump_tsm(data: &[u8], args: &DumpArgs, w: &mut impl Write) -> Result<bool
                 "  block {i}: {} .. {} at {} size {}",
                 block.min_time, block.max_time, block.offset, block.size
             )?;
-            if !blocks_too {
-                continue;
-            }
-            let bytes = match file.block(&block, false) {
-                Ok(b) => b,
-                Err(err) => {
-                    writeln!(w, "    damaged: {err}")?;
-                    ok = false;
-                    continue;
-                }
-            };
-            let stored = data
-                .get(block.offset as usize..block.offset as usize + 4)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u32::from_be_bytes);
-            let computed = crc32fast::hash(bytes);
-            let crc = if stored == computed {
-                format!("crc {stored:08x} ok")
-            } else {
-                ok = false;
-                format!("crc {stored:08x} BAD (computed {computed:08x})")
-            };
-            match BlockInfo::read(bytes, block.offset + 4) {
-                Ok(info) => writeln!(
-                    w,
-                    "    {crc}, type {}, {} points, timestamps {} (10^{}) {} B, values {} {} B",
-                    info.field_type,
-                    info.count,
-                    info.timestamp_encoding.name(),
-                    info.timestamp_scale,
-                    info.timestamp_len,
-                    info.value_encoding.name(),
-                    info.value_len
-                )?,
-                Err(err) => {
-                    ok = false;
-                    writeln!(w, "    {crc}, damaged header: {err}")?;
-                }
-            }
-            if args.values {
-                match decode_block(
-                    bytes,
-                    block.offset + 4,
-                    &Limits::default(),
-                    &mut ts,
-                    &mut values,
-                ) {
-                    Ok(()) => {
-                        for (i, t) in ts.iter().enumerate() {
-                            let v = values.get(i).map_or_else(String::new, value_text);
-                            writeln!(w, "      {t} {v}")?;
-                        }
-                    }
-                    Err(err) => {
-                        ok = false;
-                        writeln!(w, "    cannot decode: {err}")?;
-                    }
-                }
+            if args.blocks || args.values {
+                ok &= dump_block(&file, &block, args.values, w)?;
             }
         }
     }
-    let range = if keys > 0 {
-        format!("{} .. {}", time_text(Some(min)), time_text(Some(max)))
-    } else {
-        "-".to_string()
+    let range = match totals.time_range {
+        Some((min, max)) => format!("{} .. {}", time_text(Some(min)), time_text(Some(max))),
+        None => "-".to_string(),
     };
-    writeln!(w, "{keys} keys, {blocks} blocks, {range}")?;
+    writeln!(w, "{} keys, {} blocks, {range}", totals.keys, totals.blocks)?;
+    Ok(ok)
+}
+
+/// Prints a block's checksum and headers (and its points); returns whether it is sound.
+fn dump_block(
+    file: &TsmFile<'_>,
+    block: &BlockEntry,
+    points: bool,
+    w: &mut impl Write,
+) -> Result<bool> {
+    let block = match BlockDescription::read(file, block) {
+        Ok(block) => block,
+        Err(err) => {
+            writeln!(w, "    damaged: {err}")?;
+            return Ok(false);
+        }
+    };
+    let Crc { stored, computed } = block.crc;
+    let mut ok = block.crc.is_ok();
+    let crc = if ok {
+        format!("crc {stored:08x} ok")
+    } else {
+        format!("crc {stored:08x} BAD (computed {computed:08x})")
+    };
+    match block.headers() {
+        Ok(info) => writeln!(
+            w,
+            "    {crc}, type {}, {} points, timestamps {} (10^{}) {} B, values {} {} B",
+            info.field_type,
+            info.count,
+            info.timestamp_encoding.name(),
+            info.timestamp_scale,
+            info.timestamp_len,
+            info.value_encoding.name(),
+            info.value_len
+        )?,
+        Err(err) => {
+            ok = false;
+            writeln!(w, "    {crc}, damaged header: {err}")?;
+        }
+    }
+    if points {
+        let mut ts = Vec::new();
+        let mut values = Values::new(influx_tsm_shard::FieldType::Float);
+        match block.decode(&Limits::default(), &mut ts, &mut values) {
+            Ok(()) => {
+                for (i, t) in ts.iter().enumerate() {
+                    let v = values.get(i).map_or_else(String::new, value_text);
+                    writeln!(w, "      {t} {v}")?;
+                }
+            }
+            Err(err) => {
+                ok = false;
+                writeln!(w, "    cannot decode: {err}")?;
+            }
+        }
+    }
     Ok(ok)
 }
 
@@ -252,15 +243,7 @@ pub fn dump_wal(data: &[u8], points: bool, w: &mut impl Write) -> Result<bool> {
 
 /// Prints every record of a tombstone file; returns whether it decoded.
 pub fn dump_tombstone(data: &[u8], w: &mut impl Write) -> Result<bool> {
-    let version = match data
-        .get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    {
-        Some(0x1502) => "v2",
-        Some(0x1503) => "v3",
-        Some(0x1504) => "v4",
-        _ => "v1",
-    };
+    let version = TombstoneVersion::of(data).name();
     match decode_tombstones(data, &Limits::default()) {
         Ok(records) => {
             writeln!(w, "tombstone {version}: {} records", records.len())?;

@@ -8,7 +8,7 @@ use influx_tsm_export::inspect::{FileInfo, Inspection, inspect};
 
 use crate::UsageError;
 use crate::args::InspectArgs;
-use crate::render::{group, human_bytes};
+use indicatif::{HumanBytes, HumanCount};
 
 /// RFC 3339 in UTC with nanoseconds when needed.
 pub fn time_text(ns: Option<i64>) -> String {
@@ -49,18 +49,18 @@ pub fn write_text(report: &Inspection, w: &mut impl Write) -> std::io::Result<()
             time_text(s.min_time),
             time_text(s.max_time),
             s.tsm_files.len(),
-            human_bytes(sum(&s.tsm_files)),
+            HumanBytes(sum(&s.tsm_files)),
             s.tombstone_files.len(),
-            human_bytes(sum(&s.tombstone_files)),
+            HumanBytes(sum(&s.tombstone_files)),
             s.wal_files.len(),
-            human_bytes(sum(&s.wal_files)),
+            HumanBytes(sum(&s.wal_files)),
         )?;
         for (name, m) in &s.measurements {
             writeln!(
                 w,
                 "      {name:?}: {} series, {} values, {} .. {}",
                 m.series,
-                group(m.values),
+                HumanCount(m.values),
                 time_text(m.min_time),
                 time_text(m.max_time)
             )?;
@@ -69,7 +69,7 @@ pub fn write_text(report: &Inspection, w: &mut impl Write) -> std::io::Result<()
                 .iter()
                 .map(|(k, f)| {
                     let types: Vec<&str> = f.types.iter().map(String::as_str).collect();
-                    format!("{k:?} {} ({})", types.join("|"), group(f.values))
+                    format!("{k:?} {} ({})", types.join("|"), HumanCount(f.values))
                 })
                 .collect();
             writeln!(w, "        fields: {}", fields.join(", "))?;
@@ -112,7 +112,7 @@ pub fn write_text(report: &Inspection, w: &mut impl Write) -> std::io::Result<()
         "{} databases, {} shards, {} stored values; {} type conflicts, {} key clashes",
         dbs.len(),
         report.shards.len(),
-        group(values),
+        HumanCount(values),
         report.type_conflicts.len(),
         report.key_clashes.len()
     )

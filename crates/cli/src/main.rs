@@ -157,11 +157,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         return print_report(args, &report);
     }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("influx-tsm-{i}"))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = worker_pool(threads)?;
 
     if args.dry_run {
         let out = OutDir::check(&options)?;
@@ -189,7 +185,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
                 registration.node,
                 shown_out.display(),
                 registration.shards,
-                render::human_bytes(registration.bytes),
+                indicatif::HumanBytes(registration.bytes),
                 registration.measurements
             );
         }
@@ -210,6 +206,15 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
 
     let report = Report::new(shown_out, &plan, &results, start.elapsed().as_secs_f64());
     print_report(args, &report)
+}
+
+/// The rayon pool the libraries run on (they own none): `threads` workers.
+fn worker_pool(threads: usize) -> anyhow::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("influx-tsm-{i}"))
+        .build()
+        .context("cannot start worker threads")
 }
 
 /// The paragraph (unless `--quiet`) and the detail lines on stderr, the JSON on stdout

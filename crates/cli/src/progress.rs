@@ -76,7 +76,7 @@ impl Progress {
             "shards {}/{}, {} values/s",
             self.shards_done.load(Ordering::Relaxed),
             self.shards_total,
-            crate::render::human_count(rate),
+            crate::render::human_rate(rate),
         ));
     }
 }

@@ -1,7 +1,10 @@
 //! What the binary prints of the library's reports: the end-of-run paragraph and its
-//! detail lines on stderr, a dry run's plan, and human-readable numbers.
+//! detail lines on stderr, a dry run's plan, and rates as short numbers (sizes and
+//! counts are indicatif's `HumanBytes` and `HumanCount`).
 
 use std::io::Write;
+
+use indicatif::{HumanBytes, HumanCount};
 
 use influx_tsm_export::{DryRun, Report};
 
@@ -23,12 +26,12 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
         report.shards,
         report.files,
         report.out.display(),
-        group(report.rows),
-        group(report.values),
-        human_bytes(report.bytes_in),
-        human_bytes(report.bytes_out),
+        HumanCount(report.rows),
+        HumanCount(report.values),
+        HumanBytes(report.bytes_in),
+        HumanBytes(report.bytes_out),
         report.seconds,
-        human_count(report.values_per_second),
+        human_rate(report.values_per_second),
     )?;
     if !report.replicas_left.is_empty() {
         let mut by_node: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -52,8 +55,8 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
             w,
             " Bytes that were not UTF-8 were replaced with U+FFFD in {} string values and \
              {} tag cells.",
-            group(report.replaced_field_values),
-            group(report.replaced_tag_values)
+            HumanCount(report.replaced_field_values),
+            HumanCount(report.replaced_tag_values)
         )?;
     }
     let vanished = report
@@ -83,7 +86,7 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
         write!(
             w,
             " {} values were cast to their column's type.",
-            group(report.cast_values)
+            HumanCount(report.cast_values)
         )?;
     }
     if report.inexact_values > 0 {
@@ -91,7 +94,7 @@ pub fn write_text(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
             w,
             " {} values had no exact equal in their column's type and were left null \
              (--type-conflicts float; use split to keep them).",
-            group(report.inexact_values)
+            HumanCount(report.inexact_values)
         )?;
     }
     if !report.skipped.is_empty() {
@@ -177,7 +180,7 @@ pub fn write_dry_run(plan: &DryRun, w: &mut impl Write) -> std::io::Result<()> {
             s.retention_policy,
             s.shard,
             s.measurements.len(),
-            human_bytes(s.bytes),
+            HumanBytes(s.bytes),
         )?;
         for file in &s.files {
             writeln!(w, "  {file}")?;
@@ -192,41 +195,15 @@ pub fn write_dry_run(plan: &DryRun, w: &mut impl Write) -> std::io::Result<()> {
         plan.shard_count,
         plan.measurement_count,
         plan.file_count,
-        human_bytes(plan.bytes),
+        HumanBytes(plan.bytes),
         plan.out.display()
     )
 }
 
-/// `1234567` as `1,234,567`.
-pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Bytes with a binary unit: `1.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// A rate with a decimal unit: `1.2M`.
-pub fn human_count(n: f64) -> String {
+/// A rate with a decimal unit: `1.2M`. Not indicatif's `HumanCount`, which writes every
+/// digit: a rate is approximate, and on the progress bar, redrawn four times a second, a
+/// number of changing width and last digits is noise.
+pub fn human_rate(n: f64) -> String {
     if n >= 1e9 {
         format!("{:.1}G", n / 1e9)
     } else if n >= 1e6 {
@@ -277,17 +254,21 @@ pub fn error_text(err: &anyhow::Error) -> String {
 mod tests {
     use super::*;
 
+    /// What the summary says, pinned: indicatif's formats are ours now, and a new
+    /// version of it that changed them would change what users read.
     #[test]
     fn numbers() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(human_bytes(10), "10 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
-        assert_eq!(human_count(1_234_567.0), "1.2M");
-        assert_eq!(human_count(12.0), "12");
+        let text = |d: &dyn std::fmt::Display| d.to_string();
+        assert_eq!(text(&HumanCount(0)), "0");
+        assert_eq!(text(&HumanCount(999)), "999");
+        assert_eq!(text(&HumanCount(1000)), "1,000");
+        assert_eq!(text(&HumanCount(1234567)), "1,234,567");
+        assert_eq!(text(&HumanBytes(10)), "10 B");
+        // Two decimals, as the progress bar's byte counts.
+        assert_eq!(text(&HumanBytes(1536)), "1.50 KiB");
+        assert_eq!(text(&HumanBytes(3 << 30)), "3.00 GiB");
+        assert_eq!(human_rate(1_234_567.0), "1.2M");
+        assert_eq!(human_rate(12.0), "12");
     }
 
     #[test]

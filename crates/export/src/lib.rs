@@ -111,6 +111,7 @@ mod report;
 pub mod state;
 pub mod tables;
 pub mod tag_chunk;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use export::export;

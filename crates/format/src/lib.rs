@@ -59,6 +59,7 @@
 pub mod block;
 pub mod block_info;
 pub mod cursor;
+pub mod describe;
 pub mod encoding;
 mod error;
 pub mod file;

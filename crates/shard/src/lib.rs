@@ -87,8 +87,8 @@ pub use influx_tsm_format::{
     Limits, MetaFault, Result, Strings, TombstoneFault, Value, Values, WalEntryFault,
 };
 pub use influx_tsm_format::{
-    block, block_info, cursor, encoding, file, format, key, limits, meta, tombstone, values,
-    verify, wal,
+    block, block_info, cursor, describe, encoding, file, format, key, limits, meta, tombstone,
+    values, verify, wal,
 };
 #[cfg(feature = "testkit")]
 pub mod testkit;
