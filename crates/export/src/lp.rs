@@ -22,6 +22,9 @@
 //!   newlines are written raw and counted (line-based tools must track quotes; `influx
 //!   -import` reads line by line and doubles such newlines).
 
+pub(crate) mod export;
+pub mod sink;
+
 use influx_tsm_shard::Values;
 use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 

@@ -175,6 +175,35 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// A relative path with `/` separators.
+pub fn path_string(path: &std::path::Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Lowercase hex: two digits per byte. What [`unhex`] reads back.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of `text`, two hex digits per byte (either case), as [`hex`] writes them;
+/// `None` for an odd length or anything but hex digits.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    // `from_str_radix` alone would take a sign (`+f`).
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

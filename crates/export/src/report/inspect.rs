@@ -20,10 +20,10 @@ use influx_tsm_shard::source::{FileSource, ShardFiles};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::conflicts::{Conflict, Conflicts};
 use crate::error::Result;
-use crate::opened::ShardInput;
+use crate::plan::conflicts::{Conflict, Conflicts};
 use crate::plan::{Input, shard_status_name};
+use crate::shard::ShardInput;
 
 /// A file of a shard.
 #[derive(Debug, Serialize)]
@@ -239,7 +239,8 @@ fn map_file(path: &Path) -> Opened {
 /// running influxd changes ([`ShardFiles::map_live`]); when no listing holds, the files
 /// of the first listing, each that cannot be mapped a problem of its own.
 pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
-    if let Ok((files, listed, _)) = ShardFiles::map_live(loc, crate::opened::LISTING_ATTEMPTS) {
+    if let Ok((files, listed, _)) = ShardFiles::map_live(loc, crate::shard::open::LISTING_ATTEMPTS)
+    {
         return inspect_mapped(&listed, files, limits);
     }
     let tsm = loc.tsm_files.iter().map(|f| map_file(&f.path)).collect();

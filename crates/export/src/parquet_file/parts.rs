@@ -21,8 +21,8 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
+use crate::destination::atomic::{create_temp, sync_and_rename, temp_path};
 use crate::error::{Error, IoContext, ParquetContext, Result, cannot};
-use crate::output::{create_temp, sync_and_rename, temp_path};
 
 /// The hidden name of part `index` of the file `dest` (a temporary name, so an
 /// interrupted export's parts are deleted when it is resumed).

@@ -25,11 +25,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::destination::records::ShardResult;
+use crate::destination::records::SkipRecord;
+use crate::destination::state::OutDir;
 use crate::error::{Error, IoContext, Result, cannot};
-use crate::options::{Format, Options};
-use crate::report::{ShardResult, conflicts};
-use crate::state::{OutDir, SkipRecord};
-use crate::tables::Tables;
+use crate::plan::options::{Format, Options};
+use crate::plan::tables::Tables;
+use crate::report::conflicts;
 
 /// The manifest's file name, at the root of the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -188,11 +190,15 @@ impl ExportManifest {
         let measurements: Vec<ManifestTable> = tables
             .iter()
             .map(|((database, retention_policy, measurement), table)| {
-                let folder =
-                    crate::output::relative_path(database, retention_policy, measurement, 0);
+                let folder = crate::parquet_file::output::relative_path(
+                    database,
+                    retention_policy,
+                    measurement,
+                    0,
+                );
                 let folder = folder
                     .parent()
-                    .map(crate::plan::path_string)
+                    .map(crate::naming::path_string)
                     .unwrap_or_default();
                 let mut fields = table.fields().iter();
                 ManifestTable {
@@ -453,7 +459,7 @@ type ColumnType = (String, Option<String>);
 type Footer = (u64, Vec<ColumnType>, Vec<u64>);
 
 /// A Parquet file's row count, its Arrow columns, and the shards its metadata names
-/// ([`crate::output::META_SHARD`] or [`crate::output::META_SHARDS`]).
+/// ([`crate::parquet_file::output::META_SHARD`] or [`crate::parquet_file::output::META_SHARDS`]).
 fn parquet_footer(path: &Path) -> std::result::Result<Footer, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
@@ -461,8 +467,8 @@ fn parquet_footer(path: &Path) -> std::result::Result<Footer, String> {
     let rows = builder.metadata().file_metadata().num_rows();
     let metadata = builder.schema().metadata();
     let shards = metadata
-        .get(crate::output::META_SHARD)
-        .or_else(|| metadata.get(crate::output::META_SHARDS))
+        .get(crate::parquet_file::output::META_SHARD)
+        .or_else(|| metadata.get(crate::parquet_file::output::META_SHARDS))
         .map(|text| {
             text.split(',')
                 .map(|id| {

@@ -11,7 +11,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use influx_tsm_arrow::TypeConflicts;
 use serde_json::json;
 
-use crate::remote::Remote;
+use crate::destination::remote::Remote;
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::shard::{ShardOptions, TimeRange};
 
@@ -171,7 +171,7 @@ pub const DEFAULT_SERIES_PER_PART: usize = 100_000;
 
 /// Input bytes (TSM, tombstone and WAL files) of one group of shards unless set: the
 /// consecutive shards of a retention policy are exported together, one file per
-/// measurement, until their input reaches this ([`crate::group`]). Query engines want
+/// measurement, until their input reaches this ([`crate::plan::group`]). Query engines want
 /// files of 100 MiB to 1 GiB (DuckDB's and the lakehouse formats' advice: Iceberg's
 /// default target is 512 MiB, Delta's 1 GiB); a measurement's Parquet is 0.05 to 0.4 of
 /// the TSM bytes it comes from, so a group of 1 GiB of input gives files of at most a few
@@ -566,7 +566,7 @@ impl OptionsBuilder {
 
     /// Groups the consecutive shards of each retention policy into one file per
     /// measurement (one line-protocol file) until their input reaches `bytes` (default
-    /// [`DEFAULT_TARGET_FILE_SIZE`]; see [`crate::group`]); `None` writes one file per
+    /// [`DEFAULT_TARGET_FILE_SIZE`]; see [`crate::plan::group`]); `None` writes one file per
     /// shard and measurement, as `--file-per-shard` does.
     pub fn target_file_size(mut self, bytes: Option<u64>) -> Self {
         self.options.target_file_size = bytes;
@@ -591,7 +591,7 @@ impl OptionsBuilder {
     }
 
     /// Uploads the export into `remote` (a bucket and prefix); `out` is then the local
-    /// staging folder, which holds only the shards in flight (see [`crate::remote`]).
+    /// staging folder, which holds only the shards in flight (see [`crate::destination::remote`]).
     pub fn remote(mut self, remote: Arc<Remote>) -> Self {
         self.options.remote = Some(remote);
         self

@@ -35,8 +35,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
+use crate::destination::STATE_DIR;
 use crate::error::{Error, IoContext, Result, cannot};
-use crate::state::STATE_DIR;
 
 /// Bytes per uploaded part (S3 wants at least 5 MiB for every part but the last).
 pub const PART_BYTES: usize = 8 << 20;
@@ -571,7 +571,7 @@ fn xml_unescape(text: &str) -> String {
 /// A file name for the upload record of `relative`: its bytes in hex (nothing a store
 /// could escape or refuse).
 fn record_name(relative: &str) -> String {
-    crate::output::hex(relative.as_bytes())
+    crate::naming::hex(relative.as_bytes())
 }
 
 #[cfg(test)]

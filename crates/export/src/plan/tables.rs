@@ -17,7 +17,7 @@ use influx_tsm_shard::rows::MeasurementSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::output::{hex, unhex};
+use crate::naming::{hex, unhex};
 
 /// (database, retention policy, measurement as stored)
 pub type TableKey = (String, String, Vec<u8>);

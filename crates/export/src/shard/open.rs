@@ -1,30 +1,16 @@
 //! Opening a planned shard for export: under `skip_corrupt`, what cannot be read is
 //! recorded instead of stopping the export.
 
-use influx_tsm_backup::{BackupShard, ReadOptions};
+use influx_tsm_backup::ReadOptions;
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::shard::{Problem, ProblemKind, Shard, ShardOpening, ShardOptions};
 use influx_tsm_shard::source::ShardFiles;
 use rayon::prelude::*;
 
-use crate::options::Options;
-use crate::plan::PlannedShard;
-use crate::state::SkipRecord;
-
-/// `db/rp/id`, for messages.
-pub fn shard_name(loc: &ShardLocation) -> String {
-    format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
-}
-
-/// Where a planned shard's files are: the one seam between a live directory and a
-/// backup, shared by the plan and the writers.
-#[derive(Clone, Debug)]
-pub enum ShardInput {
-    /// The files its [`ShardLocation`] lists, in a data (and WAL) folder.
-    Folder,
-    /// Members of a backup's archives, read when the shard is opened.
-    Backup(BackupShard),
-}
+use crate::destination::records::SkipRecord;
+use crate::plan::options::Options;
+use crate::plan::shards::PlannedShard;
+use crate::shard::ShardInput;
 
 /// A shard opened for export, with what it leaves out.
 pub struct OpenedShard {

@@ -32,18 +32,22 @@ use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::rows::RowBatch;
 use influx_tsm_shard::shard::Shard;
 
+use crate::destination::atomic::{create_temp, sync_and_rename, temp_path};
+use crate::destination::records::ShardResult;
+use crate::destination::records::{FieldRecord, FileRecord, Manifest, SkipRecord};
 use crate::error::{Error, IoContext, Result, cannot};
-use crate::export::{Shared, take_opened};
-use crate::group::ShardGroup;
+use crate::lp::sink::{ChunkWriter, LpSink, PendingLpFile};
 use crate::lp::{LineFormat, LpStats, quote_ident};
-use crate::lp_sink::{ChunkWriter, LpSink, PendingLpFile};
-use crate::observer::Observer;
-use crate::opened::{open_shard, shard_name};
-use crate::options::Options;
-use crate::output::{create_temp, lp_group_path, sync_and_rename, temp_path};
-use crate::plan::{Plan, PlannedShard, path_string};
-use crate::report::ShardResult;
-use crate::state::{FieldRecord, FileRecord, Manifest, SkipRecord};
+use crate::naming::path_string;
+use crate::parquet_file::output::lp_group_path;
+use crate::plan::Plan;
+use crate::plan::group::ShardGroup;
+use crate::plan::options::Options;
+use crate::plan::shards::PlannedShard;
+use crate::report::observer::Observer;
+use crate::run::{Shared, take_opened};
+use crate::shard::open::open_shard;
+use crate::shard::shard_name;
 use rayon::prelude::*;
 
 /// Bytes of line protocol buffered before they are written out.
@@ -722,7 +726,8 @@ fn format_shard(
             &group.name(),
             ctx.config.gzip.is_some(),
         );
-        let dest = crate::parts::part_path(&ctx.out.root().join(group_dest), position);
+        let dest =
+            crate::parquet_file::parts::part_path(&ctx.out.root().join(group_dest), position);
         let mut out = LazyFile::new(dest, ctx.config.gzip);
         let stats = match write(&mut out, &mut manifest) {
             Ok(stats) => stats,

@@ -22,15 +22,18 @@ use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 use influx_tsm_shard::shard::Shard;
 use rayon::prelude::*;
 
+use crate::destination::records::{FieldRecord, FileRecord, Manifest, SkipRecord};
 use crate::error::{Error, Result};
-use crate::export::{
-    Failure, Shared, Target, Written, next_record_batch, take_opened, write_measurement,
+use crate::naming::path_string;
+use crate::parquet_file::output::{
+    FileSettings, PendingFile, file_schema, group_path, writer_properties,
 };
-use crate::group::ShardGroup;
-use crate::opened::{OpenedShard, shard_name};
-use crate::output::{PendingFile, file_schema, group_path, writer_properties};
-use crate::plan::{Plan, path_string};
-use crate::state::{FieldRecord, FileRecord, Manifest, SkipRecord};
+use crate::parquet_file::shard_file::{Target, Written, next_record_batch, write_measurement};
+use crate::plan::Plan;
+use crate::plan::group::ShardGroup;
+use crate::run::{Failure, Shared, take_opened};
+use crate::shard::open::OpenedShard;
+use crate::shard::shard_name;
 
 /// Most shards open at once within a group (a chunk): each measurement's task appends a
 /// whole chunk, so fewer, longer tasks; [`CHUNK_BYTES`] keeps the memory of a chunk
@@ -349,13 +352,14 @@ fn append_chunk(
         .schema
         .get_or_insert_with(|| {
             let name = &first.measurements()[first_index].name;
-            file_schema(
-                table.columns().schema(),
+            let settings = FileSettings::new(
+                ctx.config,
                 &loc.database,
                 &loc.retention_policy,
                 name,
                 &group.ids,
-            )
+            );
+            file_schema(table.columns().schema(), &settings)
         })
         .clone();
     let mut readers: Vec<Reader<'_>> = Vec::new();
@@ -542,15 +546,14 @@ fn flush(ctx: &Shared<'_>, group: &ShardGroup, file: &mut MeasurementFile) -> Re
     let pending_file = match &mut file.file {
         Some(pending_file) => pending_file,
         none => {
-            let properties = writer_properties(
-                ctx.config.compression,
-                ctx.config.row_group_size,
+            let settings = FileSettings::new(
+                ctx.config,
                 &file.database,
                 &file.retention_policy,
                 &file.measurement,
                 &group.ids,
-                &batch,
-            )?;
+            );
+            let properties = writer_properties(&settings, &batch)?;
             let dest = ctx.out.root().join(&file.relative);
             none.insert(PendingFile::create(dest, schema, properties)?)
         }
