@@ -26,6 +26,9 @@
 
 use sha2::{Digest, Sha256};
 
+/// Hex has one owner in the workspace, the lowest crate that writes it.
+pub use influx_tsm_arrow::{hex, unhex};
+
 /// The longest encoded component, in bytes (file systems allow 255).
 pub const MAX_COMPONENT: usize = 200;
 
@@ -77,10 +80,7 @@ pub fn encode(name: &[u8]) -> String {
         out.push_str(unit);
     }
     out.push('~');
-    for b in Sha256::digest(name).iter().take(HASH_HEX / 2) {
-        out.push(hex_digit(b >> 4).to_ascii_lowercase());
-        out.push(hex_digit(b & 15).to_ascii_lowercase());
-    }
+    out.push_str(&hex(&Sha256::digest(name)[..HASH_HEX / 2]));
     out
 }
 
@@ -181,27 +181,6 @@ pub fn path_string(path: &std::path::Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Lowercase hex: two digits per byte. What [`unhex`] reads back.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of `text`, two hex digits per byte (either case), as [`hex`] writes them;
-/// `None` for an odd length or anything but hex digits.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    // `from_str_radix` alone would take a sign (`+f`).
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
 }
 
 #[cfg(test)]
