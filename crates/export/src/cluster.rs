@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::destination::STATE_DIR;
 use crate::destination::state::{OutDir, to_json};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, OutDirError, Result};
 use crate::plan::Plan;
 use crate::plan::options::{Format, Options};
 use crate::plan::shards::ElsewhereShard;
@@ -113,7 +113,9 @@ impl DealtShard {
 fn node_of(config: &Options) -> Result<&str> {
     config
         .node()
-        .ok_or_else(|| Error::Internal("a cluster step without --node".into()))
+        .ok_or(Error::Internal(InternalError::Impossible(
+            "a cluster step without --node",
+        )))
 }
 
 fn record_path(node: &str) -> String {
@@ -134,12 +136,11 @@ fn shares_path() -> String {
 pub fn register(config: &Options, plan: &Plan, out: &OutDir) -> Result<Registration> {
     let node = node_of(config)?;
     if out.read_state_file(&shares_path())?.is_some() {
-        return Err(Error::OutDir(format!(
-            "the cluster export into {} has started (its shares are fixed in {}); node \
-             {node} cannot register now: export into another --out",
-            out.root().display(),
-            shares_path()
-        )));
+        return Err(Error::OutDir(OutDirError::ClusterStarted {
+            node: node.to_string(),
+            out: out.root().to_path_buf(),
+            shares: shares_path(),
+        }));
     }
     let schemas: Vec<Vec<MeasurementSchema>> = match config.format {
         Format::Parquet => plan
@@ -206,19 +207,18 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
         None => fix_shares(config, node, out)?,
     };
     if shares.version != VERSION {
-        return Err(Error::OutDir(format!(
-            "{} is version {}, not {VERSION}",
-            shares_path(),
-            shares.version
-        )));
+        return Err(Error::OutDir(OutDirError::StateVersion {
+            what: shares_path(),
+            found: shares.version,
+            expected: VERSION,
+        }));
     }
     if !shares.nodes.iter().any(|n| n == node) {
-        return Err(Error::OutDir(format!(
-            "node {node} did not register before the cluster export into {} started \
-             (registered: {}); export into another --out",
-            out.root().display(),
-            shares.nodes.join(", ")
-        )));
+        return Err(Error::OutDir(OutDirError::NodeLate {
+            node: node.to_string(),
+            out: out.root().to_path_buf(),
+            registered: shares.nodes.clone(),
+        }));
     }
     let dealt: HashMap<ShardId, &DealtShard> = shares.shards.iter().map(|s| (s.key(), s)).collect();
     let planned = std::mem::take(&mut plan.shards);
@@ -226,10 +226,10 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
     for shard in planned {
         let key = ShardId::of(&shard.location);
         let Some(dealt) = dealt.get(&key) else {
-            return Err(Error::OutDir(format!(
-                "node {node} holds shard {key} now but did not when it registered; \
-                 export into another --out"
-            )));
+            return Err(Error::OutDir(OutDirError::ShardAppeared {
+                node: node.to_string(),
+                shard: key,
+            }));
         };
         held.insert(key);
         if dealt.node == node {
@@ -244,9 +244,10 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
             continue;
         }
         if dealt.node == node {
-            return Err(Error::OutDir(format!(
-                "node {node} registered shard {key} but its input no longer holds it"
-            )));
+            return Err(Error::OutDir(OutDirError::ShardVanished {
+                node: node.to_string(),
+                shard: key,
+            }));
         }
         plan.elsewhere.push(elsewhere(dealt, false));
     }
@@ -275,20 +276,20 @@ fn fix_shares(config: &Options, node: &str, out: &OutDir) -> Result<Shares> {
             source,
         })?;
         if record.version != VERSION {
-            return Err(Error::OutDir(format!(
-                "the registration {NODES_DIR}/{name} is version {}, not {VERSION}",
-                record.version
-            )));
+            return Err(Error::OutDir(OutDirError::StateVersion {
+                what: format!("the registration {NODES_DIR}/{name}"),
+                found: record.version,
+                expected: VERSION,
+            }));
         }
         records.push(record);
     }
     records.sort_by(|a, b| a.node.cmp(&b.node));
     if !records.iter().any(|r| r.node == node) {
-        return Err(Error::OutDir(format!(
-            "node {node} has not registered in {}: run the export with --register on every \
-             node first, then without it",
-            out.root().display()
-        )));
+        return Err(Error::OutDir(OutDirError::NodeNotRegistered {
+            node: node.to_string(),
+            out: out.root().to_path_buf(),
+        }));
     }
     let shares = deal(&records);
     if config.format == Format::Parquet {

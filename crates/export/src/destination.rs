@@ -2,6 +2,7 @@
 //! folder for object storage), its state records for `--resume`, and `manifest.json`.
 
 pub mod atomic;
+pub(crate) mod earlier;
 pub mod manifest;
 pub mod records;
 pub mod remote;

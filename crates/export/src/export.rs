@@ -293,7 +293,9 @@ fn export_group(ctx: &Shared<'_>, plan: &Plan, group: &ShardGroup) -> Result<Opt
     }
     let mut manifest = Manifest::for_group(loc, &group.ids, group.bytes);
     let dirs = match (ctx.config.format, group.members.as_slice()) {
-        (Format::Lp, _) => crate::lp::export::export_group_file(ctx, plan, group, &mut manifest)?,
+        (Format::Lp, _) => {
+            crate::lp::group_file::export_group_file(ctx, plan, group, &mut manifest)?
+        }
         (Format::Parquet, &[member]) => {
             let opened = take_opened(ctx, plan, member)?;
             export_shard(ctx, loc, opened, &mut manifest)?

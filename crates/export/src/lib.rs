@@ -108,15 +108,17 @@ pub use report::inspect;
 
 pub use destination::records::ShardResult;
 pub use destination::state::OutDir;
-pub use error::{Error, Result};
+pub use error::{Error, InternalError, OptionsError, OutDirError, Result};
 pub use export::export;
 pub use influx_tsm_arrow::TypeConflicts;
-pub use lp::export::{context as lp_context, ddl as lp_ddl, export_lp_stream};
+pub use lp::export::{context as lp_context, ddl as lp_ddl};
+pub use lp::stream::export_lp_stream;
 pub use naming::path_string;
+pub use plan::builder::{OptionsBuilder, check_apart};
 pub use plan::options::{
     Compression, DEFAULT_BATCH_BYTES, DEFAULT_ROW_GROUP_SIZE, DEFAULT_SERIES_PER_PART,
     DEFAULT_SMALL_SHARD_BYTES, DEFAULT_TARGET_FILE_SIZE, Filter, Format, INTERNAL_DATABASE,
-    Options, OptionsBuilder, OutMode, Partition, check_apart, resolve,
+    Options, OutMode, Partition, resolve,
 };
 pub use plan::shards::{ElsewhereShard, PlannedShard, UnlistedShard};
 pub use plan::{Input, Plan, catalogue, partition, shard_status_name};

@@ -23,7 +23,9 @@
 //!   -import` reads line by line and doubles such newlines).
 
 pub(crate) mod export;
+pub(crate) mod group_file;
 pub mod sink;
+pub(crate) mod stream;
 
 use influx_tsm_shard::Values;
 use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};

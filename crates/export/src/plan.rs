@@ -1,6 +1,7 @@
 //! The plan: which shards to export, how big they are, and (for `--dry-run`) which
 //! measurements and files each gives.
 
+pub mod builder;
 pub mod conflicts;
 pub mod group;
 pub mod options;

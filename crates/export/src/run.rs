@@ -10,7 +10,7 @@ use influx_tsm_shard::rows::MeasurementSchema;
 use influx_tsm_shard::shard::Shard;
 
 use crate::destination::state::OutDir;
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::plan::Plan;
 use crate::plan::options::Options;
 use crate::plan::shards::PlannedShard;
@@ -61,7 +61,9 @@ impl Failure {
         match self {
             Failure::Data(err) => Error::Input(err).in_shard(shard, Some(measurement)),
             Failure::Other(err) => err.in_shard(shard, Some(measurement)),
-            Failure::Cancelled => Error::Internal("a cancelled measurement has no error".into()),
+            Failure::Cancelled => Error::Internal(InternalError::Impossible(
+                "a cancelled measurement has no error",
+            )),
         }
     }
 }
@@ -99,10 +101,10 @@ pub(crate) fn guarded<T>(loc: &ShardLocation, work: impl FnOnce() -> Result<T>) 
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_string());
-        Err(Error::Internal(format!(
-            "internal error while exporting shard {}: {message} (please report this bug)",
-            shard_name(loc)
-        )))
+        Err(Error::Internal(InternalError::Panic {
+            shard: shard_name(loc),
+            message: Some(message),
+        }))
     })
 }
 

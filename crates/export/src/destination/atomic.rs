@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, IoContext, Result, cannot};
+use crate::error::{Error, InternalError, IoContext, OutDirError, Result, cannot};
 
 /// The hidden name a file is written under until it is complete.
 pub fn temp_path(dest: &Path) -> PathBuf {
@@ -22,9 +22,11 @@ pub fn is_temp_name(name: &str) -> bool {
 
 /// Creates the folders of `dest` and its temporary file (see [`temp_path`]).
 pub fn create_temp(dest: &Path) -> Result<(PathBuf, File)> {
-    let parent = dest
-        .parent()
-        .ok_or_else(|| Error::Internal(format!("{} has no folder", dest.display())))?;
+    let parent = dest.parent().ok_or_else(|| {
+        Error::Internal(InternalError::NoFolder {
+            path: dest.to_path_buf(),
+        })
+    })?;
     std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
     let temp = temp_path(dest);
     let file = File::create(&temp).io_context(cannot("create", &temp))?;
@@ -41,11 +43,9 @@ pub fn sync_and_rename(file: &File, temp: &Path, dest: &Path) -> Result<u64> {
         .io_context(cannot("read the size of", temp))?
         .len();
     if dest.try_exists().io_context(cannot("look for", dest))? {
-        return Err(Error::OutDir(format!(
-            "{} exists already: two names map to one file name (a case-insensitive file \
-             system?)",
-            dest.display()
-        )));
+        return Err(Error::OutDir(OutDirError::Collision {
+            path: dest.to_path_buf(),
+        }));
     }
     std::fs::rename(temp, dest)
         .io_context(|| format!("cannot rename {} to {}", temp.display(), dest.display()))?;
@@ -55,9 +55,11 @@ pub fn sync_and_rename(file: &File, temp: &Path, dest: &Path) -> Result<u64> {
 /// Writes `bytes` to `path` whole or not at all: temporary name, fsync, rename, fsync of
 /// the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path
-        .parent()
-        .ok_or_else(|| Error::Internal(format!("{} has no folder", path.display())))?;
+    let parent = path.parent().ok_or_else(|| {
+        Error::Internal(InternalError::NoFolder {
+            path: path.to_path_buf(),
+        })
+    })?;
     std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
     // Of this process: partitions sharing an output may write the same state file at once.
     let temp = temp_path(path).with_extension(format!("{}.tmp", std::process::id()));

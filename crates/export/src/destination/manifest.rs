@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::destination::records::ShardResult;
 use crate::destination::records::SkipRecord;
 use crate::destination::state::OutDir;
-use crate::error::{Error, IoContext, Result, cannot};
+use crate::error::{Error, IoContext, OutDirError, Result, cannot};
 use crate::plan::options::{Format, Options};
 use crate::plan::tables::Tables;
 use crate::report::conflicts;
@@ -187,79 +187,8 @@ impl ExportManifest {
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let measurements: Vec<ManifestTable> = tables
-            .iter()
-            .map(|((database, retention_policy, measurement), table)| {
-                let folder = crate::parquet_file::output::relative_path(
-                    database,
-                    retention_policy,
-                    measurement,
-                    0,
-                );
-                let folder = folder
-                    .parent()
-                    .map(crate::naming::path_string)
-                    .unwrap_or_default();
-                let mut fields = table.fields().iter();
-                ManifestTable {
-                    database: database.clone(),
-                    retention_policy: retention_policy.clone(),
-                    measurement: String::from_utf8_lossy(measurement).into_owned(),
-                    folder,
-                    columns: table
-                        .columns()
-                        .columns()
-                        .iter()
-                        .map(|c| {
-                            let field = (c.role == influx_tsm_arrow::Role::Field)
-                                .then(|| fields.next())
-                                .flatten();
-                            ManifestColumn {
-                                name: c.name.clone(),
-                                role: c.role.as_str().to_string(),
-                                key: String::from_utf8_lossy(&c.key).into_owned(),
-                                field_type: c.field_type.map(|t| t.name().to_string()),
-                                stored_types: field
-                                    .map(|f| {
-                                        f.stored.iter().map(|t| t.name().to_string()).collect()
-                                    })
-                                    .unwrap_or_default(),
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
-        let conflicts = conflicts(results)
-            .into_iter()
-            .map(|c| {
-                let table = measurements.iter().find(|t| {
-                    t.database == c.database
-                        && t.retention_policy == c.retention_policy
-                        && t.measurement == c.measurement
-                });
-                let columns = c
-                    .types
-                    .keys()
-                    .filter_map(|ty| {
-                        let column = table?.columns.iter().find(|col| {
-                            col.role == "field"
-                                && col.key == c.field
-                                && col.stored_types.contains(ty)
-                        })?;
-                        Some((ty.clone(), column.name.clone()))
-                    })
-                    .collect();
-                ManifestConflict {
-                    database: c.database,
-                    retention_policy: c.retention_policy,
-                    measurement: c.measurement,
-                    field: c.field,
-                    types: c.types,
-                    columns,
-                }
-            })
-            .collect();
+        let measurements = manifest_tables(tables);
+        let conflicts = manifest_conflicts(results, &measurements);
         ExportManifest {
             format: MANIFEST_FORMAT.to_string(),
             version: MANIFEST_VERSION,
@@ -316,15 +245,94 @@ impl ExportManifest {
                 source,
             })?;
         if manifest.format != MANIFEST_FORMAT || manifest.version != MANIFEST_VERSION {
-            return Err(Error::OutDir(format!(
-                "{} is {} version {}, not {MANIFEST_FORMAT} version {MANIFEST_VERSION}",
-                path.display(),
-                manifest.format,
-                manifest.version
-            )));
+            return Err(Error::OutDir(OutDirError::ManifestVersion {
+                path: path.to_path_buf(),
+                found: (manifest.format, manifest.version),
+                expected: (MANIFEST_FORMAT, MANIFEST_VERSION),
+            }));
         }
         Ok(manifest)
     }
+}
+
+/// Each measurement's table as `manifest.json` lists it.
+fn manifest_tables(tables: &Tables) -> Vec<ManifestTable> {
+    tables
+        .iter()
+        .map(|((database, retention_policy, measurement), table)| {
+            let folder = crate::parquet_file::output::relative_path(
+                database,
+                retention_policy,
+                measurement,
+                0,
+            );
+            let folder = folder
+                .parent()
+                .map(crate::naming::path_string)
+                .unwrap_or_default();
+            let mut fields = table.fields().iter();
+            ManifestTable {
+                database: database.clone(),
+                retention_policy: retention_policy.clone(),
+                measurement: String::from_utf8_lossy(measurement).into_owned(),
+                folder,
+                columns: table
+                    .columns()
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        let field = (c.role == influx_tsm_arrow::Role::Field)
+                            .then(|| fields.next())
+                            .flatten();
+                        ManifestColumn {
+                            name: c.name.clone(),
+                            role: c.role.as_str().to_string(),
+                            key: String::from_utf8_lossy(&c.key).into_owned(),
+                            field_type: c.field_type.map(|t| t.name().to_string()),
+                            stored_types: field
+                                .map(|f| f.stored.iter().map(|t| t.name().to_string()).collect())
+                                .unwrap_or_default(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The type conflicts of `results`, each with the columns its types went into.
+fn manifest_conflicts(
+    results: &[ShardResult],
+    measurements: &[ManifestTable],
+) -> Vec<ManifestConflict> {
+    conflicts(results)
+        .into_iter()
+        .map(|c| {
+            let table = measurements.iter().find(|t| {
+                t.database == c.database
+                    && t.retention_policy == c.retention_policy
+                    && t.measurement == c.measurement
+            });
+            let columns = c
+                .types
+                .keys()
+                .filter_map(|ty| {
+                    let column = table?.columns.iter().find(|col| {
+                        col.role == "field" && col.key == c.field && col.stored_types.contains(ty)
+                    })?;
+                    Some((ty.clone(), column.name.clone()))
+                })
+                .collect();
+            ManifestConflict {
+                database: c.database,
+                retention_policy: c.retention_policy,
+                measurement: c.measurement,
+                field: c.field,
+                types: c.types,
+                columns,
+            }
+        })
+        .collect()
 }
 
 /// A difference between an export and its manifest.

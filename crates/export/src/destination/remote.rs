@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
 use crate::destination::STATE_DIR;
-use crate::error::{Error, IoContext, Result, cannot};
+use crate::error::{Error, InternalError, IoContext, OptionsError, Result, cannot};
 
 /// Bytes per uploaded part (S3 wants at least 5 MiB for every part but the last).
 pub const PART_BYTES: usize = 8 << 20;
@@ -86,12 +86,12 @@ impl Remote {
     /// # Errors
     /// [`Error::Options`] for a URL of another scheme or one `object_store` refuses.
     pub fn open(url: &str, runtime: Handle) -> Result<Remote> {
-        let parsed = url::Url::parse(url)
-            .map_err(|err| Error::Options(format!("--out {url}: not a URL: {err}")))?;
+        let parsed =
+            url::Url::parse(url).map_err(|err| bad_url(url, format!("not a URL: {err}")))?;
         let bucket = parsed.host_str().unwrap_or_default().to_string();
         let prefix = ObjectPath::from_url_path(parsed.path())
-            .map_err(|err| Error::Options(format!("--out {url}: {err}")))?;
-        let refuse = |err: object_store::Error| Error::Options(format!("--out {url}: {err}"));
+            .map_err(|err| bad_url(url, err.to_string()))?;
+        let refuse = |err: object_store::Error| bad_url(url, err.to_string());
         let mut s3 = None;
         let (store, multipart): (Arc<dyn ObjectStore>, Arc<dyn MultipartStore>) =
             match parsed.scheme() {
@@ -128,10 +128,13 @@ impl Remote {
                     (s.clone(), s)
                 }
                 other => {
-                    return Err(Error::Options(format!(
-                        "--out {url}: cannot write to {other}:// (s3://, gs://, az:// are \
-                         object stores; a local folder is a path, not a URL)"
-                    )));
+                    return Err(bad_url(
+                        url,
+                        format!(
+                            "cannot write to {other}:// (s3://, gs://, az:// are object \
+                             stores; a local folder is a path, not a URL)"
+                        ),
+                    ));
                 }
             };
         let mut remote = Remote::with_store(url, bucket, prefix, store, multipart, runtime);
@@ -175,10 +178,11 @@ impl Remote {
             raw.push_str(part);
         }
         ObjectPath::parse(&raw).map_err(|err| {
-            Error::Internal(format!(
-                "{relative:?} cannot be an object key under {}: {err}",
-                self.url
-            ))
+            Error::Internal(InternalError::ObjectKey {
+                relative: relative.to_string(),
+                url: self.url.clone(),
+                reason: err.to_string(),
+            })
         })
     }
 
@@ -506,6 +510,14 @@ impl Remote {
     }
 }
 
+/// `--out URL` refused, and why.
+fn bad_url(url: &str, reason: String) -> Error {
+    Error::Options(OptionsError::BadUrl {
+        url: url.to_string(),
+        reason,
+    })
+}
+
 /// An error of the listing request, as `object_store` reports its own.
 fn generic(err: impl std::fmt::Display) -> object_store::Error {
     object_store::Error::Generic {
@@ -594,7 +606,10 @@ mod tests {
             .build()
             .unwrap();
         let err = Remote::open("ftp://host/x", runtime.handle().clone()).unwrap_err();
-        assert!(matches!(err, Error::Options(_)), "{err}");
+        assert!(
+            matches!(err, Error::Options(OptionsError::BadUrl { .. })),
+            "{err}"
+        );
     }
 
     #[test]

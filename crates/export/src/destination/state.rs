@@ -17,7 +17,6 @@
 //! with a manifest, and exports the rest again: the result has the same files as an
 //! uninterrupted run.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -25,6 +24,10 @@ use std::sync::Arc;
 use influx_tsm_shard::layout::ShardLocation;
 use serde::Serialize;
 
+use crate::destination::earlier::{
+    Done, clear_dir, only_state_dir, only_temporary_state, read_manifests, remove_if_there,
+    remove_temp_files, remove_unrecorded_files, same_options,
+};
 use crate::destination::records::{Manifest, ShardResult};
 use crate::destination::remote::Remote;
 use crate::shard::ShardId;
@@ -32,7 +35,7 @@ use crate::shard::ShardId;
 /// The state folder inside the output directory (its one owner is [`crate::destination`]).
 pub use crate::destination::STATE_DIR;
 use crate::destination::atomic::{is_temp_name, temp_path, write_atomic};
-use crate::error::{Error, IoContext, Result, cannot};
+use crate::error::{Error, InternalError, IoContext, OutDirError, Result, cannot};
 use crate::naming;
 use crate::plan::options::{Options, OutMode};
 
@@ -99,10 +102,7 @@ impl OutDir {
             Ok(mut entries) => entries.next().is_none(),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => true,
             Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => {
-                return Err(Error::OutDir(format!(
-                    "--out {} is not a folder",
-                    root.display()
-                )));
+                return Err(Error::OutDir(OutDirError::NotAFolder { out: root }));
             }
             Err(err) => return Err(Error::io(cannot("list", &root)(), err)),
         };
@@ -115,74 +115,8 @@ impl OutDir {
             remove_temp_files(&root)?;
         }
         let empty = empty || aborted_start;
-        if !empty {
-            let ours = options_path.is_file();
-            match config.mode {
-                // Another partition's files, or its export starting at this moment (its
-                // options file not written yet): the options must be the same.
-                OutMode::Fresh if shared && (ours || only_state_dir(&root)) => {
-                    let (flag, who) = if cluster {
-                        ("--node", "every node")
-                    } else {
-                        ("--partition", "every partition")
-                    };
-                    if ours {
-                        same_options(&options_path, &fingerprint, flag, who)?;
-                    } else if write {
-                        write_options(&options_path, &fingerprint, shared)?;
-                    }
-                    if cluster {
-                        // A node's re-run keeps what any node finished: re-runs are
-                        // idempotent, and a replica finished elsewhere is not written again.
-                        out.done = read_manifests(&state.join(DONE_DIR))?;
-                    }
-                    return Ok(out);
-                }
-                OutMode::Fresh => {
-                    return Err(Error::OutDir(format!(
-                        "--out {} is not empty; pass --resume to continue an earlier export \
-                         into it, or --overwrite to replace it",
-                        root.display()
-                    )));
-                }
-                OutMode::Overwrite if !ours => {
-                    return Err(Error::OutDir(format!(
-                        "--out {} is not empty and was not written by influx-tsm \
-                         (no {STATE_DIR}/{OPTIONS_FILE}); refusing to delete it",
-                        root.display()
-                    )));
-                }
-                OutMode::Resume if !ours => {
-                    return Err(Error::OutDir(format!(
-                        "--out {} is not empty and holds no earlier export to resume \
-                         (no {STATE_DIR}/{OPTIONS_FILE})",
-                        root.display()
-                    )));
-                }
-                OutMode::Overwrite => {
-                    if write {
-                        clear_dir(&root)?;
-                    }
-                }
-                OutMode::Resume => {
-                    same_options(
-                        &options_path,
-                        &fingerprint,
-                        "--resume",
-                        "this run, or --overwrite",
-                    )?;
-                    out.resume = true;
-                    out.done = read_manifests(&state.join(DONE_DIR))?;
-                    // Shared: each group's own files go before it is written.
-                    if write && !shared {
-                        remove_temp_files(&root)?;
-                        // Files of a group left unfinished, also when the groups changed
-                        // since (a shard grew): only finished groups' files stay.
-                        remove_unrecorded_files(&root, &out.done)?;
-                    }
-                    return Ok(out);
-                }
-            }
+        if !empty && Self::open_written(&mut out, config, write, &options_path, &fingerprint)? {
+            return Ok(out);
         }
         if write {
             std::fs::create_dir_all(&root).io_context(cannot("create", &root))?;
@@ -195,6 +129,84 @@ impl OutDir {
             }
         }
         Ok(out)
+    }
+
+    /// Opens an output folder that holds files, as `config.mode` says; `true` when it is
+    /// ready as it is, `false` when it was cleared and is to be started afresh.
+    fn open_written(
+        out: &mut OutDir,
+        config: &Options,
+        write: bool,
+        options_path: &Path,
+        fingerprint: &serde_json::Value,
+    ) -> Result<bool> {
+        let root = out.root.clone();
+        let state = root.join(STATE_DIR);
+        let (shared, cluster) = (out.shared, out.cluster);
+        let ours = options_path.is_file();
+        match config.mode {
+            // Another partition's files, or its export starting at this moment (its
+            // options file not written yet): the options must be the same.
+            OutMode::Fresh if shared && (ours || only_state_dir(&root)) => {
+                let (flag, who) = if cluster {
+                    ("--node", "every node")
+                } else {
+                    ("--partition", "every partition")
+                };
+                if ours {
+                    same_options(options_path, fingerprint, flag, who)?;
+                } else if write {
+                    write_options(options_path, fingerprint, shared)?;
+                }
+                if cluster {
+                    // A node's re-run keeps what any node finished: re-runs are
+                    // idempotent, and a replica finished elsewhere is not written again.
+                    out.done = read_manifests(&state.join(DONE_DIR))?;
+                }
+                return Ok(true);
+            }
+            OutMode::Fresh => {
+                return Err(Error::OutDir(OutDirError::NotEmpty {
+                    out: root.display().to_string(),
+                }));
+            }
+            OutMode::Overwrite if !ours => {
+                return Err(Error::OutDir(OutDirError::NotOursToDelete {
+                    out: root,
+                    options_file: format!("{STATE_DIR}/{OPTIONS_FILE}"),
+                }));
+            }
+            OutMode::Resume if !ours => {
+                return Err(Error::OutDir(OutDirError::NothingToResume {
+                    out: root,
+                    options_file: format!("{STATE_DIR}/{OPTIONS_FILE}"),
+                }));
+            }
+            OutMode::Overwrite => {
+                if write {
+                    clear_dir(&root)?;
+                }
+            }
+            OutMode::Resume => {
+                same_options(
+                    options_path,
+                    fingerprint,
+                    "--resume",
+                    "this run, or --overwrite",
+                )?;
+                out.resume = true;
+                out.done = read_manifests(&state.join(DONE_DIR))?;
+                // Shared: each group's own files go before it is written.
+                if write && !shared {
+                    remove_temp_files(&root)?;
+                    // Files of a group left unfinished, also when the groups changed
+                    // since (a shard grew): only finished groups' files stay.
+                    remove_unrecorded_files(&root, &out.done)?;
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The state file `relative` (`/`-separated, under the output), if it is there (for
@@ -318,7 +330,11 @@ impl OutDir {
         let relative = path
             .strip_prefix(&self.root)
             .map(crate::naming::path_string)
-            .map_err(|_| Error::Internal("a shard record outside the output".into()))?;
+            .map_err(|_| {
+                Error::Internal(InternalError::Impossible(
+                    "a shard record outside the output",
+                ))
+            })?;
         self.write_state_file(&relative, text.as_bytes())?;
         for file in &manifest.files {
             let staged = self.root.join(&file.path);
@@ -464,63 +480,6 @@ fn write_options(path: &Path, fingerprint: &serde_json::Value, shared: bool) -> 
     result.io_context(cannot("write", path))
 }
 
-fn remove_if_there(file: &Path) -> Result<()> {
-    match std::fs::remove_file(file) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(Error::io(cannot("delete", file)(), err)),
-    }
-}
-
-/// Whether `root` holds nothing but the state folder.
-fn only_state_dir(root: &Path) -> bool {
-    std::fs::read_dir(root).is_ok_and(|entries| {
-        entries
-            .filter_map(|e| e.ok())
-            .all(|e| e.file_name() == STATE_DIR)
-    })
-}
-
-/// Whether `root` holds nothing but the state folder, and that only temporary files.
-fn only_temporary_state(root: &Path) -> bool {
-    only_state_dir(root)
-        && std::fs::read_dir(root.join(STATE_DIR)).is_ok_and(|entries| {
-            entries.filter_map(|e| e.ok()).all(|e| {
-                e.file_type().is_ok_and(|t| t.is_file())
-                    && is_temp_name(&e.file_name().to_string_lossy())
-            })
-        })
-}
-
-/// Refuses an output folder written with other options.
-fn same_options(
-    options_path: &Path,
-    fingerprint: &serde_json::Value,
-    flag: &str,
-    hint: &str,
-) -> Result<()> {
-    let text = std::fs::read_to_string(options_path).io_context(cannot("read", options_path))?;
-    let earlier: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| Error::State {
-            what: cannot("parse", options_path)(),
-            source,
-        })?;
-    let differences = differences(&earlier, fingerprint);
-    if differences.is_empty() {
-        return Ok(());
-    }
-    let root = options_path
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(options_path);
-    Err(Error::OutDir(format!(
-        "{flag}: the earlier export into {} used other options ({}); use the same options \
-         in {hint}",
-        root.display(),
-        differences.join("; ")
-    )))
-}
-
 /// Where the manifest of a shard goes.
 /// Readies the bucket behind a staging folder for `mode`, as [`OutDir::open`] readies a
 /// local folder: a fresh export needs an empty prefix; an overwrite deletes an earlier
@@ -546,14 +505,15 @@ fn prepare_remote(
         // cluster's tables and shares, the shards they finished.
         OutMode::Fresh if shared && ours && cluster => remote.download_state(staging),
         OutMode::Fresh if shared && ours => Ok(()),
-        OutMode::Fresh => Err(Error::OutDir(format!(
-            "--out {url} is not empty; pass --resume to continue an earlier export into it, \
-             or --overwrite to replace it"
-        ))),
-        OutMode::Overwrite | OutMode::Resume if !ours => Err(Error::OutDir(format!(
-            "--out {url} is not empty and holds no export of influx-tsm \
-             (no {STATE_DIR}/{OPTIONS_FILE}); refusing to touch it"
-        ))),
+        OutMode::Fresh => Err(Error::OutDir(OutDirError::NotEmpty {
+            out: url.to_string(),
+        })),
+        OutMode::Overwrite | OutMode::Resume if !ours => {
+            Err(Error::OutDir(OutDirError::NotOursInBucket {
+                url: url.to_string(),
+                options_file: format!("{STATE_DIR}/{OPTIONS_FILE}"),
+            }))
+        }
         OutMode::Overwrite => {
             if write && ours {
                 remote.abort_unfinished_uploads()?;
@@ -580,143 +540,9 @@ fn manifest_path(root: &Path, database: &str, retention_policy: &str, group: &st
         .join(format!("{group}.json"))
 }
 
-/// The finished groups' manifests, and which holds each shard.
-#[derive(Debug, Default)]
-struct Done {
-    records: Vec<Manifest>,
-    by_shard: HashMap<ShardId, usize>,
-}
-
-impl Done {
-    fn get(&self, key: &ShardId) -> Option<&Manifest> {
-        self.by_shard.get(key).map(|&i| &self.records[i])
-    }
-
-    fn insert(&mut self, manifest: Manifest) {
-        let index = self.records.len();
-        for id in manifest.shard_ids() {
-            let key = ShardId::new(&manifest.database, &manifest.retention_policy, id);
-            self.by_shard.insert(key, index);
-        }
-        self.records.push(manifest);
-    }
-}
-
-/// Deletes every data file (`.parquet`, `.lp`, `.lp.gz`) under `root`, outside the state
-/// folder, that no finished group's manifest lists.
-fn remove_unrecorded_files(root: &Path, done: &Done) -> Result<()> {
-    let listed: std::collections::HashSet<PathBuf> = done
-        .records
-        .iter()
-        .flat_map(|m| &m.files)
-        .map(|f| root.join(&f.path))
-        .collect();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).io_context(cannot("list", &dir))? {
-            let entry = entry.io_context(cannot("list", &dir))?;
-            let kind = entry.file_type().io_context(cannot("list", &dir))?;
-            let path = entry.path();
-            if kind.is_dir() {
-                if path != root.join(STATE_DIR) {
-                    stack.push(path);
-                }
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let data = [".parquet", ".lp", ".lp.gz"]
-                .iter()
-                .any(|ext| name.ends_with(ext));
-            if kind.is_file() && data && !listed.contains(&path) && dir != root {
-                remove_if_there(&path)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The options that differ, as `name: earlier -> now`.
-fn differences(earlier: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
-    let empty = serde_json::Map::new();
-    let a = earlier.as_object().unwrap_or(&empty);
-    let b = now.as_object().unwrap_or(&empty);
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| {
-            let show = |v: Option<&serde_json::Value>| v.map_or("-".to_string(), |v| v.to_string());
-            format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k)))
-        })
-        .collect()
-}
-
-fn read_manifests(dir: &Path) -> Result<Done> {
-    let mut out = Done::default();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(Error::io(cannot("list", &dir)(), err)),
-        };
-        for entry in entries {
-            let entry = entry.io_context(cannot("list", &dir))?;
-            let path = entry.path();
-            if entry.file_type().io_context(cannot("list", &dir))?.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "json")
-                && !is_temp_name(&entry.file_name().to_string_lossy())
-            {
-                let text = std::fs::read_to_string(&path).io_context(cannot("read", &path))?;
-                let manifest: Manifest =
-                    serde_json::from_str(&text).map_err(|source| Error::State {
-                        what: cannot("parse", &path)(),
-                        source,
-                    })?;
-                out.insert(manifest);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Deletes every temporary file of ours under `root`.
-fn remove_temp_files(root: &Path) -> Result<()> {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).io_context(cannot("list", &dir))? {
-            let entry = entry.io_context(cannot("list", &dir))?;
-            let kind = entry.file_type().io_context(cannot("list", &dir))?;
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() && is_temp_name(&entry.file_name().to_string_lossy()) {
-                std::fs::remove_file(entry.path()).io_context(cannot("delete", &entry.path()))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Deletes everything inside `root`.
-fn clear_dir(root: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(root).io_context(cannot("list", root))? {
-        let entry = entry.io_context(cannot("list", root))?;
-        let path = entry.path();
-        if entry.file_type().io_context(cannot("list", root))?.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        }
-        .io_context(cannot("delete", &path))?;
-    }
-    Ok(())
-}
-
 /// Pretty JSON with a final newline.
 pub(crate) fn to_json(value: &impl Serialize) -> Result<String> {
     serde_json::to_string_pretty(value)
         .map(|text| text + "\n")
-        .map_err(|err| Error::Internal(format!("cannot serialise JSON: {err}")))
+        .map_err(|err| Error::Internal(InternalError::Json(err.to_string())))
 }

@@ -21,7 +21,7 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::destination::atomic::{create_temp, sync_and_rename};
-use crate::error::{Error, IoContext, ParquetContext, Result, cannot};
+use crate::error::{Error, InternalError, IoContext, OptionsError, ParquetContext, Result, cannot};
 use crate::naming;
 /// Hex, as the metadata writes a name that is not UTF-8 (its one owner is [`crate::naming`]).
 pub use crate::naming::{hex, unhex};
@@ -95,7 +95,7 @@ fn codec(compression: Compression) -> Result<parquet::basic::Compression> {
     Ok(match compression {
         Compression::Zstd(level) => parquet::basic::Compression::ZSTD(
             ZstdLevel::try_new(level)
-                .map_err(|_| Error::Options(format!("zstd level must be 1 to 22, not {level}")))?,
+                .map_err(|_| Error::Options(OptionsError::ZstdLevel(level)))?,
         ),
         Compression::Snappy => parquet::basic::Compression::SNAPPY,
         Compression::Lz4 => parquet::basic::Compression::LZ4_RAW,
@@ -325,15 +325,17 @@ impl PendingFile {
             .unwrap_or(usize::MAX)
             .max(1);
         if properties.max_row_group_bytes().is_some() {
-            return Err(Error::Internal(
-                "row groups limited by bytes are not supported".into(),
-            ));
+            return Err(Error::Internal(InternalError::Impossible(
+                "row groups limited by bytes are not supported",
+            )));
         }
         let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .and_then(ArrowWriter::into_serialized_writer)
             .parquet_context(cannot("start", &temp))?;
         if writer.schema_descr().num_columns() != schema.fields().len() {
-            return Err(Error::Internal("nested columns are not supported".into()));
+            return Err(Error::Internal(InternalError::Impossible(
+                "nested columns are not supported",
+            )));
         }
         // Refused now rather than at the first row group, before any data is written.
         for (i, field) in schema.fields().iter().enumerate() {

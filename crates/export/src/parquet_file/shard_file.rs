@@ -15,7 +15,7 @@ use influx_tsm_shard::shard::{MeasurementRows, Shard};
 use rayon::prelude::*;
 
 use crate::destination::records::{FieldRecord, FileRecord, Manifest, SkipRecord};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::naming::path_string;
 use crate::parquet_file::output::{
     FileSettings, PendingFile, file_properties, file_schema, relative_path, writer_properties,
@@ -239,7 +239,9 @@ fn export_measurement(
     let table = ctx
         .tables
         .get(&loc.database, &loc.retention_policy, &schema.name)
-        .ok_or_else(|| Error::Internal("a measurement without a table".into()))?;
+        .ok_or(Error::Internal(InternalError::Impossible(
+            "a measurement without a table",
+        )))?;
     let projection = table
         .projection(schema)
         .map_err(|err| Failure::Other(Error::Arrow(err)))?;
@@ -270,8 +272,59 @@ fn export_measurement(
         )),
         false => None,
     };
-    // Parts are handed out in order (a parallel iterator would split them in halves), so
-    // they finish nearly in order and each is joined while the ones after it are written.
+    let outcomes = write_parts(ctx, shard, index, &target, &bounds, &dest, joiner.as_ref());
+    let measurement = String::from_utf8_lossy(&schema.name).into_owned();
+    let (total, files, failure) = gather(outcomes, manifest, loc, &measurement);
+    if let Some(failure) = failure {
+        // Finished parts are hidden temporary files, and so is what was joined of them; a
+        // single piece that failed was never committed.
+        if let Some(joiner) = joiner {
+            joiner.abort();
+        }
+        return Err(failure);
+    }
+    let bytes = match (joiner, files.as_slice()) {
+        (_, []) => return Ok(None),
+        (None, [(_, bytes)]) => *bytes,
+        (Some(joiner), _) => match joiner.finish(bounds.len())? {
+            Some(bytes) => bytes,
+            None => return Ok(None),
+        },
+        (None, _) => {
+            return Err(Failure::Other(Error::Internal(InternalError::Impossible(
+                "a measurement written in one piece made several files",
+            ))));
+        }
+    };
+    let time_range = total.time_range;
+    manifest.files.push(FileRecord {
+        measurement: measurement.clone(),
+        path: path_string(&relative),
+        rows: total.rows,
+        values: total.values,
+        bytes,
+        min_time: time_range.map(|(min, _)| min),
+        max_time: time_range.map(|(_, max)| max),
+    });
+    record_fields(manifest, schema, &measurement, &total);
+    Ok(dest.parent().map(Path::to_path_buf))
+}
+
+/// Writes the parts of a measurement (`bounds`, one piece when there is one bound), each
+/// into its temporary file when `joiner` joins them; the outcomes in part order.
+///
+/// Parts are handed out in order (a parallel iterator would split them in halves), so
+/// they finish nearly in order and each is joined while the ones after it are written.
+fn write_parts(
+    ctx: &Shared<'_>,
+    shard: &Shard,
+    index: usize,
+    target: &Target<'_>,
+    bounds: &[SeriesRange<'_>],
+    dest: &Path,
+    joiner: Option<&PartJoiner>,
+) -> Vec<PartOutcome> {
+    let split = bounds.len() > 1;
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<PartOutcome>>> = bounds.iter().map(|_| Mutex::new(None)).collect();
     let workers = rayon::current_num_threads().clamp(1, bounds.len());
@@ -282,28 +335,40 @@ fn export_measurement(
                 break;
             };
             let part_dest = if split {
-                part_path(&dest, i)
+                part_path(dest, i)
             } else {
-                dest.clone()
+                dest.to_path_buf()
             };
             let rows = shard.rows_between(index, ctx.config.range, from, to);
-            let outcome = write_part(ctx, &target, rows, part_dest, split);
-            if let (Some(joiner), Ok(part)) = (&joiner, &outcome.result) {
+            let outcome = write_part(ctx, target, rows, part_dest, split);
+            if let (Some(joiner), Ok(part)) = (joiner, &outcome.result) {
                 joiner.part_done(i, part.file.as_ref().map(|(path, _)| path.clone()));
             }
             *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
         }
     });
-    let outcomes = slots.into_iter().map(|slot| {
-        let outcome = slot.into_inner().unwrap_or_else(|e| e.into_inner());
-        outcome.unwrap_or_else(|| PartOutcome {
-            result: Err(Failure::Other(Error::Internal(
-                "a part of a measurement was never written".into(),
-            ))),
-            damaged_blocks: Vec::new(),
+    slots
+        .into_iter()
+        .map(|slot| {
+            let outcome = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+            outcome.unwrap_or_else(|| PartOutcome {
+                result: Err(Failure::Other(Error::Internal(InternalError::Impossible(
+                    "a part of a measurement was never written",
+                )))),
+                damaged_blocks: Vec::new(),
+            })
         })
-    });
-    let measurement = String::from_utf8_lossy(&schema.name).into_owned();
+        .collect()
+}
+
+/// The parts' outcomes added up: what was written, the files, and the first failure in
+/// part order (a later part may only have been cancelled); damaged blocks are recorded.
+fn gather(
+    outcomes: Vec<PartOutcome>,
+    manifest: &mut Manifest,
+    loc: &ShardLocation,
+    measurement: &str,
+) -> (Written, Vec<(PathBuf, u64)>, Option<Failure>) {
     let mut total = Written::default();
     let mut files = Vec::new();
     let mut failure = None;
@@ -312,14 +377,13 @@ fn export_measurement(
             outcome
                 .damaged_blocks
                 .iter()
-                .map(|err| SkipRecord::block(loc, measurement.clone(), err)),
+                .map(|err| SkipRecord::block(loc, measurement.to_string(), err)),
         );
         match outcome.result {
             Ok(part) => {
                 total.add(&part.written);
                 files.extend(part.file);
             }
-            // The first failure in part order; a later part may only have been cancelled.
             Err(err) => {
                 if failure.is_none() || matches!(failure, Some(Failure::Cancelled)) {
                     failure = Some(err);
@@ -327,56 +391,28 @@ fn export_measurement(
             }
         }
     }
-    if let Some(failure) = failure {
-        // Finished parts are hidden temporary files, and so is what was joined of them; a
-        // single piece that failed was never committed.
-        if let Some(joiner) = joiner {
-            joiner.abort();
-        }
-        return Err(failure);
-    }
-    let Written {
-        rows,
-        values,
-        stats,
-        casts,
-        time_range,
-    } = total;
-    let bytes = match (joiner, files.as_slice()) {
-        (_, []) => return Ok(None),
-        (None, [(_, bytes)]) => *bytes,
-        (Some(joiner), _) => match joiner.finish(bounds.len())? {
-            Some(bytes) => bytes,
-            None => return Ok(None),
-        },
-        (None, _) => {
-            return Err(Failure::Other(Error::Internal(
-                "a measurement written in one piece made several files".into(),
-            )));
-        }
-    };
-    manifest.files.push(FileRecord {
-        measurement: measurement.clone(),
-        path: path_string(&relative),
-        rows,
-        values,
-        bytes,
-        min_time: time_range.map(|(min, _)| min),
-        max_time: time_range.map(|(_, max)| max),
-    });
+    (total, files, failure)
+}
+
+/// Records a measurement's fields and what its values went through.
+fn record_fields(
+    manifest: &mut Manifest,
+    schema: &MeasurementSchema,
+    measurement: &str,
+    written: &Written,
+) {
     manifest
         .fields
         .extend(schema.fields.iter().map(|f| FieldRecord {
             shards: Vec::new(),
-            measurement: measurement.clone(),
+            measurement: measurement.to_string(),
             field: String::from_utf8_lossy(&f.key).into_owned(),
             field_type: f.field_type.name().to_string(),
         }));
-    manifest.replaced_field_values += stats.replaced_field_values;
-    manifest.replaced_tag_values += stats.replaced_tag_values;
-    manifest.cast_values += casts.cast;
-    manifest.inexact_values += casts.inexact;
-    Ok(dest.parent().map(Path::to_path_buf))
+    manifest.replaced_field_values += written.stats.replaced_field_values;
+    manifest.replaced_tag_values += written.stats.replaced_tag_values;
+    manifest.cast_values += written.casts.cast;
+    manifest.inexact_values += written.casts.inexact;
 }
 
 /// Streams `rows` into a file at `dest` (created at the first row) and commits it; a
