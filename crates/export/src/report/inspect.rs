@@ -12,7 +12,7 @@ use influx_tsm_backup::{BackupShard, ReadOptions};
 use influx_tsm_shard::Limits;
 use influx_tsm_shard::block_info::count_values;
 use influx_tsm_shard::cache::Cache;
-use influx_tsm_shard::file::TsmFile;
+use influx_tsm_shard::file::{IndexEntry, TsmFile};
 use influx_tsm_shard::index_merge::IndexMerge;
 use influx_tsm_shard::key::{measurement_of, split_composite, tags_of, unescape};
 use influx_tsm_shard::layout::ShardLocation;
@@ -318,17 +318,7 @@ fn inspect_files(
     };
     let paths: Vec<&Path> = tsm.iter().map(|(p, _)| p.as_path()).collect();
     // Problems per TSM file, then the WAL's: the order a file-by-file walk reports them.
-    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); tsm.len()];
-    let mut files: Vec<(usize, TsmFile<'_>)> = Vec::new();
-    for (i, (path, source)) in tsm.iter().enumerate() {
-        match source {
-            Ok(source) => match TsmFile::parse(source.bytes()) {
-                Ok(file) => files.push((i, file)),
-                Err(err) => file_problems[i].push(err.in_file(path).to_string()),
-            },
-            Err(err) => file_problems[i].push(err.clone()),
-        }
-    }
+    let (files, mut file_problems) = parse_tsm(&tsm);
     let mut wal_problems = Vec::new();
     let mut segments = Vec::new();
     for (_, source) in wal {
@@ -370,33 +360,14 @@ fn inspect_files(
         } else {
             entries.clear();
         }
-        for &(f, entry) in &entries {
-            let (i, file) = files[f];
-            let path = paths[i];
-            let problems = &mut file_problems[i];
-            let mut values = 0u64;
-            for block in entry.blocks() {
-                match file.block(&block, false).and_then(count_values) {
-                    Ok(n) => values += n as u64,
-                    Err(err) => problems.push(
-                        err.rebase(block.offset + 4)
-                            .in_file(path)
-                            .for_key(entry.key)
-                            .to_string(),
-                    ),
-                }
-            }
-            let (min, max) = entry.time_range();
-            adder.add(
-                &mut info,
-                problems,
-                entry.key,
-                entry.field_type.name(),
-                values,
-                min,
-                max,
-            );
-        }
+        add_entries(
+            &mut info,
+            &mut adder,
+            &entries,
+            &files,
+            &paths,
+            &mut file_problems,
+        );
         // An index error is met on moving past an entry: it follows that entry's.
         index_errors(&mut merge, &mut file_problems);
         if let Some(&(k, entry)) = cache_keys.peek()
@@ -422,6 +393,62 @@ fn inspect_files(
         .chain(wal_problems)
         .collect();
     info
+}
+
+/// Each TSM file of `tsm` that parses, with its position, and the problems of each file
+/// (by position).
+fn parse_tsm(tsm: &[Opened]) -> (Vec<(usize, TsmFile<'_>)>, Vec<Vec<String>>) {
+    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); tsm.len()];
+    let mut files: Vec<(usize, TsmFile<'_>)> = Vec::new();
+    for (i, (path, source)) in tsm.iter().enumerate() {
+        match source {
+            Ok(source) => match TsmFile::parse(source.bytes()) {
+                Ok(file) => files.push((i, file)),
+                Err(err) => file_problems[i].push(err.in_file(path).to_string()),
+            },
+            Err(err) => file_problems[i].push(err.clone()),
+        }
+    }
+    (files, file_problems)
+}
+
+/// Adds the stored copies of one key (`entries`, one per file holding it), their values
+/// counted block by block; a damaged block is a problem of its file.
+fn add_entries<'a>(
+    info: &mut ShardInfo,
+    adder: &mut Adder<'a>,
+    entries: &[(usize, IndexEntry<'a>)],
+    files: &[(usize, TsmFile<'a>)],
+    paths: &[&Path],
+    file_problems: &mut [Vec<String>],
+) {
+    for &(f, entry) in entries {
+        let (i, file) = files[f];
+        let path = paths[i];
+        let problems = &mut file_problems[i];
+        let mut values = 0u64;
+        for block in entry.blocks() {
+            match file.block(&block, false).and_then(count_values) {
+                Ok(n) => values += n as u64,
+                Err(err) => problems.push(
+                    err.rebase(block.offset + 4)
+                        .in_file(path)
+                        .for_key(entry.key)
+                        .to_string(),
+                ),
+            }
+        }
+        let (min, max) = entry.time_range();
+        adder.add(
+            info,
+            problems,
+            entry.key,
+            entry.field_type.name(),
+            values,
+            min,
+            max,
+        );
+    }
 }
 
 /// Inspects every shard under `data_dir` (and `wal_dir`), or of the backup folder
