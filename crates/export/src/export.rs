@@ -97,21 +97,25 @@ pub fn export(
         manifest,
         resumed: true,
     }));
-    results.sort_by(|a, b| {
-        let key = |r: &ShardResult| {
-            (
-                r.manifest.database.clone(),
-                r.manifest.retention_policy.clone(),
-                r.manifest.shard,
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    results.sort_by_key(|r| r.manifest.shard_id());
+    write_manifest(config, plan, out, &tables, &results)?;
+    Ok(results)
+}
+
+/// Writes `manifest.json` once the export is whole: by this process alone, or, when
+/// partitions or nodes share the output, by the last to finish.
+fn write_manifest(
+    config: &Options,
+    plan: &Plan,
+    out: &OutDir,
+    tables: &Tables,
+    results: &[ShardResult],
+) -> Result<()> {
     // A re-run that found everything done writes nothing, not even the manifest again.
     let nothing_new = results.iter().all(|r| r.resumed) && out.has_root_file(MANIFEST_FILE)?;
     if !nothing_new {
         if !config.is_shared() {
-            ExportManifest::new(config, &tables, &results).write(out)?;
+            ExportManifest::new(config, tables, results).write(out)?;
         } else {
             let every_shard = plan
                 .shards
@@ -123,11 +127,11 @@ pub fn export(
                 // The last partition (or node) to finish sees every shard done and writes
                 // the manifest of the whole export (two finishing at once write the same
                 // bytes).
-                ExportManifest::new(config, &tables, &all).write(out)?;
+                ExportManifest::new(config, tables, &all).write(out)?;
             }
         }
     }
-    Ok(results)
+    Ok(())
 }
 
 /// The plan's groups against what an earlier run finished: the finished groups'

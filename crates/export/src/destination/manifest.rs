@@ -399,41 +399,8 @@ pub fn check_export(out: &Path) -> Result<ExportCheck> {
             continue;
         }
         let folder = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-        match parquet_footer(&path) {
-            Err(err) => problem(&file.path, format!("is not a readable Parquet file: {err}")),
-            Ok((rows, columns, shards)) => {
-                if shards != file.shards {
-                    problem(
-                        &file.path,
-                        format!(
-                            "holds shards {shards:?} by its metadata, the manifest says {:?}",
-                            file.shards
-                        ),
-                    );
-                }
-                if rows != file.rows {
-                    problem(
-                        &file.path,
-                        format!("has {rows} rows, the manifest says {}", file.rows),
-                    );
-                }
-                match tables.get(folder) {
-                    None => problem(&file.path, "belongs to no table of the manifest".into()),
-                    Some(table) => {
-                        let want: Vec<ColumnType> = table
-                            .columns
-                            .iter()
-                            .map(|c| (c.name.clone(), c.field_type.clone()))
-                            .collect();
-                        if columns != want {
-                            problem(
-                                &file.path,
-                                format!("has columns {columns:?}, its table has {want:?}"),
-                            );
-                        }
-                    }
-                }
-            }
+        for what in footer_problems(&path, file, tables.get(folder).copied()) {
+            problem(&file.path, what);
         }
     }
     if manifest.output == "parquet" {
@@ -458,6 +425,40 @@ pub fn check_export(out: &Path) -> Result<ExportCheck> {
         rows: manifest.totals.rows,
         problems,
     })
+}
+
+/// What is wrong with the Parquet file at `path` against its manifest entry `file` and
+/// its `table`: its footer, shards, rows and columns.
+fn footer_problems(path: &Path, file: &ManifestFile, table: Option<&ManifestTable>) -> Vec<String> {
+    let mut problems = Vec::new();
+    match parquet_footer(path) {
+        Err(err) => problems.push(format!("is not a readable Parquet file: {err}")),
+        Ok((rows, columns, shards)) => {
+            if shards != file.shards {
+                problems.push(format!(
+                    "holds shards {shards:?} by its metadata, the manifest says {:?}",
+                    file.shards
+                ));
+            }
+            if rows != file.rows {
+                problems.push(format!("has {rows} rows, the manifest says {}", file.rows));
+            }
+            match table {
+                None => problems.push("belongs to no table of the manifest".into()),
+                Some(table) => {
+                    let want: Vec<ColumnType> = table
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.field_type.clone()))
+                        .collect();
+                    if columns != want {
+                        problems.push(format!("has columns {columns:?}, its table has {want:?}"));
+                    }
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// Column name and the InfluxDB type of a field column.

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use influx_tsm_shard::layout::ShardLocation;
-use influx_tsm_shard::rows::RowBatch;
+use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 use influx_tsm_shard::shard::Shard;
 
 use crate::destination::records::{FieldRecord, Manifest, SkipRecord};
@@ -257,19 +257,7 @@ pub(crate) fn write_shard(
                 }
                 out.end_member()?;
                 if stats.lines > 0 {
-                    // In a group of several shards, which shard had which type.
-                    let shards = match manifest.shards.is_empty() {
-                        true => Vec::new(),
-                        false => vec![loc.id],
-                    };
-                    manifest
-                        .fields
-                        .extend(schema.fields.iter().map(|f| FieldRecord {
-                            shards: shards.clone(),
-                            measurement: name.clone(),
-                            field: String::from_utf8_lossy(&f.key).into_owned(),
-                            field_type: f.field_type.name().to_string(),
-                        }));
+                    record_fields(manifest, loc, schema, &name);
                 }
                 note_stats(manifest, loc, &name, &stats);
                 total.add(&stats);
@@ -295,6 +283,28 @@ pub(crate) fn write_shard(
         }
     }
     Ok(Some(total))
+}
+
+/// Records the fields of a measurement that had lines, and, in a group of several
+/// shards, which shard had which type.
+fn record_fields(
+    manifest: &mut Manifest,
+    loc: &ShardLocation,
+    schema: &MeasurementSchema,
+    name: &str,
+) {
+    let shards = match manifest.shards.is_empty() {
+        true => Vec::new(),
+        false => vec![loc.id],
+    };
+    manifest
+        .fields
+        .extend(schema.fields.iter().map(|f| FieldRecord {
+            shards: shards.clone(),
+            measurement: name.to_string(),
+            field: String::from_utf8_lossy(&f.key).into_owned(),
+            field_type: f.field_type.name().to_string(),
+        }));
 }
 
 /// Records what line protocol could not carry as it is.

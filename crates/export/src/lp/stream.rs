@@ -53,20 +53,7 @@ pub fn export_lp_stream(
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let results: Mutex<Vec<Option<ShardResult>>> = Mutex::new((0..n).map(|_| None).collect());
 
-    let mut header = Vec::new();
-    if config.with_ddl {
-        let mut dbs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for s in &plan.shards {
-            dbs.entry(s.location.database.clone())
-                .or_default()
-                .insert(s.location.retention_policy.clone());
-        }
-        let mut sink = LpSink::new(Vec::new(), config.gzip);
-        sink.write_all(ddl(&dbs, false).as_bytes())
-            .and_then(|()| sink.finish())
-            .map(|bytes| header = bytes)
-            .map_err(|err| compress_error("the DDL", &err))?;
-    }
+    let header = ddl_header(config, plan)?;
 
     let write_result = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..threads.max(1).min(n.max(1)) {
@@ -104,19 +91,7 @@ pub fn export_lp_stream(
                 }
             });
         }
-        let written = (|| -> std::io::Result<()> {
-            stdout.write_all(&header)?;
-            for rx in receivers {
-                for chunk in rx {
-                    stdout.write_all(&chunk)?;
-                }
-                if cancel.load(Ordering::Relaxed) {
-                    break;
-                }
-            }
-            stdout.flush()
-        })()
-        .io_context(stream_closed);
+        let written = write_out(stdout, &header, receivers, &cancel).io_context(stream_closed);
         if written.is_err() {
             // Receivers are gone: blocked workers fail their next send and stop.
             cancel.store(true, Ordering::Relaxed);
@@ -135,7 +110,45 @@ pub fn export_lp_stream(
         .collect())
 }
 
-/// One shard of [`export_stdout`]: its context lines, then its measurements.
+/// With `--with-ddl`, the stream's DDL for every database and retention policy of the
+/// plan (compressed as the stream is); empty without.
+fn ddl_header(config: &Options, plan: &Plan) -> Result<Vec<u8>> {
+    if !config.with_ddl {
+        return Ok(Vec::new());
+    }
+    let mut dbs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in &plan.shards {
+        dbs.entry(s.location.database.clone())
+            .or_default()
+            .insert(s.location.retention_policy.clone());
+    }
+    let mut sink = LpSink::new(Vec::new(), config.gzip);
+    sink.write_all(ddl(&dbs, false).as_bytes())
+        .and_then(|()| sink.finish())
+        .map_err(|err| compress_error("the DDL", &err))
+}
+
+/// Writes `header`, then each shard's chunks as its worker sends them, shard after shard,
+/// until the end or a cancellation.
+fn write_out(
+    stdout: &mut dyn Write,
+    header: &[u8],
+    receivers: Vec<Receiver<Vec<u8>>>,
+    cancel: &AtomicBool,
+) -> std::io::Result<()> {
+    stdout.write_all(header)?;
+    for rx in receivers {
+        for chunk in rx {
+            stdout.write_all(&chunk)?;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    stdout.flush()
+}
+
+/// One shard of [`export_lp_stream`]: its context lines, then its measurements.
 fn stream_shard(
     config: &Options,
     cancel: &AtomicBool,

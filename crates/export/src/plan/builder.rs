@@ -336,25 +336,7 @@ impl OptionsBuilder {
             )));
         }
         if let Some(node) = &options.node {
-            if options.partition.is_some() {
-                return Err(usage(OptionsError::Conflicting(
-                    "--node and --partition do not go together",
-                )));
-            }
-            if options.mode == OutMode::Overwrite {
-                return Err(usage(OptionsError::Conflicting(
-                    "--overwrite would delete the other nodes' files; empty --out first",
-                )));
-            }
-            if stream {
-                return Err(usage(OptionsError::Conflicting(
-                    "--node needs an output folder or bucket, not --out -",
-                )));
-            }
-            let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-            if node.is_empty() || node.len() > 128 || !node.chars().all(valid) {
-                return Err(usage(OptionsError::NodeName(node.clone())));
-            }
+            check_node(node, &options, stream)?;
         }
         options.batch_rows = BATCH_ROWS.min(options.row_group_size);
         options.filter.include_set = glob_set(&measurements)?;
@@ -363,6 +345,30 @@ impl OptionsBuilder {
         options.filter.exclude = exclude_measurements;
         Ok(options)
     }
+}
+
+/// Checks `--node` against the other options (`stream`: `--out -`) and its name.
+fn check_node(node: &str, options: &Options, stream: bool) -> Result<()> {
+    if options.partition.is_some() {
+        return Err(usage(OptionsError::Conflicting(
+            "--node and --partition do not go together",
+        )));
+    }
+    if options.mode == OutMode::Overwrite {
+        return Err(usage(OptionsError::Conflicting(
+            "--overwrite would delete the other nodes' files; empty --out first",
+        )));
+    }
+    if stream {
+        return Err(usage(OptionsError::Conflicting(
+            "--node needs an output folder or bucket, not --out -",
+        )));
+    }
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if node.is_empty() || node.len() > 128 || !node.chars().all(valid) {
+        return Err(usage(OptionsError::NodeName(node.to_string())));
+    }
+    Ok(())
 }
 
 /// Refuses an output folder inside `input`, or an input inside the output folder.
