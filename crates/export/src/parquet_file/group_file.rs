@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use influx_tsm_arrow::{Columns, Projection};
+use influx_tsm_arrow::{Columns, Projection, Table};
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 use influx_tsm_shard::shard::Shard;
@@ -357,23 +357,7 @@ fn append_chunk(
             file_schema(table.columns().schema(), &settings)
         })
         .clone();
-    let mut readers: Vec<Reader<'_>> = Vec::new();
-    for &(shard, index, _) in &present {
-        let schema = &shard.measurements()[index];
-        if readers.iter().all(|r| r.schema != schema) {
-            let projection = table.projection(schema).map_err(|err| {
-                (
-                    shard_name(shard.location()),
-                    Failure::Other(Error::Arrow(err)),
-                )
-            })?;
-            readers.push(Reader {
-                schema,
-                columns: Columns::new(schema),
-                projection,
-            });
-        }
-    }
+    let readers = readers(table, &present)?;
     let reader_of = |schema: &MeasurementSchema| {
         readers
             .iter()
@@ -406,26 +390,65 @@ fn append_chunk(
                 decode(ctx, group, reader, &file_schema, shard, index)
             })
             .collect();
-        for (&(shard, index, _), decoded) in present[i..end].iter().zip(decoded) {
-            if file.dropped {
-                break;
-            }
-            let schema = &shard.measurements()[index];
-            record_damage(file, shard.location(), schema, &decoded.damaged);
-            match decoded.result {
-                Ok(()) => {
-                    ctx.progress.values_written(decoded.written.values);
-                    record_written(file, shard.location(), schema, &decoded.written);
-                    file.pending_rows += decoded.written.rows;
-                    file.pending.extend(decoded.batches);
-                    if file.pending_rows >= GATHER_ROWS {
-                        flush(ctx, group, file).map_err(|f| (shard_name(shard.location()), f))?;
-                    }
-                }
-                Err(failure) => fail(ctx, group, file, shard.location(), schema, failure)?,
-            }
-        }
+        take_decoded(ctx, group, file, &present[i..end], decoded)?;
         i = end;
+    }
+    Ok(())
+}
+
+/// A reader for each of the measurement's schemas among the shards `present` (shards
+/// written by one version of influxd share one).
+fn readers<'s>(
+    table: &Table,
+    present: &[(&'s Shard, usize, u64)],
+) -> Result<Vec<Reader<'s>>, (String, Failure)> {
+    let mut readers: Vec<Reader<'s>> = Vec::new();
+    for &(shard, index, _) in present {
+        let schema = &shard.measurements()[index];
+        if readers.iter().all(|r| r.schema != schema) {
+            let projection = table.projection(schema).map_err(|err| {
+                (
+                    shard_name(shard.location()),
+                    Failure::Other(Error::Arrow(err)),
+                )
+            })?;
+            readers.push(Reader {
+                schema,
+                columns: Columns::new(schema),
+                projection,
+            });
+        }
+    }
+    Ok(readers)
+}
+
+/// Gathers the shards of a window (`window`, decoded in parallel into `decoded`) into
+/// `file`, in order, flushing it whenever enough rows are gathered.
+fn take_decoded(
+    ctx: &Shared<'_>,
+    group: &ShardGroup,
+    file: &mut MeasurementFile,
+    window: &[(&Shard, usize, u64)],
+    decoded: Vec<Decoded>,
+) -> Result<(), (String, Failure)> {
+    for (&(shard, index, _), decoded) in window.iter().zip(decoded) {
+        if file.dropped {
+            break;
+        }
+        let schema = &shard.measurements()[index];
+        record_damage(file, shard.location(), schema, &decoded.damaged);
+        match decoded.result {
+            Ok(()) => {
+                ctx.progress.values_written(decoded.written.values);
+                record_written(file, shard.location(), schema, &decoded.written);
+                file.pending_rows += decoded.written.rows;
+                file.pending.extend(decoded.batches);
+                if file.pending_rows >= GATHER_ROWS {
+                    flush(ctx, group, file).map_err(|f| (shard_name(shard.location()), f))?;
+                }
+            }
+            Err(failure) => fail(ctx, group, file, shard.location(), schema, failure)?,
+        }
     }
     Ok(())
 }
