@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use influx_tsm_arrow::{CastStats, Columns, Projection};
+use influx_tsm_arrow::{CastStats, Columns, Projection, Table};
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 use influx_tsm_shard::shard::{MeasurementRows, Shard};
@@ -227,24 +227,11 @@ fn export_measurement(
     } else {
         Vec::new()
     };
-    let bounds: Vec<SeriesRange<'_>> = (0..=cuts.len())
-        .map(|i| {
-            let from = i.checked_sub(1).map(|j| cuts[j].as_slice());
-            (from, cuts.get(i).map(Vec::as_slice))
-        })
-        .collect();
+    let bounds = series_ranges(&cuts);
     // In parts: each is a temporary file, joined at the end.
     let split = bounds.len() > 1;
     let columns = Columns::new(schema);
-    let table = ctx
-        .tables
-        .get(&loc.database, &loc.retention_policy, &schema.name)
-        .ok_or(Error::Internal(InternalError::Impossible(
-            "a measurement without a table",
-        )))?;
-    let projection = table
-        .projection(schema)
-        .map_err(|err| Failure::Other(Error::Arrow(err)))?;
+    let (table, projection) = table_of(ctx, loc, schema)?;
     let target = Target {
         loc,
         shards: std::slice::from_ref(&loc.id),
@@ -308,6 +295,34 @@ fn export_measurement(
     });
     record_fields(manifest, schema, &measurement, &total);
     Ok(dest.parent().map(Path::to_path_buf))
+}
+
+/// The series ranges between `cuts` (sorted series keys): one open range without cuts.
+fn series_ranges(cuts: &[Vec<u8>]) -> Vec<SeriesRange<'_>> {
+    (0..=cuts.len())
+        .map(|i| {
+            let from = i.checked_sub(1).map(|j| cuts[j].as_slice());
+            (from, cuts.get(i).map(Vec::as_slice))
+        })
+        .collect()
+}
+
+/// The measurement's table, and the projection from this shard's schema to it.
+fn table_of<'t>(
+    ctx: &'t Shared<'_>,
+    loc: &ShardLocation,
+    schema: &MeasurementSchema,
+) -> Result<(&'t Table, Projection), Failure> {
+    let table = ctx
+        .tables
+        .get(&loc.database, &loc.retention_policy, &schema.name)
+        .ok_or(Error::Internal(InternalError::Impossible(
+            "a measurement without a table",
+        )))?;
+    let projection = table
+        .projection(schema)
+        .map_err(|err| Failure::Other(Error::Arrow(err)))?;
+    Ok((table, projection))
 }
 
 /// Writes the parts of a measurement (`bounds`, one piece when there is one bound), each
