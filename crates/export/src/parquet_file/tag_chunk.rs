@@ -495,22 +495,7 @@ impl TagChunkWriter {
         let mut data_offset = None;
         let mut num_values = 0i64;
         for page in std::mem::take(&mut self.pages) {
-            let encoding = page.page.encoding();
-            match encoding_stats.last_mut() {
-                Some(last)
-                    if last.page_type == PageType::DATA_PAGE && last.encoding == encoding =>
-                {
-                    last.count += 1;
-                }
-                _ => encoding_stats.push(PageEncodingStats {
-                    page_type: PageType::DATA_PAGE,
-                    encoding,
-                    count: 1,
-                }),
-            }
-            if !encodings.contains(&encoding) {
-                encodings.push(encoding);
-            }
+            count_data_page(&mut encoding_stats, &mut encodings, page.page.encoding());
             let spec = writer.write_page(page.page)?;
             data_offset.get_or_insert(spec.offset as i64);
             compressed += spec.compressed_size as i64;
@@ -525,26 +510,7 @@ impl TagChunkWriter {
         writer.close()?;
         let bytes = Bytes::from(sink.into_inner()?);
 
-        let limit = self.limits.statistics_truncate;
-        let (min, min_exact) = match &self.min {
-            Some(min) => {
-                let (v, truncated) = truncate_min(min, limit);
-                (Some(v.into()), !truncated)
-            }
-            None => (None, true),
-        };
-        let (max, max_exact) = match &self.max {
-            Some(max) => {
-                let (v, truncated) = truncate_max(max, limit);
-                (Some(v.into()), !truncated)
-            }
-            None => (None, true),
-        };
-        let statistics = Statistics::ByteArray(
-            ValueStatistics::new(min, max, None, Some(self.nulls), false)
-                .with_min_is_exact(min_exact)
-                .with_max_is_exact(max_exact),
-        );
+        let statistics = self.statistics();
         let histogram = self.histogram(self.nulls, self.rows);
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(self.compression)
@@ -579,6 +545,52 @@ impl TagChunkWriter {
             offset_index: Some(offsets.build()),
         };
         Ok((bytes, close))
+    }
+
+    /// The chunk's statistics: min and max (truncated as the properties say) and nulls.
+    fn statistics(&self) -> Statistics {
+        let limit = self.limits.statistics_truncate;
+        let (min, min_exact) = match &self.min {
+            Some(min) => {
+                let (v, truncated) = truncate_min(min, limit);
+                (Some(v.into()), !truncated)
+            }
+            None => (None, true),
+        };
+        let (max, max_exact) = match &self.max {
+            Some(max) => {
+                let (v, truncated) = truncate_max(max, limit);
+                (Some(v.into()), !truncated)
+            }
+            None => (None, true),
+        };
+        Statistics::ByteArray(
+            ValueStatistics::new(min, max, None, Some(self.nulls), false)
+                .with_min_is_exact(min_exact)
+                .with_max_is_exact(max_exact),
+        )
+    }
+}
+
+/// Counts a data page of `encoding` in the chunk's page encoding stats (runs of one
+/// encoding counted together) and its list of encodings.
+fn count_data_page(
+    encoding_stats: &mut Vec<PageEncodingStats>,
+    encodings: &mut Vec<Encoding>,
+    encoding: Encoding,
+) {
+    match encoding_stats.last_mut() {
+        Some(last) if last.page_type == PageType::DATA_PAGE && last.encoding == encoding => {
+            last.count += 1;
+        }
+        _ => encoding_stats.push(PageEncodingStats {
+            page_type: PageType::DATA_PAGE,
+            encoding,
+            count: 1,
+        }),
+    }
+    if !encodings.contains(&encoding) {
+        encodings.push(encoding);
     }
 }
 
