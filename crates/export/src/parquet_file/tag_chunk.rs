@@ -349,6 +349,34 @@ impl TagChunkWriter {
         Ok(())
     }
 
+    /// Widens the chunk's min and max by a page's, and follows the pages' boundary order.
+    fn note_bounds(&mut self, min: &Vec<u8>, max: &Vec<u8>) {
+        if self
+            .min
+            .as_ref()
+            .is_none_or(|m| m.as_slice() > min.as_slice())
+        {
+            self.min = Some(min.clone());
+        }
+        if self
+            .max
+            .as_ref()
+            .is_none_or(|m| m.as_slice() < max.as_slice())
+        {
+            self.max = Some(max.clone());
+        }
+        let boundary = &mut self.boundary;
+        if let Some((last_min, last_max)) = boundary.last.as_ref() {
+            if last_min > min || last_max > max {
+                boundary.ascending = false;
+            }
+            if min > last_min || max > last_max {
+                boundary.descending = false;
+            }
+        }
+        boundary.last = Some((min.clone(), max.clone()));
+    }
+
     /// Encodes and compresses the open page and records its statistics.
     fn flush_page(&mut self) -> Result<()> {
         if self.page.rows == 0 {
@@ -357,20 +385,7 @@ impl TagChunkWriter {
         let page = std::mem::take(&mut self.page);
         let mut buf = Vec::new();
         if self.descr.max_def_level() > 0 {
-            let mut levels = Vec::new();
-            let mut runs = page.runs.iter().peekable();
-            while let Some(run) = runs.next() {
-                let valid = run.index.is_some();
-                let mut len = run.len;
-                while let Some(next) = runs.next_if(|r| r.index.is_some() == valid) {
-                    len += next.len;
-                }
-                rle_run(&mut levels, len, u32::from(valid), 1);
-            }
-            let levels_len = u32::try_from(levels.len())
-                .map_err(|_| ParquetError::General("definition levels too long".into()))?;
-            buf.extend_from_slice(&levels_len.to_le_bytes());
-            buf.extend_from_slice(&levels);
+            write_definition_levels(&mut buf, &page.runs)?;
         }
         let encoding = if self.dictionary.full {
             buf.extend_from_slice(&page.plain);
@@ -398,30 +413,7 @@ impl TagChunkWriter {
         let null_page = page.nulls == rows;
         match (&page.min, &page.max) {
             (Some(min), Some(max)) if !null_page => {
-                if self
-                    .min
-                    .as_ref()
-                    .is_none_or(|m| m.as_slice() > min.as_slice())
-                {
-                    self.min = Some(min.clone());
-                }
-                if self
-                    .max
-                    .as_ref()
-                    .is_none_or(|m| m.as_slice() < max.as_slice())
-                {
-                    self.max = Some(max.clone());
-                }
-                let boundary = &mut self.boundary;
-                if let Some((last_min, last_max)) = boundary.last.as_ref() {
-                    if last_min > min || last_max > max {
-                        boundary.ascending = false;
-                    }
-                    if min > last_min || max > last_max {
-                        boundary.descending = false;
-                    }
-                }
-                boundary.last = Some((min.clone(), max.clone()));
+                self.note_bounds(min, max);
                 let limit = self.limits.index_truncate;
                 self.column_index.append(
                     false,
@@ -570,6 +562,26 @@ impl TagChunkWriter {
                 .with_max_is_exact(max_exact),
         )
     }
+}
+
+/// Appends a page's definition levels (1 for a row with a value, 0 for a null), RLE
+/// encoded after their length, as a version 1 data page holds them.
+fn write_definition_levels(buf: &mut Vec<u8>, page_runs: &[Run]) -> Result<()> {
+    let mut levels = Vec::new();
+    let mut runs = page_runs.iter().peekable();
+    while let Some(run) = runs.next() {
+        let valid = run.index.is_some();
+        let mut len = run.len;
+        while let Some(next) = runs.next_if(|r| r.index.is_some() == valid) {
+            len += next.len;
+        }
+        rle_run(&mut levels, len, u32::from(valid), 1);
+    }
+    let levels_len = u32::try_from(levels.len())
+        .map_err(|_| ParquetError::General("definition levels too long".into()))?;
+    buf.extend_from_slice(&levels_len.to_le_bytes());
+    buf.extend_from_slice(&levels);
+    Ok(())
 }
 
 /// Counts a data page of `encoding` in the chunk's page encoding stats (runs of one
