@@ -299,23 +299,7 @@ fn inspect_files(
     wal: Vec<Opened>,
     limits: &Limits,
 ) -> ShardInfo {
-    let source_info = |(path, source): &Opened| FileInfo {
-        path: path.clone(),
-        bytes: source.as_ref().map_or(0, FileSource::len),
-    };
-    let mut info = ShardInfo {
-        database: loc.database.clone(),
-        retention_policy: loc.retention_policy.clone(),
-        id: loc.id,
-        min_time: None,
-        max_time: None,
-        tsm_files: tsm.iter().map(source_info).collect(),
-        tombstone_files,
-        wal_files: wal.iter().map(source_info).collect(),
-        measurements: BTreeMap::new(),
-        problems: Vec::new(),
-        catalogue: None,
-    };
+    let mut info = empty_info(loc, &tsm, tombstone_files, &wal);
     let paths: Vec<&Path> = tsm.iter().map(|(p, _)| p.as_path()).collect();
     // Problems per TSM file, then the WAL's: the order a file-by-file walk reports them.
     let (files, mut file_problems) = parse_tsm(&tsm);
@@ -393,6 +377,32 @@ fn inspect_files(
         .chain(wal_problems)
         .collect();
     info
+}
+
+/// The shard's report before its keys are read: where it is and its files.
+fn empty_info(
+    loc: &ShardLocation,
+    tsm: &[Opened],
+    tombstone_files: Vec<FileInfo>,
+    wal: &[Opened],
+) -> ShardInfo {
+    let source_info = |(path, source): &Opened| FileInfo {
+        path: path.clone(),
+        bytes: source.as_ref().map_or(0, FileSource::len),
+    };
+    ShardInfo {
+        database: loc.database.clone(),
+        retention_policy: loc.retention_policy.clone(),
+        id: loc.id,
+        min_time: None,
+        max_time: None,
+        tsm_files: tsm.iter().map(source_info).collect(),
+        tombstone_files,
+        wal_files: wal.iter().map(source_info).collect(),
+        measurements: BTreeMap::new(),
+        problems: Vec::new(),
+        catalogue: None,
+    }
 }
 
 /// Each TSM file of `tsm` that parses, with its position, and the problems of each file
