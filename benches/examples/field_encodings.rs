@@ -11,7 +11,7 @@
 use influx_tsm_arrow::Columns;
 use influx_tsm_export::Compression;
 use influx_tsm_export::field_encoding::choose;
-use influx_tsm_export::output::writer_properties;
+use influx_tsm_export::output::{FileSettings, writer_properties};
 use influx_tsm_shard::Limits;
 use influx_tsm_shard::rows::RowBatch;
 use influx_tsm_shard::shard::{Shard, TimeRange};
@@ -35,15 +35,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut best = u64::MAX;
             for _ in 0..5 {
                 let start = cpu_ns();
-                writer_properties(
-                    Compression::Zstd(1),
-                    1 << 20,
-                    &loc.database,
-                    &loc.retention_policy,
-                    &schema.name,
-                    std::slice::from_ref(&loc.id),
-                    &first,
-                )?;
+                let settings = FileSettings {
+                    compression: Compression::Zstd(1),
+                    row_group_size: 1 << 20,
+                    database: &loc.database,
+                    retention_policy: &loc.retention_policy,
+                    measurement: &schema.name,
+                    shards: std::slice::from_ref(&loc.id),
+                };
+                writer_properties(&settings, &first)?;
                 best = best.min(cpu_ns() - start);
             }
             total_ns += best;

@@ -89,12 +89,12 @@ use crate::columns::{ValuesSource, field_array, tag_array, time_array};
 pub use crate::error::{Error, Result};
 pub use crate::reader::{
     DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, MeasurementReader, MeasurementScan, ReadOptions,
-    ScanBuilder,
+    ScanBuilder, open_on_pool,
 };
 pub use crate::schema::{
     Column, Columns, META_CAST_FROM, META_KEY, META_KEY_HEX, META_MEASUREMENT,
-    META_MEASUREMENT_HEX, META_ROLE, META_TYPE, Role, field_data_type, tag_data_type,
-    time_data_type,
+    META_MEASUREMENT_HEX, META_ROLE, META_TYPE, Role, field_data_type, hex, tag_data_type,
+    time_data_type, unhex,
 };
 pub use crate::table::{
     CastStats, Projection, Table, TableBuilder, TableField, TypeConflicts, influxql_precedence,

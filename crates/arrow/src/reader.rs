@@ -34,7 +34,22 @@ fn open_shard(location: &ShardLocation, options: &ShardOptions) -> influx_tsm_sh
     if rayon::current_thread_index().is_none() {
         return Shard::open_with(location, options);
     }
-    let opening = ShardOpening::new(ShardFiles::map(location)?, options)?.located(location);
+    open_on_pool(location, ShardFiles::map(location)?, options)
+}
+
+/// Opens the shard at `location` from its `files`, its key ranges (see [`ShardOpening`])
+/// scanned by the current rayon pool's idle workers: a big shard opens faster than on one
+/// thread when there are fewer shards than workers. The shard is the one
+/// [`Shard::open_with`] gives. The one routine for this, the exporter's too.
+///
+/// # Errors
+/// As [`Shard::open_with`].
+pub fn open_on_pool(
+    location: &ShardLocation,
+    files: ShardFiles,
+    options: &ShardOptions,
+) -> influx_tsm_shard::Result<Shard> {
+    let opening = ShardOpening::new(files, options)?.located(location);
     let scans = (0..opening.key_ranges())
         .into_par_iter()
         .with_max_len(1)

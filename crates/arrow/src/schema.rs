@@ -288,8 +288,11 @@ fn arrow_field(column: &Column, cast_from: &[FieldType]) -> Field {
     Field::new(&column.name, data_type, nullable).with_metadata(metadata)
 }
 
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes`, two digits per byte: the workspace's one writer of hex (the
+/// metadata of names that are not UTF-8 here; in the export, the hash in a cut file name,
+/// `tables.json` and upload records). What [`unhex`] reads back. This is the lowest crate
+/// that writes hex, and eight lines do not earn a dependency.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -297,6 +300,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     out
+}
+
+/// The bytes of `text`, two hex digits per byte (either case), as [`hex`] writes them;
+/// `None` for an odd length or anything but hex digits.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    // `from_str_radix` alone would take a sign (`+f`).
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
 }
 
 #[cfg(test)]

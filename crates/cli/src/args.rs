@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use influx_tsm_backup::Backup;
 use influx_tsm_export::remote::Remote;
-use influx_tsm_export::{Compression, Options, OutMode, Partition, TypeConflicts, check_apart};
+use influx_tsm_export::{
+    Compression, Options, OptionsError, OutMode, Partition, TypeConflicts, check_apart,
+};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -344,9 +346,10 @@ impl ExportArgs {
                 .ok()
                 .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| {
-                    influx_tsm_export::Error::Options(format!(
-                        "--out {text}: not a file URL of a path"
-                    ))
+                    influx_tsm_export::Error::Options(OptionsError::BadUrl {
+                        url: text.to_string(),
+                        reason: "not a file URL of a path".to_string(),
+                    })
                 }),
             _ => Ok(self.out.clone()),
         }
@@ -358,7 +361,9 @@ impl ExportArgs {
         &self,
         remote: Option<(&std::path::Path, Arc<Remote>)>,
     ) -> Result<Options, influx_tsm_export::Error> {
-        let usage = |message: &str| influx_tsm_export::Error::Options(message.to_string());
+        let usage = |message: &'static str| {
+            influx_tsm_export::Error::Options(OptionsError::Conflicting(message))
+        };
         let data_dir = match (&self.data_dir, &self.influxdb_dir) {
             (Some(dir), _) => dir.clone(),
             (None, Some(root)) => {
@@ -369,11 +374,9 @@ impl ExportArgs {
                     // A backup folder is read as it is (the plan sees it is one).
                     root.clone()
                 } else {
-                    return Err(influx_tsm_export::Error::Options(format!(
-                        "{} has no data/ folder and is no influxd backup (use --data-dir for \
-                         a data folder elsewhere)",
-                        root.display()
-                    )));
+                    return Err(influx_tsm_export::Error::Options(OptionsError::NoData {
+                        root: root.clone(),
+                    }));
                 }
             }
             (None, None) => return Err(usage("give INFLUXDB_DIR or --data-dir")),

@@ -28,12 +28,15 @@ use influx_tsm_shard::rows::MeasurementSchema;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::export::{guarded, shard_schemas};
-use crate::options::{Format, Options};
-use crate::plan::{ElsewhereShard, Plan};
-use crate::state::{OutDir, STATE_DIR, ShardKey, shard_key, to_json};
-use crate::tables::Tables;
+use crate::destination::STATE_DIR;
+use crate::destination::state::{OutDir, to_json};
+use crate::error::{Error, InternalError, OutDirError, Result};
+use crate::plan::Plan;
+use crate::plan::options::{Format, Options};
+use crate::plan::shards::ElsewhereShard;
+use crate::plan::tables::Tables;
+use crate::run::{guarded, shard_schemas};
+use crate::shard::ShardId;
 
 /// Folder of the registrations, under the state folder.
 const NODES_DIR: &str = "nodes";
@@ -73,12 +76,8 @@ struct HeldShard {
 }
 
 impl HeldShard {
-    fn key(&self) -> ShardKey {
-        (
-            self.database.clone(),
-            self.retention_policy.clone(),
-            self.shard,
-        )
+    fn key(&self) -> ShardId {
+        ShardId::new(&self.database, &self.retention_policy, self.shard)
     }
 }
 
@@ -106,19 +105,17 @@ struct DealtShard {
 }
 
 impl DealtShard {
-    fn key(&self) -> ShardKey {
-        (
-            self.database.clone(),
-            self.retention_policy.clone(),
-            self.shard,
-        )
+    fn key(&self) -> ShardId {
+        ShardId::new(&self.database, &self.retention_policy, self.shard)
     }
 }
 
 fn node_of(config: &Options) -> Result<&str> {
     config
         .node()
-        .ok_or_else(|| Error::Internal("a cluster step without --node".into()))
+        .ok_or(Error::Internal(InternalError::Impossible(
+            "a cluster step without --node",
+        )))
 }
 
 fn record_path(node: &str) -> String {
@@ -139,12 +136,11 @@ fn shares_path() -> String {
 pub fn register(config: &Options, plan: &Plan, out: &OutDir) -> Result<Registration> {
     let node = node_of(config)?;
     if out.read_state_file(&shares_path())?.is_some() {
-        return Err(Error::OutDir(format!(
-            "the cluster export into {} has started (its shares are fixed in {}); node \
-             {node} cannot register now: export into another --out",
-            out.root().display(),
-            shares_path()
-        )));
+        return Err(Error::OutDir(OutDirError::ClusterStarted {
+            node: node.to_string(),
+            out: out.root().to_path_buf(),
+            shares: shares_path(),
+        }));
     }
     let schemas: Vec<Vec<MeasurementSchema>> = match config.format {
         Format::Parquet => plan
@@ -211,32 +207,29 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
         None => fix_shares(config, node, out)?,
     };
     if shares.version != VERSION {
-        return Err(Error::OutDir(format!(
-            "{} is version {}, not {VERSION}",
-            shares_path(),
-            shares.version
-        )));
+        return Err(Error::OutDir(OutDirError::StateVersion {
+            what: shares_path(),
+            found: shares.version,
+            expected: VERSION,
+        }));
     }
     if !shares.nodes.iter().any(|n| n == node) {
-        return Err(Error::OutDir(format!(
-            "node {node} did not register before the cluster export into {} started \
-             (registered: {}); export into another --out",
-            out.root().display(),
-            shares.nodes.join(", ")
-        )));
+        return Err(Error::OutDir(OutDirError::NodeLate {
+            node: node.to_string(),
+            out: out.root().to_path_buf(),
+            registered: shares.nodes.clone(),
+        }));
     }
-    let dealt: HashMap<ShardKey, &DealtShard> =
-        shares.shards.iter().map(|s| (s.key(), s)).collect();
+    let dealt: HashMap<ShardId, &DealtShard> = shares.shards.iter().map(|s| (s.key(), s)).collect();
     let planned = std::mem::take(&mut plan.shards);
     let mut held = std::collections::HashSet::new();
     for shard in planned {
-        let key = shard_key(&shard.location);
+        let key = ShardId::of(&shard.location);
         let Some(dealt) = dealt.get(&key) else {
-            return Err(Error::OutDir(format!(
-                "node {node} holds shard {}/{}/{} now but did not when it registered; \
-                 export into another --out",
-                key.0, key.1, key.2
-            )));
+            return Err(Error::OutDir(OutDirError::ShardAppeared {
+                node: node.to_string(),
+                shard: key,
+            }));
         };
         held.insert(key);
         if dealt.node == node {
@@ -251,10 +244,10 @@ pub fn assign(config: &Options, plan: &mut Plan, out: &OutDir) -> Result<()> {
             continue;
         }
         if dealt.node == node {
-            return Err(Error::OutDir(format!(
-                "node {node} registered shard {}/{}/{} but its input no longer holds it",
-                key.0, key.1, key.2
-            )));
+            return Err(Error::OutDir(OutDirError::ShardVanished {
+                node: node.to_string(),
+                shard: key,
+            }));
         }
         plan.elsewhere.push(elsewhere(dealt, false));
     }
@@ -283,20 +276,20 @@ fn fix_shares(config: &Options, node: &str, out: &OutDir) -> Result<Shares> {
             source,
         })?;
         if record.version != VERSION {
-            return Err(Error::OutDir(format!(
-                "the registration {NODES_DIR}/{name} is version {}, not {VERSION}",
-                record.version
-            )));
+            return Err(Error::OutDir(OutDirError::StateVersion {
+                what: format!("the registration {NODES_DIR}/{name}"),
+                found: record.version,
+                expected: VERSION,
+            }));
         }
         records.push(record);
     }
     records.sort_by(|a, b| a.node.cmp(&b.node));
     if !records.iter().any(|r| r.node == node) {
-        return Err(Error::OutDir(format!(
-            "node {node} has not registered in {}: run the export with --register on every \
-             node first, then without it",
-            out.root().display()
-        )));
+        return Err(Error::OutDir(OutDirError::NodeNotRegistered {
+            node: node.to_string(),
+            out: out.root().to_path_buf(),
+        }));
     }
     let shares = deal(&records);
     if config.format == Format::Parquet {
@@ -312,7 +305,7 @@ fn fix_shares(config: &Options, node: &str, out: &OutDir) -> Result<Shares> {
 /// bytes dealt so far (the first by name on a tie). Depends only on the registrations,
 /// not on their order.
 fn deal(records: &[NodeRecord]) -> Shares {
-    let mut shards: BTreeMap<ShardKey, (u64, Vec<String>)> = BTreeMap::new();
+    let mut shards: BTreeMap<ShardId, (u64, Vec<String>)> = BTreeMap::new();
     for record in records {
         for held in &record.shards {
             let entry = shards.entry(held.key()).or_default();
@@ -320,10 +313,10 @@ fn deal(records: &[NodeRecord]) -> Shares {
             entry.1.push(record.node.clone());
         }
     }
-    let mut order: Vec<(&ShardKey, &(u64, Vec<String>))> = shards.iter().collect();
+    let mut order: Vec<(&ShardId, &(u64, Vec<String>))> = shards.iter().collect();
     order.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
     let mut load: BTreeMap<&str, u64> = records.iter().map(|r| (r.node.as_str(), 0)).collect();
-    let mut dealt: BTreeMap<&ShardKey, String> = BTreeMap::new();
+    let mut dealt: BTreeMap<&ShardId, String> = BTreeMap::new();
     for (key, (bytes, holders)) in order {
         let chosen = holders
             .iter()
@@ -346,9 +339,9 @@ fn deal(records: &[NodeRecord]) -> Shares {
                 let mut holders = holders.clone();
                 holders.sort();
                 DealtShard {
-                    database: key.0.clone(),
-                    retention_policy: key.1.clone(),
-                    shard: key.2,
+                    database: key.database.clone(),
+                    retention_policy: key.retention_policy.clone(),
+                    shard: key.id,
                     bytes: *bytes,
                     node: dealt.get(key).cloned().unwrap_or_default(),
                     holders,

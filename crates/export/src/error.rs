@@ -4,8 +4,16 @@
 //! airq/autogen/3, measurement \"air\""); the cause is its [`std::error::Error::source`].
 //! Print the whole chain (anyhow's `{:#}`, or walking `source()`) for a full message.
 
+mod internal;
+mod options;
+mod out_dir;
+
 use std::fmt;
 use std::path::Path;
+
+pub use internal::InternalError;
+pub use options::OptionsError;
+pub use out_dir::OutDirError;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -17,10 +25,10 @@ pub enum Error {
     /// Options that do not fit together or do not fit the input: a missing input folder,
     /// an output inside the input, an empty time range, a bad glob. The command line
     /// reports these as usage errors.
-    Options(String),
+    Options(OptionsError),
     /// The output directory cannot be used as asked: not empty without resume or
     /// overwrite, written by something else, or resumed with other options.
-    OutDir(String),
+    OutDir(OutDirError),
     /// Damaged or unreadable input; the error names the file and byte offset.
     Input(influx_tsm_shard::Error),
     /// The input directory tree could not be listed.
@@ -74,7 +82,7 @@ pub enum Error {
         source: Box<object_store::Error>,
     },
     /// A bug: a panic while exporting a shard, or an impossible state. Please report it.
-    Internal(String),
+    Internal(InternalError),
 }
 
 impl Error {
@@ -167,9 +175,9 @@ pub(crate) fn cannot(verb: &str, path: &Path) -> impl FnOnce() -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Options(message) | Error::OutDir(message) | Error::Internal(message) => {
-                f.write_str(message)
-            }
+            Error::Options(err) => err.fmt(f),
+            Error::OutDir(err) => err.fmt(f),
+            Error::Internal(err) => err.fmt(f),
             Error::Input(err) => err.fmt(f),
             Error::Scan { dir, .. } => write!(f, "cannot scan {}", dir.display()),
             Error::InShard {
@@ -204,6 +212,24 @@ impl std::error::Error for Error {
             Error::Arrow(err) => err.source(),
             Error::Options(_) | Error::OutDir(_) | Error::Internal(_) => None,
         }
+    }
+}
+
+impl From<OptionsError> for Error {
+    fn from(err: OptionsError) -> Error {
+        Error::Options(err)
+    }
+}
+
+impl From<OutDirError> for Error {
+    fn from(err: OutDirError) -> Error {
+        Error::OutDir(err)
+    }
+}
+
+impl From<InternalError> for Error {
+    fn from(err: InternalError) -> Error {
+        Error::Internal(err)
     }
 }
 

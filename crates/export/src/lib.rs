@@ -88,45 +88,43 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
-pub mod conflicts;
+pub mod destination;
 mod error;
 mod export;
-pub mod field_encoding;
-pub mod group;
-mod group_file;
-pub mod inspect;
 pub mod lp;
-mod lp_export;
-pub mod lp_sink;
-pub mod manifest;
 pub mod naming;
-mod observer;
-mod opened;
-mod options;
-pub mod output;
-pub mod parts;
+pub mod parquet_file;
 mod plan;
-pub mod remote;
 mod report;
-pub mod state;
-pub mod tables;
-pub mod tag_chunk;
+mod run;
+pub mod shard;
 pub mod verify;
 
-pub use error::{Error, Result};
+// The modules under their names from before the tree of folders, for callers.
+pub use destination::{manifest, remote, state};
+pub use lp::sink as lp_sink;
+pub use parquet_file::{field_encoding, output, parts, tag_chunk};
+pub use plan::{conflicts, group, tables};
+pub use report::inspect;
+
+pub use destination::records::ShardResult;
+pub use destination::state::OutDir;
+pub use error::{Error, InternalError, OptionsError, OutDirError, Result};
 pub use export::export;
 pub use influx_tsm_arrow::TypeConflicts;
-pub use lp_export::{context as lp_context, ddl as lp_ddl, export_lp_stream};
-pub use observer::{NoProgress, Observer};
-pub use opened::{OpenedShard, ShardInput, open_shard, shard_name};
-pub use options::{
+pub use lp::export::{context as lp_context, ddl as lp_ddl};
+pub use lp::stream::export_lp_stream;
+pub use naming::path_string;
+pub use plan::builder::{OptionsBuilder, check_apart};
+pub use plan::options::{
     Compression, DEFAULT_BATCH_BYTES, DEFAULT_ROW_GROUP_SIZE, DEFAULT_SERIES_PER_PART,
     DEFAULT_SMALL_SHARD_BYTES, DEFAULT_TARGET_FILE_SIZE, Filter, Format, INTERNAL_DATABASE,
-    Options, OptionsBuilder, OutMode, Partition, check_apart, resolve,
+    Options, OutMode, Partition, resolve,
 };
-pub use plan::{
-    DryRun, DryRunShard, ElsewhereShard, Input, Plan, PlannedShard, UnlistedShard, catalogue,
-    partition, path_string, shard_status_name,
-};
-pub use report::{Ignored, Report, ShardResult, conflicts as type_conflicts};
-pub use state::OutDir;
+pub use plan::shards::{ElsewhereShard, PlannedShard, UnlistedShard};
+pub use plan::{Input, Plan, catalogue, partition, shard_status_name};
+pub use report::dry_run::{DryRun, DryRunShard};
+pub use report::observer::{NoProgress, Observer};
+pub use report::{Ignored, Report, conflicts as type_conflicts};
+pub use shard::open::{OpenedShard, open_shard};
+pub use shard::{ShardId, ShardInput, shard_name};

@@ -22,6 +22,11 @@
 //!   newlines are written raw and counted (line-based tools must track quotes; `influx
 //!   -import` reads line by line and doubles such newlines).
 
+pub(crate) mod export;
+pub(crate) mod group_file;
+pub mod sink;
+pub(crate) mod stream;
+
 use influx_tsm_shard::Values;
 use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 

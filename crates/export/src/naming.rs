@@ -26,6 +26,9 @@
 
 use sha2::{Digest, Sha256};
 
+/// Hex has one owner in the workspace, the lowest crate that writes it.
+pub use influx_tsm_arrow::{hex, unhex};
+
 /// The longest encoded component, in bytes (file systems allow 255).
 pub const MAX_COMPONENT: usize = 200;
 
@@ -77,10 +80,7 @@ pub fn encode(name: &[u8]) -> String {
         out.push_str(unit);
     }
     out.push('~');
-    for b in Sha256::digest(name).iter().take(HASH_HEX / 2) {
-        out.push(hex_digit(b >> 4).to_ascii_lowercase());
-        out.push(hex_digit(b & 15).to_ascii_lowercase());
-    }
+    out.push_str(&hex(&Sha256::digest(name)[..HASH_HEX / 2]));
     out
 }
 
@@ -173,6 +173,14 @@ fn hex_value(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
+}
+
+/// A relative path with `/` separators.
+pub fn path_string(path: &std::path::Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]

@@ -1,41 +1,31 @@
 //! The plan: which shards to export, how big they are, and (for `--dry-run`) which
 //! measurements and files each gives.
 
+pub mod builder;
+pub mod conflicts;
+pub mod group;
+pub mod options;
+pub mod shards;
+pub mod tables;
+
 use std::path::{Path, PathBuf};
 
 use influx_tsm_backup::Backup;
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::meta::{Meta, ShardStatus, decode_meta};
-use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::error::{Error, Result, cannot};
-use crate::group::{ShardGroup, group_shards};
-use crate::opened::{ShardInput, open_shard, shard_name};
-use crate::options::{Format, Options};
-use crate::output::{group_path, lp_group_path};
-use crate::state::OutDir;
-
-/// A shard to export.
-#[derive(Debug)]
-pub struct PlannedShard {
-    /// Where its files are.
-    pub location: ShardLocation,
-    /// Bytes of its TSM, tombstone and WAL files (of its archives, for a backup).
-    pub bytes: u64,
-    /// Where its files are.
-    pub input: ShardInput,
-    /// The start of its shard group's time span (nanoseconds), from the server's
-    /// catalogue; `None` without one. Orders the shards of a group.
-    pub start_time: Option<i64>,
-}
+use crate::plan::group::{ShardGroup, group_shards};
+use crate::plan::options::Options;
+use crate::plan::shards::{ElsewhereShard, PlannedShard, UnlistedShard};
+use crate::shard::ShardInput;
 
 /// The shards to export.
 #[derive(Debug)]
 pub struct Plan {
     /// Selected shards, in (database, retention policy, id) order.
     pub shards: Vec<PlannedShard>,
-    /// The groups `shards` are exported in ([`crate::group`]), in (database, retention
+    /// The groups `shards` are exported in ([`crate::plan::group`]), in (database, retention
     /// policy, time) order; each shard is in exactly one.
     pub groups: Vec<ShardGroup>,
     /// What the directory scan passed over, with the reason.
@@ -51,45 +41,6 @@ pub struct Plan {
     /// With `--node` (after [`crate::cluster::assign`]): the export's shards that other
     /// nodes write, those held here too (replicas) among them.
     pub elsewhere: Vec<ElsewhereShard>,
-}
-
-/// A shard of a cluster export that another node writes.
-#[derive(Clone, Debug, Serialize)]
-pub struct ElsewhereShard {
-    /// Database.
-    pub database: String,
-    /// Retention policy.
-    pub retention_policy: String,
-    /// Shard id.
-    pub shard: u64,
-    /// The node that writes it.
-    pub node: String,
-    /// Whether this node holds it too (a replica it leaves to `node`).
-    pub held_here: bool,
-}
-
-impl ElsewhereShard {
-    /// Its (database, retention policy, shard id).
-    pub fn key(&self) -> crate::state::ShardKey {
-        (
-            self.database.clone(),
-            self.retention_policy.clone(),
-            self.shard,
-        )
-    }
-}
-
-/// A shard folder the server's catalogue (`meta/meta.db`) does not list as live.
-#[derive(Clone, Debug, Serialize)]
-pub struct UnlistedShard {
-    /// Database folder.
-    pub database: String,
-    /// Retention policy folder.
-    pub retention_policy: String,
-    /// Shard id.
-    pub shard: u64,
-    /// `deleted` (its shard group was dropped) or `unlisted` (never in the catalogue).
-    pub status: &'static str,
 }
 
 impl Plan {
@@ -154,7 +105,7 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Groups the shards again ([`crate::group::group_shards`]), after `shards` changed.
+    /// Groups the shards again ([`crate::plan::group::group_shards`]), after `shards` changed.
     ///
     /// A cluster export (`--node`) writes one file per shard: its nodes hold different
     /// shards, and a group is written by one process, so no grouping could both stay on
@@ -167,7 +118,7 @@ impl Plan {
     /// Keeps this process's share of the groups (`--partition`): the groups are dealt
     /// by bytes ([`partition`]), each by its first shard's id; the other shares' shards
     /// move to `other_shares`.
-    fn keep_share(&mut self, share: crate::options::Partition) {
+    fn keep_share(&mut self, share: crate::plan::options::Partition) {
         let sizes: Vec<(u64, u64)> = self.groups.iter().map(|g| (g.bytes, g.ids[0])).collect();
         let bins = partition(&sizes, share.count);
         let mut own = vec![false; self.shards.len()];
@@ -336,147 +287,4 @@ fn shard_bytes(location: &ShardLocation) -> Result<u64> {
         }
     }
     Ok(total)
-}
-
-/// One shard in a `--dry-run` plan.
-#[derive(Debug, Serialize)]
-pub struct DryRunShard {
-    /// The database.
-    pub database: String,
-    /// The retention policy.
-    pub retention_policy: String,
-    /// The shard id.
-    pub shard: u64,
-    /// The group it is exported in ([`crate::group::ShardGroup::name`]); its files are
-    /// the group's.
-    pub group: String,
-    /// Bytes of input.
-    pub bytes: u64,
-    /// Finished by an earlier run (`--resume`): kept as is.
-    pub done: bool,
-    /// Selected measurements (lossy names).
-    pub measurements: Vec<String>,
-    /// Files its data would be written into (relative; the group's other shards write
-    /// into them too; a measurement with no points in the time range gives none).
-    pub files: Vec<String>,
-    /// Damaged data that would be skipped (`--skip-corrupt`).
-    pub skipped: Vec<String>,
-}
-
-/// A `--dry-run` plan.
-#[derive(Debug, Serialize)]
-pub struct DryRun {
-    /// The output directory.
-    pub out: PathBuf,
-    /// Shards.
-    pub shards: Vec<DryRunShard>,
-    /// Total shards.
-    pub shard_count: usize,
-    /// Total measurements over all shards.
-    pub measurement_count: usize,
-    /// Total files (each group's once).
-    pub file_count: usize,
-    /// Total input bytes.
-    pub bytes: u64,
-}
-
-impl DryRun {
-    /// Opens every planned shard (in parallel) to list its measurements.
-    ///
-    /// # Errors
-    /// When a shard cannot be opened (and `--skip-corrupt` does not apply).
-    pub fn new(config: &Options, plan: &Plan, out: &OutDir) -> Result<DryRun> {
-        let mut group_of = vec![String::new(); plan.shards.len()];
-        for group in &plan.groups {
-            let name = group.name();
-            group
-                .members
-                .iter()
-                .for_each(|&i| group_of[i] = name.clone());
-        }
-        let shards = plan
-            .shards
-            .par_iter()
-            .zip(&group_of)
-            .with_max_len(1)
-            .map(|(planned, group)| describe(config, planned, group, out))
-            .collect::<Result<Vec<_>>>()?;
-        let files: std::collections::BTreeSet<&String> =
-            shards.iter().flat_map(|s| &s.files).collect();
-        Ok(DryRun {
-            out: config.out.clone(),
-            shard_count: shards.len(),
-            measurement_count: shards.iter().map(|s| s.measurements.len()).sum(),
-            file_count: files.len(),
-            bytes: plan.bytes(),
-            shards,
-        })
-    }
-}
-
-fn describe(
-    config: &Options,
-    planned: &PlannedShard,
-    group: &str,
-    out: &OutDir,
-) -> Result<DryRunShard> {
-    let loc = &planned.location;
-    let mut shard = DryRunShard {
-        database: loc.database.clone(),
-        retention_policy: loc.retention_policy.clone(),
-        shard: loc.id,
-        group: group.to_string(),
-        bytes: planned.bytes,
-        done: false,
-        measurements: Vec::new(),
-        files: Vec::new(),
-        skipped: Vec::new(),
-    };
-    if let Some(manifest) = out.done(loc) {
-        shard.done = true;
-        shard.group = manifest.group_name();
-        shard.files = manifest.files.iter().map(|f| f.path.clone()).collect();
-        shard.measurements = manifest
-            .files
-            .iter()
-            .map(|f| f.measurement.clone())
-            .collect();
-        return Ok(shard);
-    }
-    let opened = open_shard(config, planned)
-        .map_err(|err| Error::Input(err).in_shard(shard_name(loc), None))?;
-    shard.skipped = opened.skipped.into_iter().map(|s| s.error).collect();
-    let Some(opened) = opened.shard else {
-        return Ok(shard);
-    };
-    for m in opened.measurements() {
-        if !config.filter.measurement(&m.name) {
-            continue;
-        }
-        shard
-            .measurements
-            .push(String::from_utf8_lossy(&m.name).into_owned());
-        if config.format == Format::Parquet {
-            let path = group_path(&loc.database, &loc.retention_policy, &m.name, group);
-            shard.files.push(path_string(&path));
-        }
-    }
-    if config.format == Format::Lp && !shard.measurements.is_empty() {
-        let path = lp_group_path(
-            &loc.database,
-            &loc.retention_policy,
-            group,
-            config.gzip.is_some(),
-        );
-        shard.files.push(path_string(&path));
-    }
-    Ok(shard)
-}
-
-/// A relative path with `/` separators.
-pub fn path_string(path: &std::path::Path) -> String {
-    path.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }

@@ -1,13 +1,19 @@
 //! What an export did: [`Report`], added up from each shard's [`ShardResult`]; the
 //! binary prints it as a paragraph or as JSON.
 
+pub(crate) mod dry_run;
+pub mod inspect;
+pub(crate) mod observer;
+
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::conflicts::{Conflict, Conflicts};
-use crate::plan::{ElsewhereShard, Plan, UnlistedShard};
-use crate::state::{Manifest, SkipRecord};
+use crate::destination::records::ShardResult;
+use crate::destination::records::SkipRecord;
+use crate::plan::Plan;
+use crate::plan::conflicts::{Conflict, Conflicts};
+use crate::plan::shards::{ElsewhereShard, UnlistedShard};
 
 /// A path of the input tree that is not shard data.
 #[derive(Debug, Serialize)]
@@ -16,15 +22,6 @@ pub struct Ignored {
     pub path: PathBuf,
     /// Why it was passed over.
     pub reason: String,
-}
-
-/// One shard's outcome.
-#[derive(Debug, Clone)]
-pub struct ShardResult {
-    /// What the shard produced (read back from the earlier run when `resumed`).
-    pub manifest: Manifest,
-    /// Finished by an earlier run.
-    pub resumed: bool,
 }
 
 /// What the run did.
@@ -182,7 +179,7 @@ pub fn conflicts(results: &[ShardResult]) -> Vec<Conflict> {
 mod tests {
     use super::*;
 
-    use crate::state::FieldRecord;
+    use crate::destination::records::{FieldRecord, Manifest};
 
     fn result(shard: u64, fields: &[(&str, &str, &str)]) -> ShardResult {
         let mut manifest = Manifest::new(

@@ -19,7 +19,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use influx_tsm_export::Compression;
-use influx_tsm_export::output::{PendingFile, writer_properties};
+use influx_tsm_export::output::{FileSettings, PendingFile, writer_properties};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Encoding;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -124,16 +124,15 @@ fn table() -> RecordBatch {
 /// Writes `table` as the export does: properties from the first batch, then the batches.
 fn write(table: &RecordBatch, path: &Path) {
     let first = table.slice(0, BATCH);
-    let properties = writer_properties(
-        Compression::Zstd(1),
-        100_000,
-        "db",
-        "autogen",
-        b"m",
-        &[1],
-        &first,
-    )
-    .unwrap();
+    let settings = FileSettings {
+        compression: Compression::Zstd(1),
+        row_group_size: 100_000,
+        database: "db",
+        retention_policy: "autogen",
+        measurement: b"m",
+        shards: &[1],
+    };
+    let properties = writer_properties(&settings, &first).unwrap();
     let mut file = PendingFile::create(path.to_path_buf(), table.schema(), properties).unwrap();
     let mut offset = 0;
     while offset < table.num_rows() {

@@ -21,8 +21,8 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-use crate::error::{Error, IoContext, ParquetContext, Result, cannot};
-use crate::output::{create_temp, sync_and_rename, temp_path};
+use crate::destination::atomic::{create_temp, sync_and_rename, temp_path};
+use crate::error::{Error, InternalError, IoContext, ParquetContext, Result, cannot};
 
 /// The hidden name of part `index` of the file `dest` (a temporary name, so an
 /// interrupted export's parts are deleted when it is resumed).
@@ -121,11 +121,11 @@ impl PartJoiner {
             let _ = std::fs::remove_file(path);
         }
         if out.failed.is_none() && out.next != parts {
-            out.failed = Some(Error::Internal(format!(
-                "{}: part {} of {parts} was never finished",
-                dest.display(),
-                out.next
-            )));
+            out.failed = Some(Error::Internal(InternalError::PartMissing {
+                dest: dest.to_path_buf(),
+                part: out.next,
+                parts,
+            }));
         }
         let Joined { file, failed, .. } = out;
         match (file, failed) {
@@ -206,7 +206,9 @@ impl Joined {
             }
         }
         let Some((temp, writer)) = self.file.as_mut() else {
-            return Err(Error::Internal("the joined file was not started".into()));
+            return Err(Error::Internal(InternalError::Impossible(
+                "the joined file was not started",
+            )));
         };
         let input = File::open(part).io_context(cannot("open", part))?;
         let metadata = ParquetMetaDataReader::new()
@@ -214,10 +216,9 @@ impl Joined {
             .parse_and_finish(&input)
             .parquet_context(cannot("read", part))?;
         if metadata.file_metadata().schema_descr() != writer.schema_descr() {
-            return Err(Error::Internal(format!(
-                "{} has another Parquet schema than the file it is a part of",
-                part.display()
-            )));
+            return Err(Error::Internal(InternalError::PartSchema {
+                part: part.to_path_buf(),
+            }));
         }
         let page_index = metadata.page_index();
         for (rg_index, row_group) in metadata.row_groups().iter().enumerate() {

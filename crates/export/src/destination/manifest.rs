@@ -25,11 +25,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, IoContext, Result, cannot};
-use crate::options::{Format, Options};
-use crate::report::{ShardResult, conflicts};
-use crate::state::{OutDir, SkipRecord};
-use crate::tables::Tables;
+use crate::destination::records::ShardResult;
+use crate::destination::records::SkipRecord;
+use crate::destination::state::OutDir;
+use crate::error::{Error, IoContext, OutDirError, Result, cannot};
+use crate::plan::options::{Format, Options};
+use crate::plan::tables::Tables;
+use crate::report::conflicts;
 
 /// The manifest's file name, at the root of the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -185,75 +187,8 @@ impl ExportManifest {
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let measurements: Vec<ManifestTable> = tables
-            .iter()
-            .map(|((database, retention_policy, measurement), table)| {
-                let folder =
-                    crate::output::relative_path(database, retention_policy, measurement, 0);
-                let folder = folder
-                    .parent()
-                    .map(crate::plan::path_string)
-                    .unwrap_or_default();
-                let mut fields = table.fields().iter();
-                ManifestTable {
-                    database: database.clone(),
-                    retention_policy: retention_policy.clone(),
-                    measurement: String::from_utf8_lossy(measurement).into_owned(),
-                    folder,
-                    columns: table
-                        .columns()
-                        .columns()
-                        .iter()
-                        .map(|c| {
-                            let field = (c.role == influx_tsm_arrow::Role::Field)
-                                .then(|| fields.next())
-                                .flatten();
-                            ManifestColumn {
-                                name: c.name.clone(),
-                                role: c.role.as_str().to_string(),
-                                key: String::from_utf8_lossy(&c.key).into_owned(),
-                                field_type: c.field_type.map(|t| t.name().to_string()),
-                                stored_types: field
-                                    .map(|f| {
-                                        f.stored.iter().map(|t| t.name().to_string()).collect()
-                                    })
-                                    .unwrap_or_default(),
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
-        let conflicts = conflicts(results)
-            .into_iter()
-            .map(|c| {
-                let table = measurements.iter().find(|t| {
-                    t.database == c.database
-                        && t.retention_policy == c.retention_policy
-                        && t.measurement == c.measurement
-                });
-                let columns = c
-                    .types
-                    .keys()
-                    .filter_map(|ty| {
-                        let column = table?.columns.iter().find(|col| {
-                            col.role == "field"
-                                && col.key == c.field
-                                && col.stored_types.contains(ty)
-                        })?;
-                        Some((ty.clone(), column.name.clone()))
-                    })
-                    .collect();
-                ManifestConflict {
-                    database: c.database,
-                    retention_policy: c.retention_policy,
-                    measurement: c.measurement,
-                    field: c.field,
-                    types: c.types,
-                    columns,
-                }
-            })
-            .collect();
+        let measurements = manifest_tables(tables);
+        let conflicts = manifest_conflicts(results, &measurements);
         ExportManifest {
             format: MANIFEST_FORMAT.to_string(),
             version: MANIFEST_VERSION,
@@ -310,15 +245,94 @@ impl ExportManifest {
                 source,
             })?;
         if manifest.format != MANIFEST_FORMAT || manifest.version != MANIFEST_VERSION {
-            return Err(Error::OutDir(format!(
-                "{} is {} version {}, not {MANIFEST_FORMAT} version {MANIFEST_VERSION}",
-                path.display(),
-                manifest.format,
-                manifest.version
-            )));
+            return Err(Error::OutDir(OutDirError::ManifestVersion {
+                path: path.to_path_buf(),
+                found: (manifest.format, manifest.version),
+                expected: (MANIFEST_FORMAT, MANIFEST_VERSION),
+            }));
         }
         Ok(manifest)
     }
+}
+
+/// Each measurement's table as `manifest.json` lists it.
+fn manifest_tables(tables: &Tables) -> Vec<ManifestTable> {
+    tables
+        .iter()
+        .map(|((database, retention_policy, measurement), table)| {
+            let folder = crate::parquet_file::output::relative_path(
+                database,
+                retention_policy,
+                measurement,
+                0,
+            );
+            let folder = folder
+                .parent()
+                .map(crate::naming::path_string)
+                .unwrap_or_default();
+            let mut fields = table.fields().iter();
+            ManifestTable {
+                database: database.clone(),
+                retention_policy: retention_policy.clone(),
+                measurement: String::from_utf8_lossy(measurement).into_owned(),
+                folder,
+                columns: table
+                    .columns()
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        let field = (c.role == influx_tsm_arrow::Role::Field)
+                            .then(|| fields.next())
+                            .flatten();
+                        ManifestColumn {
+                            name: c.name.clone(),
+                            role: c.role.as_str().to_string(),
+                            key: String::from_utf8_lossy(&c.key).into_owned(),
+                            field_type: c.field_type.map(|t| t.name().to_string()),
+                            stored_types: field
+                                .map(|f| f.stored.iter().map(|t| t.name().to_string()).collect())
+                                .unwrap_or_default(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The type conflicts of `results`, each with the columns its types went into.
+fn manifest_conflicts(
+    results: &[ShardResult],
+    measurements: &[ManifestTable],
+) -> Vec<ManifestConflict> {
+    conflicts(results)
+        .into_iter()
+        .map(|c| {
+            let table = measurements.iter().find(|t| {
+                t.database == c.database
+                    && t.retention_policy == c.retention_policy
+                    && t.measurement == c.measurement
+            });
+            let columns = c
+                .types
+                .keys()
+                .filter_map(|ty| {
+                    let column = table?.columns.iter().find(|col| {
+                        col.role == "field" && col.key == c.field && col.stored_types.contains(ty)
+                    })?;
+                    Some((ty.clone(), column.name.clone()))
+                })
+                .collect();
+            ManifestConflict {
+                database: c.database,
+                retention_policy: c.retention_policy,
+                measurement: c.measurement,
+                field: c.field,
+                types: c.types,
+                columns,
+            }
+        })
+        .collect()
 }
 
 /// A difference between an export and its manifest.
@@ -385,41 +399,8 @@ pub fn check_export(out: &Path) -> Result<ExportCheck> {
             continue;
         }
         let folder = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-        match parquet_footer(&path) {
-            Err(err) => problem(&file.path, format!("is not a readable Parquet file: {err}")),
-            Ok((rows, columns, shards)) => {
-                if shards != file.shards {
-                    problem(
-                        &file.path,
-                        format!(
-                            "holds shards {shards:?} by its metadata, the manifest says {:?}",
-                            file.shards
-                        ),
-                    );
-                }
-                if rows != file.rows {
-                    problem(
-                        &file.path,
-                        format!("has {rows} rows, the manifest says {}", file.rows),
-                    );
-                }
-                match tables.get(folder) {
-                    None => problem(&file.path, "belongs to no table of the manifest".into()),
-                    Some(table) => {
-                        let want: Vec<ColumnType> = table
-                            .columns
-                            .iter()
-                            .map(|c| (c.name.clone(), c.field_type.clone()))
-                            .collect();
-                        if columns != want {
-                            problem(
-                                &file.path,
-                                format!("has columns {columns:?}, its table has {want:?}"),
-                            );
-                        }
-                    }
-                }
-            }
+        for what in footer_problems(&path, file, tables.get(folder).copied()) {
+            problem(&file.path, what);
         }
     }
     if manifest.output == "parquet" {
@@ -446,6 +427,40 @@ pub fn check_export(out: &Path) -> Result<ExportCheck> {
     })
 }
 
+/// What is wrong with the Parquet file at `path` against its manifest entry `file` and
+/// its `table`: its footer, shards, rows and columns.
+fn footer_problems(path: &Path, file: &ManifestFile, table: Option<&ManifestTable>) -> Vec<String> {
+    let mut problems = Vec::new();
+    match parquet_footer(path) {
+        Err(err) => problems.push(format!("is not a readable Parquet file: {err}")),
+        Ok((rows, columns, shards)) => {
+            if shards != file.shards {
+                problems.push(format!(
+                    "holds shards {shards:?} by its metadata, the manifest says {:?}",
+                    file.shards
+                ));
+            }
+            if rows != file.rows {
+                problems.push(format!("has {rows} rows, the manifest says {}", file.rows));
+            }
+            match table {
+                None => problems.push("belongs to no table of the manifest".into()),
+                Some(table) => {
+                    let want: Vec<ColumnType> = table
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.field_type.clone()))
+                        .collect();
+                    if columns != want {
+                        problems.push(format!("has columns {columns:?}, its table has {want:?}"));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Column name and the InfluxDB type of a field column.
 type ColumnType = (String, Option<String>);
 
@@ -453,7 +468,7 @@ type ColumnType = (String, Option<String>);
 type Footer = (u64, Vec<ColumnType>, Vec<u64>);
 
 /// A Parquet file's row count, its Arrow columns, and the shards its metadata names
-/// ([`crate::output::META_SHARD`] or [`crate::output::META_SHARDS`]).
+/// ([`crate::parquet_file::output::META_SHARD`] or [`crate::parquet_file::output::META_SHARDS`]).
 fn parquet_footer(path: &Path) -> std::result::Result<Footer, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
@@ -461,8 +476,8 @@ fn parquet_footer(path: &Path) -> std::result::Result<Footer, String> {
     let rows = builder.metadata().file_metadata().num_rows();
     let metadata = builder.schema().metadata();
     let shards = metadata
-        .get(crate::output::META_SHARD)
-        .or_else(|| metadata.get(crate::output::META_SHARDS))
+        .get(crate::parquet_file::output::META_SHARD)
+        .or_else(|| metadata.get(crate::parquet_file::output::META_SHARDS))
         .map(|text| {
             text.split(',')
                 .map(|id| {

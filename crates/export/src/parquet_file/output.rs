@@ -2,8 +2,7 @@
 //! temp-file-then-rename so each file appears whole or not at all.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -21,11 +20,14 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-use crate::error::{Error, IoContext, ParquetContext, Result, cannot};
-use crate::field_encoding;
+use crate::destination::atomic::{create_temp, sync_and_rename};
+use crate::error::{Error, InternalError, IoContext, OptionsError, ParquetContext, Result, cannot};
 use crate::naming;
-use crate::options::Compression;
-use crate::tag_chunk::{self, TagChunkWriter};
+/// Hex, as the metadata writes a name that is not UTF-8 (its one owner is [`crate::naming`]).
+pub use crate::naming::{hex, unhex};
+use crate::parquet_file::field_encoding;
+use crate::parquet_file::tag_chunk::{self, TagChunkWriter};
+use crate::plan::options::{Compression, Options};
 
 /// Parquet key-value metadata: the database.
 pub const META_DATABASE: &str = "influxdb.database";
@@ -57,7 +59,7 @@ pub fn relative_path(
 }
 
 /// The file of one (database, retention policy, measurement) of the group of shards
-/// `group` ([`crate::group::ShardGroup::name`]), relative to the output directory:
+/// `group` ([`crate::plan::group::ShardGroup::name`]), relative to the output directory:
 /// `<db>/<rp>/<measurement>/<group>.parquet`.
 pub fn group_path(
     database: &str,
@@ -88,52 +90,56 @@ pub fn lp_group_path(database: &str, retention_policy: &str, group: &str, gzip: 
     path
 }
 
-/// The hidden name a file is written under until it is complete.
-pub fn temp_path(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.tmp"))
-}
-
-/// Whether `name` is one of our temporary names (hidden, ending in `.tmp`).
-pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".tmp")
-}
-
-/// Lowercase hex: two digits per byte. What [`unhex`] reads back.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of `text`, two hex digits per byte (either case), as [`hex`] writes them;
-/// `None` for an odd length or anything but hex digits.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    // `from_str_radix` alone would take a sign (`+f`).
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
 /// Parquet's codec for `compression`.
 fn codec(compression: Compression) -> Result<parquet::basic::Compression> {
     Ok(match compression {
         Compression::Zstd(level) => parquet::basic::Compression::ZSTD(
             ZstdLevel::try_new(level)
-                .map_err(|_| Error::Options(format!("zstd level must be 1 to 22, not {level}")))?,
+                .map_err(|_| Error::Options(OptionsError::ZstdLevel(level)))?,
         ),
         Compression::Snappy => parquet::basic::Compression::SNAPPY,
         Compression::Lz4 => parquet::basic::Compression::LZ4_RAW,
         Compression::None => parquet::basic::Compression::UNCOMPRESSED,
     })
+}
+
+/// What one Parquet file is written with: the options' codec and row-group size, and the
+/// file's identity, which its metadata names.
+#[derive(Clone, Copy, Debug)]
+pub struct FileSettings<'a> {
+    /// The codec of every column.
+    pub compression: Compression,
+    /// Rows per row group.
+    pub row_group_size: usize,
+    /// The database.
+    pub database: &'a str,
+    /// The retention policy.
+    pub retention_policy: &'a str,
+    /// The measurement (its bytes as stored).
+    pub measurement: &'a [u8],
+    /// The shards whose rows it holds, in time order.
+    pub shards: &'a [u64],
+}
+
+impl<'a> FileSettings<'a> {
+    /// The settings of the file of `measurement` of `shards` in `database/retention_policy`,
+    /// with the codec and row-group size of `options`.
+    pub fn new(
+        options: &Options,
+        database: &'a str,
+        retention_policy: &'a str,
+        measurement: &'a [u8],
+        shards: &'a [u64],
+    ) -> FileSettings<'a> {
+        FileSettings {
+            compression: options.compression,
+            row_group_size: options.row_group_size,
+            database,
+            retention_policy,
+            measurement,
+            shards,
+        }
+    }
 }
 
 /// The settings of one file that do not depend on its data: codec, row groups, the
@@ -147,24 +153,17 @@ fn codec(compression: Compression) -> Result<parquet::basic::Compression> {
 /// (`benches/examples/parquet_settings.rs`): 18 % smaller files and 10 % less writer CPU
 /// than dictionary-encoding the time column. Tag columns are dictionary-encoded (their
 /// writer, [`tag_chunk`], implements nothing else).
-pub fn file_properties(
-    compression: Compression,
-    row_group_size: usize,
-    database: &str,
-    retention_policy: &str,
-    measurement: &[u8],
-    shards: &[u64],
-) -> Result<WriterPropertiesBuilder> {
-    let metadata = file_metadata(database, retention_policy, measurement, shards)
+pub fn file_properties(settings: &FileSettings<'_>) -> Result<WriterPropertiesBuilder> {
+    let metadata = file_metadata(settings)
         .into_iter()
         .map(|(key, value)| KeyValue::new(key, value))
         .collect();
     let time = ColumnPath::from("time");
     Ok(WriterProperties::builder()
-        .set_compression(codec(compression)?)
+        .set_compression(codec(settings.compression)?)
         .set_column_dictionary_enabled(time.clone(), false)
         .set_column_encoding(time, parquet::basic::Encoding::DELTA_BINARY_PACKED)
-        .set_max_row_group_row_count(Some(row_group_size))
+        .set_max_row_group_row_count(Some(settings.row_group_size))
         .set_key_value_metadata(Some(metadata)))
 }
 
@@ -172,12 +171,14 @@ pub fn file_properties(
 /// Arrow schema (readers show one or the other): database, retention policy,
 /// measurement (and its exact bytes in hex when they are not UTF-8), shard (or the shards
 /// of a group, [`META_SHARDS`]), and the version of influx-tsm that wrote it.
-pub fn file_metadata(
-    database: &str,
-    retention_policy: &str,
-    measurement: &[u8],
-    shards: &[u64],
-) -> Vec<(String, String)> {
+pub fn file_metadata(settings: &FileSettings<'_>) -> Vec<(String, String)> {
+    let FileSettings {
+        database,
+        retention_policy,
+        measurement,
+        shards,
+        ..
+    } = *settings;
     let shard = match shards {
         [one] => (META_SHARD.to_string(), one.to_string()),
         many => (
@@ -211,17 +212,9 @@ pub fn file_metadata(
 }
 
 /// `schema` with the file's metadata ([`file_metadata`]) in place of its own.
-pub fn file_schema(
-    schema: &SchemaRef,
-    database: &str,
-    retention_policy: &str,
-    measurement: &[u8],
-    shards: &[u64],
-) -> SchemaRef {
+pub fn file_schema(schema: &SchemaRef, settings: &FileSettings<'_>) -> SchemaRef {
     let metadata: std::collections::HashMap<String, String> =
-        file_metadata(database, retention_policy, measurement, shards)
-            .into_iter()
-            .collect();
+        file_metadata(settings).into_iter().collect();
     Arc::new(schema.as_ref().clone().with_metadata(metadata))
 }
 
@@ -232,23 +225,11 @@ pub fn file_schema(
 /// ([`field_encoding::choose`]): sensor readings keep their dictionary, counters and
 /// noisy floats do not.
 pub fn writer_properties(
-    compression: Compression,
-    row_group_size: usize,
-    database: &str,
-    retention_policy: &str,
-    measurement: &[u8],
-    shards: &[u64],
+    settings: &FileSettings<'_>,
     first_batch: &RecordBatch,
 ) -> Result<WriterProperties> {
-    let codec = codec(compression)?;
-    let mut builder = file_properties(
-        compression,
-        row_group_size,
-        database,
-        retention_policy,
-        measurement,
-        shards,
-    )?;
+    let codec = codec(settings.compression)?;
+    let mut builder = file_properties(settings)?;
     let schema = first_batch.schema();
     let fields: Vec<(&FieldRef, &ArrayRef)> = schema
         .fields()
@@ -344,15 +325,17 @@ impl PendingFile {
             .unwrap_or(usize::MAX)
             .max(1);
         if properties.max_row_group_bytes().is_some() {
-            return Err(Error::Internal(
-                "row groups limited by bytes are not supported".into(),
-            ));
+            return Err(Error::Internal(InternalError::Impossible(
+                "row groups limited by bytes are not supported",
+            )));
         }
         let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .and_then(ArrowWriter::into_serialized_writer)
             .parquet_context(cannot("start", &temp))?;
         if writer.schema_descr().num_columns() != schema.fields().len() {
-            return Err(Error::Internal("nested columns are not supported".into()));
+            return Err(Error::Internal(InternalError::Impossible(
+                "nested columns are not supported",
+            )));
         }
         // Refused now rather than at the first row group, before any data is written.
         for (i, field) in schema.fields().iter().enumerate() {
@@ -511,74 +494,6 @@ impl PendingFile {
     }
 }
 
-/// Creates the folders of `dest` and its temporary file (see [`temp_path`]).
-pub fn create_temp(dest: &Path) -> Result<(PathBuf, File)> {
-    let parent = dest
-        .parent()
-        .ok_or_else(|| Error::Internal(format!("{} has no folder", dest.display())))?;
-    std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
-    let temp = temp_path(dest);
-    let file = File::create(&temp).io_context(cannot("create", &temp))?;
-    Ok((temp, file))
-}
-
-/// Flushes `file` (written as `temp`) to disk and gives it its final name `dest`; returns
-/// its size. Refuses to replace an existing file: two names that a case-insensitive file
-/// system takes for one must not overwrite each other's data.
-pub fn sync_and_rename(file: &File, temp: &Path, dest: &Path) -> Result<u64> {
-    file.sync_all().io_context(cannot("sync", temp))?;
-    let bytes = file
-        .metadata()
-        .io_context(cannot("read the size of", temp))?
-        .len();
-    if dest.try_exists().io_context(cannot("look for", dest))? {
-        return Err(Error::OutDir(format!(
-            "{} exists already: two names map to one file name (a case-insensitive file \
-             system?)",
-            dest.display()
-        )));
-    }
-    std::fs::rename(temp, dest)
-        .io_context(|| format!("cannot rename {} to {}", temp.display(), dest.display()))?;
-    Ok(bytes)
-}
-
-/// Writes `bytes` to `path` whole or not at all: temporary name, fsync, rename, fsync of
-/// the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path
-        .parent()
-        .ok_or_else(|| Error::Internal(format!("{} has no folder", path.display())))?;
-    std::fs::create_dir_all(parent).io_context(cannot("create", parent))?;
-    // Of this process: partitions sharing an output may write the same state file at once.
-    let temp = temp_path(path).with_extension(format!("{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        sync_dir(parent)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.io_context(cannot("write", path))
-}
-
-/// Flushes a folder's entries (new and renamed files) to disk. A no-op where folders
-/// cannot be opened as files.
-pub fn sync_dir(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(path)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,6 +515,10 @@ mod tests {
         assert!(unhex("aéb").is_none());
         assert!(unhex("+f").is_none());
     }
+
+    use std::path::Path;
+
+    use crate::destination::atomic::{is_temp_name, temp_path};
 
     #[test]
     fn paths() {

@@ -12,6 +12,8 @@
 //! Page boundaries are our own: a page ends after `data_page_row_count_limit` rows or
 //! once its encoded values reach `data_page_size_limit` bytes.
 
+mod page;
+
 use std::collections::HashMap;
 
 use arrow_array::cast::AsArray;
@@ -29,6 +31,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
+
+use page::{PageCompressor, bits_for, replace, rle_run, truncate_max, truncate_min};
 
 /// Size limits for one chunk, from the writer properties.
 #[derive(Debug, Clone, Copy)]
@@ -345,6 +349,34 @@ impl TagChunkWriter {
         Ok(())
     }
 
+    /// Widens the chunk's min and max by a page's, and follows the pages' boundary order.
+    fn note_bounds(&mut self, min: &Vec<u8>, max: &Vec<u8>) {
+        if self
+            .min
+            .as_ref()
+            .is_none_or(|m| m.as_slice() > min.as_slice())
+        {
+            self.min = Some(min.clone());
+        }
+        if self
+            .max
+            .as_ref()
+            .is_none_or(|m| m.as_slice() < max.as_slice())
+        {
+            self.max = Some(max.clone());
+        }
+        let boundary = &mut self.boundary;
+        if let Some((last_min, last_max)) = boundary.last.as_ref() {
+            if last_min > min || last_max > max {
+                boundary.ascending = false;
+            }
+            if min > last_min || max > last_max {
+                boundary.descending = false;
+            }
+        }
+        boundary.last = Some((min.clone(), max.clone()));
+    }
+
     /// Encodes and compresses the open page and records its statistics.
     fn flush_page(&mut self) -> Result<()> {
         if self.page.rows == 0 {
@@ -353,20 +385,7 @@ impl TagChunkWriter {
         let page = std::mem::take(&mut self.page);
         let mut buf = Vec::new();
         if self.descr.max_def_level() > 0 {
-            let mut levels = Vec::new();
-            let mut runs = page.runs.iter().peekable();
-            while let Some(run) = runs.next() {
-                let valid = run.index.is_some();
-                let mut len = run.len;
-                while let Some(next) = runs.next_if(|r| r.index.is_some() == valid) {
-                    len += next.len;
-                }
-                rle_run(&mut levels, len, u32::from(valid), 1);
-            }
-            let levels_len = u32::try_from(levels.len())
-                .map_err(|_| ParquetError::General("definition levels too long".into()))?;
-            buf.extend_from_slice(&levels_len.to_le_bytes());
-            buf.extend_from_slice(&levels);
+            write_definition_levels(&mut buf, &page.runs)?;
         }
         let encoding = if self.dictionary.full {
             buf.extend_from_slice(&page.plain);
@@ -394,30 +413,7 @@ impl TagChunkWriter {
         let null_page = page.nulls == rows;
         match (&page.min, &page.max) {
             (Some(min), Some(max)) if !null_page => {
-                if self
-                    .min
-                    .as_ref()
-                    .is_none_or(|m| m.as_slice() > min.as_slice())
-                {
-                    self.min = Some(min.clone());
-                }
-                if self
-                    .max
-                    .as_ref()
-                    .is_none_or(|m| m.as_slice() < max.as_slice())
-                {
-                    self.max = Some(max.clone());
-                }
-                let boundary = &mut self.boundary;
-                if let Some((last_min, last_max)) = boundary.last.as_ref() {
-                    if last_min > min || last_max > max {
-                        boundary.ascending = false;
-                    }
-                    if min > last_min || max > last_max {
-                        boundary.descending = false;
-                    }
-                }
-                boundary.last = Some((min.clone(), max.clone()));
+                self.note_bounds(min, max);
                 let limit = self.limits.index_truncate;
                 self.column_index.append(
                     false,
@@ -491,22 +487,7 @@ impl TagChunkWriter {
         let mut data_offset = None;
         let mut num_values = 0i64;
         for page in std::mem::take(&mut self.pages) {
-            let encoding = page.page.encoding();
-            match encoding_stats.last_mut() {
-                Some(last)
-                    if last.page_type == PageType::DATA_PAGE && last.encoding == encoding =>
-                {
-                    last.count += 1;
-                }
-                _ => encoding_stats.push(PageEncodingStats {
-                    page_type: PageType::DATA_PAGE,
-                    encoding,
-                    count: 1,
-                }),
-            }
-            if !encodings.contains(&encoding) {
-                encodings.push(encoding);
-            }
+            count_data_page(&mut encoding_stats, &mut encodings, page.page.encoding());
             let spec = writer.write_page(page.page)?;
             data_offset.get_or_insert(spec.offset as i64);
             compressed += spec.compressed_size as i64;
@@ -521,26 +502,7 @@ impl TagChunkWriter {
         writer.close()?;
         let bytes = Bytes::from(sink.into_inner()?);
 
-        let limit = self.limits.statistics_truncate;
-        let (min, min_exact) = match &self.min {
-            Some(min) => {
-                let (v, truncated) = truncate_min(min, limit);
-                (Some(v.into()), !truncated)
-            }
-            None => (None, true),
-        };
-        let (max, max_exact) = match &self.max {
-            Some(max) => {
-                let (v, truncated) = truncate_max(max, limit);
-                (Some(v.into()), !truncated)
-            }
-            None => (None, true),
-        };
-        let statistics = Statistics::ByteArray(
-            ValueStatistics::new(min, max, None, Some(self.nulls), false)
-                .with_min_is_exact(min_exact)
-                .with_max_is_exact(max_exact),
-        );
+        let statistics = self.statistics();
         let histogram = self.histogram(self.nulls, self.rows);
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(self.compression)
@@ -575,6 +537,72 @@ impl TagChunkWriter {
             offset_index: Some(offsets.build()),
         };
         Ok((bytes, close))
+    }
+
+    /// The chunk's statistics: min and max (truncated as the properties say) and nulls.
+    fn statistics(&self) -> Statistics {
+        let limit = self.limits.statistics_truncate;
+        let (min, min_exact) = match &self.min {
+            Some(min) => {
+                let (v, truncated) = truncate_min(min, limit);
+                (Some(v.into()), !truncated)
+            }
+            None => (None, true),
+        };
+        let (max, max_exact) = match &self.max {
+            Some(max) => {
+                let (v, truncated) = truncate_max(max, limit);
+                (Some(v.into()), !truncated)
+            }
+            None => (None, true),
+        };
+        Statistics::ByteArray(
+            ValueStatistics::new(min, max, None, Some(self.nulls), false)
+                .with_min_is_exact(min_exact)
+                .with_max_is_exact(max_exact),
+        )
+    }
+}
+
+/// Appends a page's definition levels (1 for a row with a value, 0 for a null), RLE
+/// encoded after their length, as a version 1 data page holds them.
+fn write_definition_levels(buf: &mut Vec<u8>, page_runs: &[Run]) -> Result<()> {
+    let mut levels = Vec::new();
+    let mut runs = page_runs.iter().peekable();
+    while let Some(run) = runs.next() {
+        let valid = run.index.is_some();
+        let mut len = run.len;
+        while let Some(next) = runs.next_if(|r| r.index.is_some() == valid) {
+            len += next.len;
+        }
+        rle_run(&mut levels, len, u32::from(valid), 1);
+    }
+    let levels_len = u32::try_from(levels.len())
+        .map_err(|_| ParquetError::General("definition levels too long".into()))?;
+    buf.extend_from_slice(&levels_len.to_le_bytes());
+    buf.extend_from_slice(&levels);
+    Ok(())
+}
+
+/// Counts a data page of `encoding` in the chunk's page encoding stats (runs of one
+/// encoding counted together) and its list of encodings.
+fn count_data_page(
+    encoding_stats: &mut Vec<PageEncodingStats>,
+    encodings: &mut Vec<Encoding>,
+    encoding: Encoding,
+) {
+    match encoding_stats.last_mut() {
+        Some(last) if last.page_type == PageType::DATA_PAGE && last.encoding == encoding => {
+            last.count += 1;
+        }
+        _ => encoding_stats.push(PageEncodingStats {
+            page_type: PageType::DATA_PAGE,
+            encoding,
+            count: 1,
+        }),
+    }
+    if !encodings.contains(&encoding) {
+        encodings.push(encoding);
     }
 }
 
@@ -616,138 +644,6 @@ impl OpenPage {
             replace(&mut self.max, value);
         }
     }
-}
-
-/// Compresses pages with the codec of the other columns, through the crates parquet uses
-/// for it (its own compressors are not public); only the codecs influx-tsm offers. One
-/// zstd context serves all the chunk's pages: creating one costs more than compressing
-/// a small page.
-enum PageCompressor {
-    None,
-    Snappy(Box<snap::raw::Encoder>),
-    Lz4Raw,
-    Zstd(Box<zstd::bulk::Compressor<'static>>),
-}
-
-impl PageCompressor {
-    fn new(compression: Compression) -> Result<Self> {
-        let external = |err: std::io::Error| ParquetError::External(Box::new(err));
-        Ok(match compression {
-            Compression::UNCOMPRESSED => PageCompressor::None,
-            Compression::SNAPPY => PageCompressor::Snappy(Box::new(snap::raw::Encoder::new())),
-            Compression::LZ4_RAW => PageCompressor::Lz4Raw,
-            Compression::ZSTD(level) => PageCompressor::Zstd(Box::new(
-                zstd::bulk::Compressor::new(level.compression_level()).map_err(external)?,
-            )),
-            other => {
-                return Err(ParquetError::NYI(format!(
-                    "tag columns compressed with {other}"
-                )));
-            }
-        })
-    }
-
-    fn compress(&mut self, buf: Vec<u8>) -> Result<Vec<u8>> {
-        match self {
-            PageCompressor::None => Ok(buf),
-            PageCompressor::Snappy(encoder) => encoder
-                .compress_vec(&buf)
-                .map_err(|err| ParquetError::External(Box::new(err))),
-            PageCompressor::Lz4Raw => Ok(lz4_flex::block::compress(&buf)),
-            PageCompressor::Zstd(compressor) => compressor
-                .compress(&buf)
-                .map_err(|err| ParquetError::External(Box::new(err))),
-        }
-    }
-}
-
-/// Sets `slot` to `value`, reusing its allocation.
-fn replace(slot: &mut Option<Vec<u8>>, value: &[u8]) {
-    let v = slot.get_or_insert_with(Vec::new);
-    v.clear();
-    v.extend_from_slice(value);
-}
-
-/// The bits needed for `max` (0 for 0).
-fn bits_for(max: u32) -> u8 {
-    (32 - max.leading_zeros()) as u8
-}
-
-/// One RLE run of the RLE/bit-packed hybrid encoding: the count shifted left by one
-/// (LSB 0 = RLE) as ULEB128, then the value in `ceil(bit_width / 8)` little-endian
-/// bytes. Runs longer than a ULEB128 header can say are split.
-fn rle_run(out: &mut Vec<u8>, mut len: usize, value: u32, bit_width: u8) {
-    const MAX_RUN: usize = (u32::MAX >> 1) as usize;
-    let value_bytes = usize::from(bit_width).div_ceil(8);
-    while len > 0 {
-        let take = len.min(MAX_RUN);
-        let mut header = (take as u64) << 1;
-        loop {
-            let byte = (header & 0x7f) as u8;
-            header >>= 7;
-            if header == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
-        out.extend_from_slice(&value.to_le_bytes()[..value_bytes]);
-        len -= take;
-    }
-}
-
-/// A lower bound of `value` of at most `limit` bytes: its longest prefix that ends on a
-/// character boundary (values are UTF-8). Returns the value itself when it fits or no
-/// non-empty prefix does; the flag says whether it was truncated.
-fn truncate_min(value: &[u8], limit: Option<usize>) -> (Vec<u8>, bool) {
-    let Some(limit) = limit.filter(|l| value.len() > *l) else {
-        return (value.to_vec(), false);
-    };
-    let Ok(text) = std::str::from_utf8(value) else {
-        return (value[..limit].to_vec(), true);
-    };
-    match (1..=limit).rev().find(|i| text.is_char_boundary(*i)) {
-        Some(end) => (value[..end].to_vec(), true),
-        None => (value.to_vec(), false),
-    }
-}
-
-/// An upper bound of `value` of at most `limit` bytes: a prefix ending on a character
-/// boundary whose last character that can be incremented (without growing in UTF-8
-/// length) is incremented, the rest cut. Returns the value itself when it fits or no
-/// such bound exists; the flag says whether it was truncated.
-fn truncate_max(value: &[u8], limit: Option<usize>) -> (Vec<u8>, bool) {
-    let Some(limit) = limit.filter(|l| value.len() > *l) else {
-        return (value.to_vec(), false);
-    };
-    let bound = match std::str::from_utf8(value) {
-        Ok(text) => (limit.saturating_sub(3)..=limit)
-            .rev()
-            .find(|i| text.is_char_boundary(*i))
-            .and_then(|end| increment_last_char(&text[..end])),
-        Err(_) => increment_bytes(&value[..limit]),
-    };
-    match bound {
-        Some(bound) => (bound, true),
-        None => (value.to_vec(), false),
-    }
-}
-
-fn increment_last_char(text: &str) -> Option<Vec<u8>> {
-    text.char_indices().rev().find_map(|(at, c)| {
-        let next = char::from_u32(u32::from(c) + 1).filter(|n| n.len_utf8() == c.len_utf8())?;
-        let mut out = text.as_bytes()[..at].to_vec();
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
-        Some(out)
-    })
-}
-
-fn increment_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
-    let last = bytes.iter().rposition(|b| *b != u8::MAX)?;
-    let mut out = bytes[..=last].to_vec();
-    out[last] += 1;
-    Some(out)
 }
 
 /// Whether `TagChunkWriter` writes the column `field` of our schema: a tag column of

@@ -1,30 +1,15 @@
 //! Opening a planned shard for export: under `skip_corrupt`, what cannot be read is
 //! recorded instead of stopping the export.
 
-use influx_tsm_backup::{BackupShard, ReadOptions};
-use influx_tsm_shard::layout::ShardLocation;
-use influx_tsm_shard::shard::{Problem, ProblemKind, Shard, ShardOpening, ShardOptions};
+use influx_tsm_arrow::open_on_pool;
+use influx_tsm_backup::ReadOptions;
+use influx_tsm_shard::shard::{Problem, ProblemKind, Shard};
 use influx_tsm_shard::source::ShardFiles;
-use rayon::prelude::*;
 
-use crate::options::Options;
-use crate::plan::PlannedShard;
-use crate::state::SkipRecord;
-
-/// `db/rp/id`, for messages.
-pub fn shard_name(loc: &ShardLocation) -> String {
-    format!("{}/{}/{}", loc.database, loc.retention_policy, loc.id)
-}
-
-/// Where a planned shard's files are: the one seam between a live directory and a
-/// backup, shared by the plan and the writers.
-#[derive(Clone, Debug)]
-pub enum ShardInput {
-    /// The files its [`ShardLocation`] lists, in a data (and WAL) folder.
-    Folder,
-    /// Members of a backup's archives, read when the shard is opened.
-    Backup(BackupShard),
-}
+use crate::destination::records::SkipRecord;
+use crate::plan::options::Options;
+use crate::plan::shards::PlannedShard;
+use crate::shard::ShardInput;
 
 /// A shard opened for export, with what it leaves out.
 pub struct OpenedShard {
@@ -42,22 +27,6 @@ pub struct OpenedShard {
 /// Listings of a shard's folder tried before giving up on a folder that keeps changing
 /// (waiting 20, 40, 80, 160 and 320 ms between them).
 pub const LISTING_ATTEMPTS: u32 = 6;
-
-/// Opens a shard, its key ranges scanned by the current rayon pool's idle workers: a big
-/// shard opens faster than on one thread when there are fewer shards than workers.
-fn open_on_pool(
-    location: &ShardLocation,
-    files: ShardFiles,
-    options: &ShardOptions,
-) -> Result<Shard, influx_tsm_shard::Error> {
-    let opening = ShardOpening::new(files, options)?.located(location);
-    let scans = (0..opening.key_ranges())
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|range| opening.scan(range))
-        .collect();
-    opening.finish(scans)
-}
 
 /// Opens a shard. A damaged file stops it, unless `--skip-corrupt`: then the damaged file
 /// (or, for damage found while streaming, the damaged block) is left out and recorded, and

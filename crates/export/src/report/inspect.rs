@@ -12,7 +12,7 @@ use influx_tsm_backup::{BackupShard, ReadOptions};
 use influx_tsm_shard::Limits;
 use influx_tsm_shard::block_info::count_values;
 use influx_tsm_shard::cache::Cache;
-use influx_tsm_shard::file::TsmFile;
+use influx_tsm_shard::file::{IndexEntry, TsmFile};
 use influx_tsm_shard::index_merge::IndexMerge;
 use influx_tsm_shard::key::{measurement_of, split_composite, tags_of, unescape};
 use influx_tsm_shard::layout::ShardLocation;
@@ -20,10 +20,10 @@ use influx_tsm_shard::source::{FileSource, ShardFiles};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::conflicts::{Conflict, Conflicts};
 use crate::error::Result;
-use crate::opened::ShardInput;
+use crate::plan::conflicts::{Conflict, Conflicts};
 use crate::plan::{Input, shard_status_name};
+use crate::shard::ShardInput;
 
 /// A file of a shard.
 #[derive(Debug, Serialize)]
@@ -239,7 +239,8 @@ fn map_file(path: &Path) -> Opened {
 /// running influxd changes ([`ShardFiles::map_live`]); when no listing holds, the files
 /// of the first listing, each that cannot be mapped a problem of its own.
 pub fn inspect_shard(loc: &ShardLocation, limits: &Limits) -> ShardInfo {
-    if let Ok((files, listed, _)) = ShardFiles::map_live(loc, crate::opened::LISTING_ATTEMPTS) {
+    if let Ok((files, listed, _)) = ShardFiles::map_live(loc, crate::shard::open::LISTING_ATTEMPTS)
+    {
         return inspect_mapped(&listed, files, limits);
     }
     let tsm = loc.tsm_files.iter().map(|f| map_file(&f.path)).collect();
@@ -298,36 +299,10 @@ fn inspect_files(
     wal: Vec<Opened>,
     limits: &Limits,
 ) -> ShardInfo {
-    let source_info = |(path, source): &Opened| FileInfo {
-        path: path.clone(),
-        bytes: source.as_ref().map_or(0, FileSource::len),
-    };
-    let mut info = ShardInfo {
-        database: loc.database.clone(),
-        retention_policy: loc.retention_policy.clone(),
-        id: loc.id,
-        min_time: None,
-        max_time: None,
-        tsm_files: tsm.iter().map(source_info).collect(),
-        tombstone_files,
-        wal_files: wal.iter().map(source_info).collect(),
-        measurements: BTreeMap::new(),
-        problems: Vec::new(),
-        catalogue: None,
-    };
+    let mut info = empty_info(loc, &tsm, tombstone_files, &wal);
     let paths: Vec<&Path> = tsm.iter().map(|(p, _)| p.as_path()).collect();
     // Problems per TSM file, then the WAL's: the order a file-by-file walk reports them.
-    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); tsm.len()];
-    let mut files: Vec<(usize, TsmFile<'_>)> = Vec::new();
-    for (i, (path, source)) in tsm.iter().enumerate() {
-        match source {
-            Ok(source) => match TsmFile::parse(source.bytes()) {
-                Ok(file) => files.push((i, file)),
-                Err(err) => file_problems[i].push(err.in_file(path).to_string()),
-            },
-            Err(err) => file_problems[i].push(err.clone()),
-        }
-    }
+    let (files, mut file_problems) = parse_tsm(&tsm);
     let mut wal_problems = Vec::new();
     let mut segments = Vec::new();
     for (_, source) in wal {
@@ -369,33 +344,14 @@ fn inspect_files(
         } else {
             entries.clear();
         }
-        for &(f, entry) in &entries {
-            let (i, file) = files[f];
-            let path = paths[i];
-            let problems = &mut file_problems[i];
-            let mut values = 0u64;
-            for block in entry.blocks() {
-                match file.block(&block, false).and_then(count_values) {
-                    Ok(n) => values += n as u64,
-                    Err(err) => problems.push(
-                        err.rebase(block.offset + 4)
-                            .in_file(path)
-                            .for_key(entry.key)
-                            .to_string(),
-                    ),
-                }
-            }
-            let (min, max) = entry.time_range();
-            adder.add(
-                &mut info,
-                problems,
-                entry.key,
-                entry.field_type.name(),
-                values,
-                min,
-                max,
-            );
-        }
+        add_entries(
+            &mut info,
+            &mut adder,
+            &entries,
+            &files,
+            &paths,
+            &mut file_problems,
+        );
         // An index error is met on moving past an entry: it follows that entry's.
         index_errors(&mut merge, &mut file_problems);
         if let Some(&(k, entry)) = cache_keys.peek()
@@ -421,6 +377,88 @@ fn inspect_files(
         .chain(wal_problems)
         .collect();
     info
+}
+
+/// The shard's report before its keys are read: where it is and its files.
+fn empty_info(
+    loc: &ShardLocation,
+    tsm: &[Opened],
+    tombstone_files: Vec<FileInfo>,
+    wal: &[Opened],
+) -> ShardInfo {
+    let source_info = |(path, source): &Opened| FileInfo {
+        path: path.clone(),
+        bytes: source.as_ref().map_or(0, FileSource::len),
+    };
+    ShardInfo {
+        database: loc.database.clone(),
+        retention_policy: loc.retention_policy.clone(),
+        id: loc.id,
+        min_time: None,
+        max_time: None,
+        tsm_files: tsm.iter().map(source_info).collect(),
+        tombstone_files,
+        wal_files: wal.iter().map(source_info).collect(),
+        measurements: BTreeMap::new(),
+        problems: Vec::new(),
+        catalogue: None,
+    }
+}
+
+/// Each TSM file of `tsm` that parses, with its position, and the problems of each file
+/// (by position).
+fn parse_tsm(tsm: &[Opened]) -> (Vec<(usize, TsmFile<'_>)>, Vec<Vec<String>>) {
+    let mut file_problems: Vec<Vec<String>> = vec![Vec::new(); tsm.len()];
+    let mut files: Vec<(usize, TsmFile<'_>)> = Vec::new();
+    for (i, (path, source)) in tsm.iter().enumerate() {
+        match source {
+            Ok(source) => match TsmFile::parse(source.bytes()) {
+                Ok(file) => files.push((i, file)),
+                Err(err) => file_problems[i].push(err.in_file(path).to_string()),
+            },
+            Err(err) => file_problems[i].push(err.clone()),
+        }
+    }
+    (files, file_problems)
+}
+
+/// Adds the stored copies of one key (`entries`, one per file holding it), their values
+/// counted block by block; a damaged block is a problem of its file.
+fn add_entries<'a>(
+    info: &mut ShardInfo,
+    adder: &mut Adder<'a>,
+    entries: &[(usize, IndexEntry<'a>)],
+    files: &[(usize, TsmFile<'a>)],
+    paths: &[&Path],
+    file_problems: &mut [Vec<String>],
+) {
+    for &(f, entry) in entries {
+        let (i, file) = files[f];
+        let path = paths[i];
+        let problems = &mut file_problems[i];
+        let mut values = 0u64;
+        for block in entry.blocks() {
+            match file.block(&block, false).and_then(count_values) {
+                Ok(n) => values += n as u64,
+                Err(err) => problems.push(
+                    err.rebase(block.offset + 4)
+                        .in_file(path)
+                        .for_key(entry.key)
+                        .to_string(),
+                ),
+            }
+        }
+        let (min, max) = entry.time_range();
+        adder.add(
+            info,
+            problems,
+            entry.key,
+            entry.field_type.name(),
+            values,
+            min,
+            max,
+        );
+    }
 }
 
 /// Inspects every shard under `data_dir` (and `wal_dir`), or of the backup folder

@@ -35,8 +35,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
-use crate::error::{Error, IoContext, Result, cannot};
-use crate::state::STATE_DIR;
+use crate::destination::STATE_DIR;
+use crate::error::{Error, InternalError, IoContext, OptionsError, Result, cannot};
 
 /// Bytes per uploaded part (S3 wants at least 5 MiB for every part but the last).
 pub const PART_BYTES: usize = 8 << 20;
@@ -86,12 +86,12 @@ impl Remote {
     /// # Errors
     /// [`Error::Options`] for a URL of another scheme or one `object_store` refuses.
     pub fn open(url: &str, runtime: Handle) -> Result<Remote> {
-        let parsed = url::Url::parse(url)
-            .map_err(|err| Error::Options(format!("--out {url}: not a URL: {err}")))?;
+        let parsed =
+            url::Url::parse(url).map_err(|err| bad_url(url, format!("not a URL: {err}")))?;
         let bucket = parsed.host_str().unwrap_or_default().to_string();
         let prefix = ObjectPath::from_url_path(parsed.path())
-            .map_err(|err| Error::Options(format!("--out {url}: {err}")))?;
-        let refuse = |err: object_store::Error| Error::Options(format!("--out {url}: {err}"));
+            .map_err(|err| bad_url(url, err.to_string()))?;
+        let refuse = |err: object_store::Error| bad_url(url, err.to_string());
         let mut s3 = None;
         let (store, multipart): (Arc<dyn ObjectStore>, Arc<dyn MultipartStore>) =
             match parsed.scheme() {
@@ -128,10 +128,13 @@ impl Remote {
                     (s.clone(), s)
                 }
                 other => {
-                    return Err(Error::Options(format!(
-                        "--out {url}: cannot write to {other}:// (s3://, gs://, az:// are \
-                         object stores; a local folder is a path, not a URL)"
-                    )));
+                    return Err(bad_url(
+                        url,
+                        format!(
+                            "cannot write to {other}:// (s3://, gs://, az:// are object \
+                             stores; a local folder is a path, not a URL)"
+                        ),
+                    ));
                 }
             };
         let mut remote = Remote::with_store(url, bucket, prefix, store, multipart, runtime);
@@ -175,10 +178,11 @@ impl Remote {
             raw.push_str(part);
         }
         ObjectPath::parse(&raw).map_err(|err| {
-            Error::Internal(format!(
-                "{relative:?} cannot be an object key under {}: {err}",
-                self.url
-            ))
+            Error::Internal(InternalError::ObjectKey {
+                relative: relative.to_string(),
+                url: self.url.clone(),
+                reason: err.to_string(),
+            })
         })
     }
 
@@ -397,26 +401,21 @@ impl Remote {
             let page = page.map_err(|err| {
                 self.failed(format!("cannot list the open uploads of {}", self.url), err)
             })?;
-            for upload in xml_elements(&page, "Upload") {
-                if let (Some(key), Some(id)) = (
-                    xml_elements(upload, "Key").next(),
-                    xml_elements(upload, "UploadId").next(),
-                ) {
-                    found.push((
-                        ObjectPath::from(xml_unescape(key).as_str()),
-                        xml_unescape(id),
-                    ));
-                }
-            }
-            let truncated = xml_elements(&page, "IsTruncated").next() == Some("true");
-            let next = (
-                xml_elements(&page, "NextKeyMarker")
-                    .next()
-                    .map(xml_unescape),
-                xml_elements(&page, "NextUploadIdMarker")
-                    .next()
-                    .map(xml_unescape),
+            let page: UploadsPage = quick_xml::de::from_str(&page).map_err(|err| {
+                self.failed(
+                    format!("cannot list the open uploads of {}", self.url),
+                    generic(format!(
+                        "an answer that is not ListMultipartUploadsResult: {err}"
+                    )),
+                )
+            })?;
+            found.extend(
+                page.uploads
+                    .into_iter()
+                    .map(|u| (ObjectPath::from(u.key.as_str()), u.upload_id)),
             );
+            let truncated = page.is_truncated;
+            let next = (page.next_key_marker, page.next_upload_id_marker);
             match (truncated, next) {
                 (true, (Some(key), Some(id))) => markers = Some((key, id)),
                 _ => return Ok(found),
@@ -511,6 +510,14 @@ impl Remote {
     }
 }
 
+/// `--out URL` refused, and why.
+fn bad_url(url: &str, reason: String) -> Error {
+    Error::Options(OptionsError::BadUrl {
+        url: url.to_string(),
+        reason,
+    })
+}
+
 /// An error of the listing request, as `object_store` reports its own.
 fn generic(err: impl std::fmt::Display) -> object_store::Error {
     object_store::Error::Generic {
@@ -519,59 +526,30 @@ fn generic(err: impl std::fmt::Display) -> object_store::Error {
     }
 }
 
-/// The text of each `<name>...</name>` element in `xml`, in order (S3's answers are
-/// flat enough for this; nested elements of the same name do not occur).
-fn xml_elements<'a>(xml: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    let mut rest = xml;
-    std::iter::from_fn(move || {
-        let start = rest.find(&open)? + open.len();
-        let len = rest[start..].find(&close)?;
-        let text = &rest[start..start + len];
-        rest = &rest[start + len + close.len()..];
-        Some(text)
-    })
+/// One page of S3's answer to ListMultipartUploads (the elements read; the others are
+/// ignored).
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct UploadsPage {
+    #[serde(rename = "Upload")]
+    uploads: Vec<OpenUpload>,
+    is_truncated: bool,
+    next_key_marker: Option<String>,
+    next_upload_id_marker: Option<String>,
 }
 
-/// XML's five predefined entities and numeric references, decoded.
-fn xml_unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        let Some(end) = tail.find(';') else {
-            out.push_str(tail);
-            return out;
-        };
-        let entity = &tail[1..end];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => out.push(c),
-            None => out.push_str(&tail[..=end]),
-        }
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    out
+/// An open multipart upload: its key and id.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OpenUpload {
+    key: String,
+    upload_id: String,
 }
 
 /// A file name for the upload record of `relative`: its bytes in hex (nothing a store
 /// could escape or refuse).
 fn record_name(relative: &str) -> String {
-    crate::output::hex(relative.as_bytes())
+    crate::naming::hex(relative.as_bytes())
 }
 
 #[cfg(test)]
@@ -589,24 +567,32 @@ mod tests {
 
     #[test]
     fn xml_answers_are_read() {
-        let page = "<R><Upload><Key>a/b&amp;c</Key><UploadId>x&#x31;</UploadId></Upload>\
-                    <Upload><Key>d</Key><UploadId>y</UploadId></Upload><IsTruncated>false</IsTruncated></R>";
-        let uploads: Vec<(String, String)> = xml_elements(page, "Upload")
-            .map(|u| {
-                (
-                    xml_unescape(xml_elements(u, "Key").next().unwrap()),
-                    xml_unescape(xml_elements(u, "UploadId").next().unwrap()),
-                )
-            })
-            .collect();
+        let page = "<ListMultipartUploadsResult><Bucket>b</Bucket>\
+                    <Upload><Key>a/b&amp;c</Key><UploadId>x&#x31;</UploadId></Upload>\
+                    <Upload><Key>d</Key><UploadId>y</UploadId><Initiated>t</Initiated></Upload>\
+                    <IsTruncated>true</IsTruncated><NextKeyMarker>d</NextKeyMarker>\
+                    <NextUploadIdMarker>y</NextUploadIdMarker></ListMultipartUploadsResult>";
+        let page: UploadsPage = quick_xml::de::from_str(page).unwrap();
+        let upload = |key: &str, id: &str| OpenUpload {
+            key: key.into(),
+            upload_id: id.into(),
+        };
         assert_eq!(
-            uploads,
-            [
-                ("a/b&c".to_string(), "x1".to_string()),
-                ("d".into(), "y".into())
-            ]
+            page,
+            UploadsPage {
+                uploads: vec![upload("a/b&c", "x1"), upload("d", "y")],
+                is_truncated: true,
+                next_key_marker: Some("d".into()),
+                next_upload_id_marker: Some("y".into()),
+            }
         );
-        assert_eq!(xml_unescape("&bogus; &#99999999;"), "&bogus; &#99999999;");
+        let last: UploadsPage = quick_xml::de::from_str(
+            "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
+        )
+        .unwrap();
+        assert_eq!(last, UploadsPage::default());
+        let bogus = "<R><Upload><Key>&bogus;</Key><UploadId>y</UploadId></Upload></R>";
+        assert!(quick_xml::de::from_str::<UploadsPage>(bogus).is_err());
     }
 
     #[test]
@@ -620,7 +606,10 @@ mod tests {
             .build()
             .unwrap();
         let err = Remote::open("ftp://host/x", runtime.handle().clone()).unwrap_err();
-        assert!(matches!(err, Error::Options(_)), "{err}");
+        assert!(
+            matches!(err, Error::Options(OptionsError::BadUrl { .. })),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::sync::mpsc::SyncSender;
 
 use flate2::write::GzEncoder;
 
+use crate::destination::atomic::{create_temp, sync_and_rename};
 use crate::error::{IoContext, Result, cannot};
-use crate::output::{create_temp, sync_and_rename};
 
 /// Plain or gzip-compressed output over `W`.
 pub enum LpSink<W: Write> {

@@ -16,8 +16,8 @@ use influx_tsm_shard::FieldType;
 use influx_tsm_shard::rows::MeasurementSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::output::{hex, unhex};
+use crate::error::{Error, OutDirError, Result};
+use crate::naming::{hex, unhex};
 
 /// (database, retention policy, measurement as stored)
 pub type TableKey = (String, String, Vec<u8>);
@@ -121,8 +121,7 @@ impl Tables {
     /// each save the tables of their own shards): every tag key, field and stored type of
     /// any of them. They must have been made under one policy.
     pub(crate) fn union_of_states<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<Tables> {
-        let bad =
-            |what: String| Error::OutDir(format!("the saved tables of the earlier export: {what}"));
+        let bad = |what: String| Error::OutDir(OutDirError::SavedTables { what });
         let mut policy = None;
         let mut builders: BTreeMap<TableKey, TableBuilder> = BTreeMap::new();
         for text in texts {
@@ -180,19 +179,11 @@ impl Tables {
     ) -> Result<()> {
         for (database, retention_policy, schema) in schemas {
             let changed = |what: String| {
-                Error::OutDir(if cluster {
-                    format!(
-                        "--node: this node's input does not fit the tables of the cluster \
-                         export ({database}/{retention_policy} {what}): it changed since it \
-                         was registered, or registered after the export started; export \
-                         into another --out"
-                    )
-                } else {
-                    format!(
-                        "--resume: the input changed since the earlier export into this \
-                         folder ({database}/{retention_policy} {what}); use --overwrite to \
-                         export it again"
-                    )
+                Error::OutDir(OutDirError::TablesChanged {
+                    cluster,
+                    database: database.to_string(),
+                    retention_policy: retention_policy.to_string(),
+                    what,
                 })
             };
             match self.get(database, retention_policy, &schema.name) {
@@ -281,7 +272,10 @@ mod tests {
         let new_type = schema(b"m\xff", &[], &[(b"v", FieldType::Boolean)]);
         assert!(matches!(
             again.check(false, [("db", "rp", &new_type)]),
-            Err(Error::OutDir(_))
+            Err(Error::OutDir(OutDirError::TablesChanged {
+                cluster: false,
+                ..
+            }))
         ));
         assert!(again.check(false, [("db", "elsewhere", &c)]).is_err());
     }

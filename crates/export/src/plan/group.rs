@@ -15,7 +15,7 @@
 
 use influx_tsm_shard::layout::ShardLocation;
 
-use crate::plan::PlannedShard;
+use crate::plan::shards::PlannedShard;
 
 /// Most shards in one group: bounds a group's record and the shards its export keeps
 /// mapped at once, whatever the target.

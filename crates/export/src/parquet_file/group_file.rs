@@ -9,6 +9,8 @@
 //! and their order (shards in time order, each shard's series in key order) do not
 //! depend on the number of threads.
 
+mod measurement_file;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -16,21 +18,25 @@ use std::sync::atomic::Ordering;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use influx_tsm_arrow::{Columns, Projection};
+use influx_tsm_arrow::{Columns, Projection, Table};
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::rows::{MeasurementSchema, RowBatch};
 use influx_tsm_shard::shard::Shard;
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
-use crate::export::{
-    Failure, Shared, Target, Written, next_record_batch, take_opened, write_measurement,
+use crate::destination::records::Manifest;
+use crate::error::{Error, InternalError, Result};
+use crate::parquet_file::group_file::measurement_file::{
+    MAX_OPEN_FILES, MeasurementFile, abort_all, commit_all, fail, flush, record_damage,
+    record_written,
 };
-use crate::group::ShardGroup;
-use crate::opened::{OpenedShard, shard_name};
-use crate::output::{PendingFile, file_schema, group_path, writer_properties};
-use crate::plan::{Plan, path_string};
-use crate::state::{FieldRecord, FileRecord, Manifest, SkipRecord};
+use crate::parquet_file::output::{FileSettings, file_schema, group_path};
+use crate::parquet_file::shard_file::{Target, Written, next_record_batch, write_measurement};
+use crate::plan::Plan;
+use crate::plan::group::ShardGroup;
+use crate::run::{Failure, Shared, take_opened};
+use crate::shard::open::OpenedShard;
+use crate::shard::shard_name;
 
 /// Most shards open at once within a group (a chunk): each measurement's task appends a
 /// whole chunk, so fewer, longer tasks; [`CHUNK_BYTES`] keeps the memory of a chunk
@@ -39,36 +45,6 @@ const CHUNK_SHARDS: usize = 1024;
 
 /// Input bytes of the shards opened at once within a group (a chunk ends at either limit).
 const CHUNK_BYTES: u64 = 128 << 20;
-
-/// One measurement's file of the group, being written.
-struct MeasurementFile {
-    /// Its database, retention policy and measurement.
-    database: String,
-    retention_policy: String,
-    measurement: Vec<u8>,
-    /// Relative to the output folder.
-    relative: PathBuf,
-    /// The table's schema with the file's metadata (made once: it lists every shard).
-    schema: Option<arrow_schema::SchemaRef>,
-    file: Option<PendingFile>,
-    /// Batches of small shards gathered to be written as one, and their rows.
-    pending: Vec<RecordBatch>,
-    pending_rows: u64,
-    written: Written,
-    /// Field types, per shard, of what was written.
-    fields: Vec<FieldRecord>,
-    skipped: Vec<SkipRecord>,
-    /// Left out under `--skip-corrupt` after damage that could not be skipped block by
-    /// block: nothing more is written and the file is not committed.
-    dropped: bool,
-}
-
-/// Most measurement files of a group open at once (each holds a file descriptor until
-/// the group is done): a group of more measurements is written in passes over its shards,
-/// this many measurements each, so that thousands of measurements stay within the
-/// usual limit of 1,024 open files. (Each pass opens the shards it did not keep again: on
-/// a running server each pass reads its own moment of them.)
-const MAX_OPEN_FILES: usize = 256;
 
 /// Exports the group `group` (of several shards) into one Parquet file per measurement;
 /// returns the folders written into, `None` when cancelled.
@@ -142,15 +118,7 @@ fn export_pass(
     let mut files: BTreeMap<Vec<u8>, Mutex<MeasurementFile>> = BTreeMap::new();
     let mut start = 0;
     while start < group.members.len() {
-        let mut end = start;
-        let mut bytes = 0u64;
-        while end < group.members.len()
-            && end - start < CHUNK_SHARDS
-            && (end == start || bytes < CHUNK_BYTES)
-        {
-            bytes += plan.shards[group.members[end]].bytes;
-            end += 1;
-        }
+        let end = chunk_end(plan, group, start);
         let chunk = &group.members[start..end];
         start = end;
         let opened = chunk
@@ -169,38 +137,7 @@ fn export_pass(
                 shards.push((shard, plan.shards[member].bytes));
             }
         }
-        for (shard, _) in &shards {
-            for schema in shard.measurements() {
-                if ctx.config.filter.measurement(&schema.name)
-                    && (pass.wanted)(&schema.name)
-                    && !files.contains_key(&schema.name)
-                {
-                    let relative = group_path(
-                        &first.database,
-                        &first.retention_policy,
-                        &schema.name,
-                        &name,
-                    );
-                    files.insert(
-                        schema.name.clone(),
-                        Mutex::new(MeasurementFile {
-                            database: first.database.clone(),
-                            retention_policy: first.retention_policy.clone(),
-                            measurement: schema.name.clone(),
-                            relative,
-                            pending: Vec::new(),
-                            pending_rows: 0,
-                            schema: None,
-                            file: None,
-                            written: Written::default(),
-                            fields: Vec::new(),
-                            skipped: Vec::new(),
-                            dropped: false,
-                        }),
-                    );
-                }
-            }
-        }
+        add_files(ctx, pass, first, &name, &shards, &mut files);
         let present: Vec<(&Vec<u8>, &Mutex<MeasurementFile>)> = files
             .iter()
             .filter(|(m, _)| {
@@ -224,21 +161,7 @@ fn export_pass(
                 result
             })
             .collect::<Vec<_>>();
-        // The first failure in measurement order is the group's error, also when a later
-        // measurement was only cancelled because of it.
-        let mut cancelled = false;
-        let mut fatal = None;
-        for ((measurement, _), result) in present.iter().zip(outcome) {
-            match result {
-                Ok(()) => {}
-                Err((_, Failure::Cancelled)) => cancelled = true,
-                Err((shard, failure)) => {
-                    let measurement = String::from_utf8_lossy(measurement).into_owned();
-                    fatal = Some(failure.into_error(shard, measurement));
-                    break;
-                }
-            }
-        }
+        let (cancelled, fatal) = first_failure(&present, outcome);
         if let Some(err) = fatal {
             abort_all(files);
             return Err(err);
@@ -257,6 +180,81 @@ fn export_pass(
     }
     // Each chunk ended with every file's gathered rows written (`end_chunk`).
     commit_all(ctx, files, manifest)
+}
+
+/// The end of the chunk of `group.members` that starts at `start`: at most
+/// [`CHUNK_SHARDS`] shards, and [`CHUNK_BYTES`] of input past the first.
+fn chunk_end(plan: &Plan, group: &ShardGroup, start: usize) -> usize {
+    let mut end = start;
+    let mut bytes = 0u64;
+    while end < group.members.len()
+        && end - start < CHUNK_SHARDS
+        && (end == start || bytes < CHUNK_BYTES)
+    {
+        bytes += plan.shards[group.members[end]].bytes;
+        end += 1;
+    }
+    end
+}
+
+/// Adds a file for each measurement of `shards` this pass writes that has none yet.
+fn add_files(
+    ctx: &Shared<'_>,
+    pass: &Pass<'_>,
+    first: &ShardLocation,
+    name: &str,
+    shards: &[(&Shard, u64)],
+    files: &mut BTreeMap<Vec<u8>, Mutex<MeasurementFile>>,
+) {
+    for (shard, _) in shards {
+        for schema in shard.measurements() {
+            if ctx.config.filter.measurement(&schema.name)
+                && (pass.wanted)(&schema.name)
+                && !files.contains_key(&schema.name)
+            {
+                let relative =
+                    group_path(&first.database, &first.retention_policy, &schema.name, name);
+                files.insert(
+                    schema.name.clone(),
+                    Mutex::new(MeasurementFile {
+                        database: first.database.clone(),
+                        retention_policy: first.retention_policy.clone(),
+                        measurement: schema.name.clone(),
+                        relative,
+                        pending: Vec::new(),
+                        pending_rows: 0,
+                        schema: None,
+                        file: None,
+                        written: Written::default(),
+                        fields: Vec::new(),
+                        skipped: Vec::new(),
+                        dropped: false,
+                    }),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a measurement of the chunk was cancelled, and the error of the first that
+/// failed: the first failure in measurement order is the group's error, also when a later
+/// measurement was only cancelled because of it.
+fn first_failure(
+    present: &[(&Vec<u8>, &Mutex<MeasurementFile>)],
+    outcome: Vec<Result<(), (String, Failure)>>,
+) -> (bool, Option<Error>) {
+    let mut cancelled = false;
+    for ((measurement, _), result) in present.iter().zip(outcome) {
+        match result {
+            Ok(()) => {}
+            Err((_, Failure::Cancelled)) => cancelled = true,
+            Err((shard, failure)) => {
+                let measurement = String::from_utf8_lossy(measurement).into_owned();
+                return (cancelled, Some(failure.into_error(shard, measurement)));
+            }
+        }
+    }
+    (cancelled, None)
 }
 
 /// The position of `measurement` among `shard`'s measurements.
@@ -342,39 +340,24 @@ fn append_chunk(
         .tables
         .get(&loc.database, &loc.retention_policy, measurement)
         .ok_or_else(|| {
-            let err = Error::Internal("a measurement without a table".into());
+            let err = Error::Internal(InternalError::Impossible("a measurement without a table"));
             (shard_name(loc), Failure::Other(err))
         })?;
     let file_schema = file
         .schema
         .get_or_insert_with(|| {
             let name = &first.measurements()[first_index].name;
-            file_schema(
-                table.columns().schema(),
+            let settings = FileSettings::new(
+                ctx.config,
                 &loc.database,
                 &loc.retention_policy,
                 name,
                 &group.ids,
-            )
+            );
+            file_schema(table.columns().schema(), &settings)
         })
         .clone();
-    let mut readers: Vec<Reader<'_>> = Vec::new();
-    for &(shard, index, _) in &present {
-        let schema = &shard.measurements()[index];
-        if readers.iter().all(|r| r.schema != schema) {
-            let projection = table.projection(schema).map_err(|err| {
-                (
-                    shard_name(shard.location()),
-                    Failure::Other(Error::Arrow(err)),
-                )
-            })?;
-            readers.push(Reader {
-                schema,
-                columns: Columns::new(schema),
-                projection,
-            });
-        }
-    }
+    let readers = readers(table, &present)?;
     let reader_of = |schema: &MeasurementSchema| {
         readers
             .iter()
@@ -407,26 +390,65 @@ fn append_chunk(
                 decode(ctx, group, reader, &file_schema, shard, index)
             })
             .collect();
-        for (&(shard, index, _), decoded) in present[i..end].iter().zip(decoded) {
-            if file.dropped {
-                break;
-            }
-            let schema = &shard.measurements()[index];
-            record_damage(file, shard.location(), schema, &decoded.damaged);
-            match decoded.result {
-                Ok(()) => {
-                    ctx.progress.values_written(decoded.written.values);
-                    record_written(file, shard.location(), schema, &decoded.written);
-                    file.pending_rows += decoded.written.rows;
-                    file.pending.extend(decoded.batches);
-                    if file.pending_rows >= GATHER_ROWS {
-                        flush(ctx, group, file).map_err(|f| (shard_name(shard.location()), f))?;
-                    }
-                }
-                Err(failure) => fail(ctx, group, file, shard.location(), schema, failure)?,
-            }
-        }
+        take_decoded(ctx, group, file, &present[i..end], decoded)?;
         i = end;
+    }
+    Ok(())
+}
+
+/// A reader for each of the measurement's schemas among the shards `present` (shards
+/// written by one version of influxd share one).
+fn readers<'s>(
+    table: &Table,
+    present: &[(&'s Shard, usize, u64)],
+) -> Result<Vec<Reader<'s>>, (String, Failure)> {
+    let mut readers: Vec<Reader<'s>> = Vec::new();
+    for &(shard, index, _) in present {
+        let schema = &shard.measurements()[index];
+        if readers.iter().all(|r| r.schema != schema) {
+            let projection = table.projection(schema).map_err(|err| {
+                (
+                    shard_name(shard.location()),
+                    Failure::Other(Error::Arrow(err)),
+                )
+            })?;
+            readers.push(Reader {
+                schema,
+                columns: Columns::new(schema),
+                projection,
+            });
+        }
+    }
+    Ok(readers)
+}
+
+/// Gathers the shards of a window (`window`, decoded in parallel into `decoded`) into
+/// `file`, in order, flushing it whenever enough rows are gathered.
+fn take_decoded(
+    ctx: &Shared<'_>,
+    group: &ShardGroup,
+    file: &mut MeasurementFile,
+    window: &[(&Shard, usize, u64)],
+    decoded: Vec<Decoded>,
+) -> Result<(), (String, Failure)> {
+    for (&(shard, index, _), decoded) in window.iter().zip(decoded) {
+        if file.dropped {
+            break;
+        }
+        let schema = &shard.measurements()[index];
+        record_damage(file, shard.location(), schema, &decoded.damaged);
+        match decoded.result {
+            Ok(()) => {
+                ctx.progress.values_written(decoded.written.values);
+                record_written(file, shard.location(), schema, &decoded.written);
+                file.pending_rows += decoded.written.rows;
+                file.pending.extend(decoded.batches);
+                if file.pending_rows >= GATHER_ROWS {
+                    flush(ctx, group, file).map_err(|f| (shard_name(shard.location()), f))?;
+                }
+            }
+            Err(failure) => fail(ctx, group, file, shard.location(), schema, failure)?,
+        }
     }
     Ok(())
 }
@@ -523,196 +545,4 @@ fn decode(
         }
     };
     decoded
-}
-
-/// Writes the gathered batches of small shards into the file, as one batch (creating the
-/// file at its first rows).
-fn flush(ctx: &Shared<'_>, group: &ShardGroup, file: &mut MeasurementFile) -> Result<(), Failure> {
-    let pending = std::mem::take(&mut file.pending);
-    file.pending_rows = 0;
-    let Some(schema) = file.schema.clone() else {
-        return Ok(());
-    };
-    let batch = match pending.len() {
-        0 => return Ok(()),
-        1 => pending.into_iter().next().expect("one batch"),
-        _ => arrow_select::concat::concat_batches(&pending[0].schema(), &pending)
-            .map_err(|err| Failure::Other(Error::Arrow(influx_tsm_arrow::Error::Arrow(err))))?,
-    };
-    let pending_file = match &mut file.file {
-        Some(pending_file) => pending_file,
-        none => {
-            let properties = writer_properties(
-                ctx.config.compression,
-                ctx.config.row_group_size,
-                &file.database,
-                &file.retention_policy,
-                &file.measurement,
-                &group.ids,
-                &batch,
-            )?;
-            let dest = ctx.out.root().join(&file.relative);
-            none.insert(PendingFile::create(dest, schema, properties)?)
-        }
-    };
-    pending_file.write(&batch)?;
-    Ok(())
-}
-
-/// Records the damaged blocks of `schema`'s measurement left out in shard `loc`.
-fn record_damage(
-    file: &mut MeasurementFile,
-    loc: &ShardLocation,
-    schema: &MeasurementSchema,
-    damaged: &[influx_tsm_shard::Error],
-) {
-    let name = String::from_utf8_lossy(&schema.name);
-    file.skipped.extend(
-        damaged
-            .iter()
-            .map(|err| SkipRecord::block(loc, name.clone().into_owned(), err)),
-    );
-}
-
-/// Records what shard `loc` added to the file: its rows and its fields' types.
-fn record_written(
-    file: &mut MeasurementFile,
-    loc: &ShardLocation,
-    schema: &MeasurementSchema,
-    written: &Written,
-) {
-    if written.rows > 0 {
-        let name = String::from_utf8_lossy(&schema.name);
-        file.fields
-            .extend(schema.fields.iter().map(|f| FieldRecord {
-                shards: vec![loc.id],
-                measurement: name.clone().into_owned(),
-                field: String::from_utf8_lossy(&f.key).into_owned(),
-                field_type: f.field_type.name().to_string(),
-            }));
-    }
-    file.written.add(written);
-}
-
-/// A shard's failure: damage that `--skip-corrupt` skips drops the file
-/// ([`drop_file`]); anything else stops the group.
-fn fail(
-    ctx: &Shared<'_>,
-    group: &ShardGroup,
-    file: &mut MeasurementFile,
-    loc: &ShardLocation,
-    schema: &MeasurementSchema,
-    failure: Failure,
-) -> Result<(), (String, Failure)> {
-    match failure {
-        Failure::Data(err) if ctx.config.skip_corrupt && err.is_corruption() => {
-            let name = String::from_utf8_lossy(&schema.name);
-            drop_file(file, loc, &name, &err, group);
-            Ok(())
-        }
-        failure => Err((shard_name(loc), failure)),
-    }
-}
-
-/// Leaves `measurement`'s file of the group out after damage in shard `loc` that could
-/// not be skipped block by block (`--skip-corrupt`): the rows of the group's other shards
-/// already in the file cannot be taken back, so the whole file goes, and every shard of
-/// the group is recorded as having lost the measurement.
-fn drop_file(
-    file: &mut MeasurementFile,
-    loc: &ShardLocation,
-    measurement: &str,
-    err: &influx_tsm_shard::Error,
-    group: &ShardGroup,
-) {
-    if let Some(pending) = file.file.take() {
-        pending.abort();
-    }
-    file.pending.clear();
-    file.pending_rows = 0;
-    file.dropped = true;
-    file.fields.clear();
-    file.written = Written::default();
-    for &id in &group.ids {
-        let mut record = SkipRecord::new(loc, Some(measurement.to_string()), err);
-        if id != loc.id {
-            record.shard = id;
-            record.error = format!(
-                "left out with the file of shards {} it shares with shard {}: {}",
-                group.name(),
-                loc.id,
-                record.error
-            );
-            record.path = None;
-            record.offset = None;
-        }
-        file.skipped.push(record);
-    }
-}
-
-/// Gives up every file of the group.
-fn abort_all(files: BTreeMap<Vec<u8>, Mutex<MeasurementFile>>) {
-    for file in files.into_values() {
-        let file = file.into_inner().unwrap_or_else(|e| e.into_inner());
-        if let Some(pending) = file.file {
-            pending.abort();
-        }
-    }
-}
-
-/// Commits every file of the group (in parallel: each is synced) and records them, in
-/// measurement order; returns the folders written into.
-fn commit_all(
-    ctx: &Shared<'_>,
-    files: BTreeMap<Vec<u8>, Mutex<MeasurementFile>>,
-    manifest: &mut Manifest,
-) -> Result<Option<BTreeSet<PathBuf>>> {
-    let files: Vec<(Vec<u8>, MeasurementFile)> = files
-        .into_iter()
-        .map(|(m, f)| (m, f.into_inner().unwrap_or_else(|e| e.into_inner())))
-        .collect();
-    let committed = files
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|(measurement, mut file)| {
-            let bytes = file.file.take().map(PendingFile::commit).transpose();
-            (measurement, file, bytes)
-        })
-        .collect::<Vec<_>>();
-    let mut dirs = BTreeSet::new();
-    let mut first_error = None;
-    for (measurement, file, bytes) in committed {
-        manifest.skipped.extend(file.skipped);
-        let bytes = match bytes {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => continue,
-            Err(err) => {
-                first_error.get_or_insert(err);
-                continue;
-            }
-        };
-        let name = String::from_utf8_lossy(&measurement).into_owned();
-        let written = file.written;
-        manifest.files.push(FileRecord {
-            measurement: name,
-            path: path_string(&file.relative),
-            rows: written.rows,
-            values: written.values,
-            bytes,
-            min_time: written.time_range.map(|(min, _)| min),
-            max_time: written.time_range.map(|(_, max)| max),
-        });
-        manifest.fields.extend(file.fields);
-        manifest.replaced_field_values += written.stats.replaced_field_values;
-        manifest.replaced_tag_values += written.stats.replaced_tag_values;
-        manifest.cast_values += written.casts.cast;
-        manifest.inexact_values += written.casts.inexact;
-        if let Some(dir) = ctx.out.root().join(&file.relative).parent() {
-            dirs.insert(dir.to_path_buf());
-        }
-    }
-    match first_error {
-        Some(err) => Err(err),
-        None => Ok(Some(dirs)),
-    }
 }
