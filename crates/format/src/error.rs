@@ -369,8 +369,58 @@ pub enum WalEntryFault {
         /// Offset in the decompressed payload.
         at: u64,
         /// What is wrong there.
-        what: String,
+        what: PayloadFault,
     },
+}
+
+/// What breaks the layout of a WAL entry's decompressed payload ([`WalEntryFault::Payload`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadFault {
+    /// A field that runs past the end of the payload.
+    FieldCutShort {
+        /// The field: `"key length"`, `"timestamp"`, `"string value"`, ...
+        field: &'static str,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes left.
+        available: u64,
+    },
+    /// A key written with no points.
+    NoPoints,
+    /// A point count the bytes left cannot hold, even at the smallest size of a point.
+    PointsCutShort {
+        /// Points claimed.
+        count: u32,
+        /// Their type.
+        field_type: FieldType,
+        /// Bytes they need at least.
+        needed: u64,
+        /// Bytes left.
+        available: u64,
+    },
+}
+
+impl fmt::Display for PayloadFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PayloadFault::FieldCutShort {
+                field,
+                needed,
+                available,
+            } => write!(f, "{field} needs {needed} bytes, {available} left"),
+            PayloadFault::NoPoints => write!(f, "key with 0 points"),
+            PayloadFault::PointsCutShort {
+                count,
+                field_type,
+                needed,
+                available,
+            } => write!(
+                f,
+                "{count} {field_type} points need at least {needed} bytes, {available} left"
+            ),
+        }
+    }
 }
 
 /// Why a tombstone file cannot be read ([`ErrorKind::BadTombstone`]).

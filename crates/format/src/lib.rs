@@ -74,7 +74,7 @@ pub mod wal;
 
 pub use error::{
     ConflictWith, EncodingFault, Error, ErrorKind, Inconsistency, IndexEntryFault, MetaFault,
-    Result, TombstoneFault, WalEntryFault,
+    PayloadFault, Result, TombstoneFault, WalEntryFault,
 };
 pub use limits::Limits;
 pub use values::{FieldType, Strings, Value, Values};

@@ -36,7 +36,7 @@
 //! (influxd trusts both and allocates them), and a key's point count against the bytes
 //! left in the payload before anything is reserved for it.
 
-use crate::error::{Error, ErrorKind, Result, WalEntryFault};
+use crate::error::{Error, ErrorKind, PayloadFault, Result, WalEntryFault};
 use crate::format::wal_entry;
 use crate::limits::Limits;
 use crate::values::{FieldType, Strings, Values};
@@ -206,7 +206,7 @@ impl std::iter::FusedIterator for WalSegmentReader<'_> {}
 /// A problem inside a decompressed payload: where, and what.
 struct PayloadError {
     at: usize,
-    what: String,
+    what: PayloadFault,
 }
 
 /// A bounds-checked reader over a decompressed payload, whose offsets only make sense
@@ -221,7 +221,7 @@ impl<'b> Payload<'b> {
         self.data.len() - self.pos
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&'b [u8], PayloadError> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'b [u8], PayloadError> {
         match self.data[self.pos..].get(..n) {
             Some(out) => {
                 self.pos += n;
@@ -229,35 +229,39 @@ impl<'b> Payload<'b> {
             }
             None => Err(PayloadError {
                 at: self.pos,
-                what: format!("{what} needs {n} bytes, {} left", self.remaining()),
+                what: PayloadFault::FieldCutShort {
+                    field: what,
+                    needed: n as u64,
+                    available: self.remaining() as u64,
+                },
             }),
         }
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], PayloadError> {
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], PayloadError> {
         let bytes = self.take(N, what)?;
         let mut out = [0; N];
         out.copy_from_slice(bytes);
         Ok(out)
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, PayloadError> {
+    fn u8(&mut self, what: &'static str) -> Result<u8, PayloadError> {
         Ok(self.array::<1>(what)?[0])
     }
 
-    fn u16(&mut self, what: &str) -> Result<u16, PayloadError> {
+    fn u16(&mut self, what: &'static str) -> Result<u16, PayloadError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, PayloadError> {
+    fn u32(&mut self, what: &'static str) -> Result<u32, PayloadError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, PayloadError> {
+    fn u64(&mut self, what: &'static str) -> Result<u64, PayloadError> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
-    fn i64(&mut self, what: &str) -> Result<i64, PayloadError> {
+    fn i64(&mut self, what: &'static str) -> Result<i64, PayloadError> {
         Ok(i64::from_be_bytes(self.array(what)?))
     }
 }
@@ -307,7 +311,7 @@ fn decode_write(payload: &[u8], at: u64) -> Result<WalEntry> {
         if count == 0 {
             return Err(key_error(PayloadError {
                 at: start,
-                what: "key with 0 points".into(),
+                what: PayloadFault::NoPoints,
             }));
         }
         let Some(field_type) = FieldType::from_wal_type(ty) else {
@@ -319,10 +323,12 @@ fn decode_write(payload: &[u8], at: u64) -> Result<WalEntry> {
         if claimed > p.remaining() as u64 {
             return Err(key_error(PayloadError {
                 at: start,
-                what: format!(
-                    "{count} {field_type} points need at least {claimed} bytes, {} left",
-                    p.remaining()
-                ),
+                what: PayloadFault::PointsCutShort {
+                    count,
+                    field_type,
+                    needed: claimed,
+                    available: p.remaining() as u64,
+                },
             }));
         }
         // The check above bounds count by the payload size, itself under the limit.
@@ -640,11 +646,40 @@ mod tests {
         payload.extend_from_slice(&[0; 16]);
         let err = read_all(&tk::frame(wal_entry::WRITE, &payload)).1.unwrap();
         assert_eq!(err.key(), Some(&b"k"[..]));
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadWalEntry(WalEntryFault::Payload {
+                    entry: "write",
+                    at: 0,
+                    what: PayloadFault::PointsCutShort {
+                        count: u32::MAX,
+                        field_type: FieldType::Float,
+                        ..
+                    },
+                })
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("points need at least"), "{err}");
         let mut payload = vec![4, 0, 1, b's', 0, 0, 0, 1];
         payload.extend_from_slice(&1i64.to_be_bytes());
         payload.extend_from_slice(&u32::MAX.to_be_bytes());
         let err = read_all(&tk::frame(wal_entry::WRITE, &payload)).1.unwrap();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BadWalEntry(WalEntryFault::Payload {
+                    what: PayloadFault::FieldCutShort {
+                        field: "string value",
+                        needed: 4_294_967_295,
+                        available: 0,
+                    },
+                    ..
+                })
+            ),
+            "{err}"
+        );
         assert!(
             err.to_string()
                 .contains("string value needs 4294967295 bytes"),

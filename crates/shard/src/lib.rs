@@ -84,7 +84,7 @@ pub mod source;
 // this crate has always had them.
 pub use influx_tsm_format::{
     ConflictWith, EncodingFault, Error, ErrorKind, FieldType, Inconsistency, IndexEntryFault,
-    Limits, MetaFault, Result, Strings, TombstoneFault, Value, Values, WalEntryFault,
+    Limits, MetaFault, PayloadFault, Result, Strings, TombstoneFault, Value, Values, WalEntryFault,
 };
 pub use influx_tsm_format::{
     block, block_info, cursor, describe, encoding, file, format, key, limits, meta, tombstone,
