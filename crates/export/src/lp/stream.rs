@@ -60,12 +60,21 @@ pub fn export_lp_stream(
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n || cancel.load(Ordering::Relaxed) {
+                    if i >= n {
                         break;
                     }
-                    let tx = senders.lock().unwrap_or_else(|e| e.into_inner())[i]
-                        .take()
-                        .expect("each shard is taken once");
+                    if cancel.load(Ordering::Relaxed) {
+                        drop_untaken(&senders);
+                        break;
+                    }
+                    // None: a failure elsewhere dropped the shards nobody had taken.
+                    let Some(tx) = senders.lock().unwrap_or_else(|e| e.into_inner())[i].take()
+                    else {
+                        break;
+                    };
+                    // The writer sees this shard end only once its outcome is recorded
+                    // below: after a failure, cancel is set before the writer reads it.
+                    let keep_open = tx.clone();
                     let planned = &plan.shards[i];
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         stream_shard(config, &cancel, progress, planned, tx)
@@ -82,12 +91,14 @@ pub fn export_lp_stream(
                         }
                         Err(err) => {
                             cancel.store(true, Ordering::Relaxed);
+                            drop_untaken(&senders);
                             first_error
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .get_or_insert(err);
                         }
                     }
+                    drop(keep_open);
                 }
             });
         }
@@ -108,6 +119,16 @@ pub fn export_lp_stream(
         .into_iter()
         .flatten()
         .collect())
+}
+
+/// Drops the senders of the shards no worker has taken, once the stream is cancelled:
+/// the writer may already wait on one of them, and only a dropped sender ends its wait.
+/// (Kept alive, they hung the stream when a shard failed while the writer was between
+/// two shards.)
+fn drop_untaken(senders: &Mutex<Vec<Option<SyncSender<Vec<u8>>>>>) {
+    for sender in senders.lock().unwrap_or_else(|e| e.into_inner()).iter_mut() {
+        sender.take();
+    }
 }
 
 /// With `--with-ddl`, the stream's DDL for every database and retention policy of the
