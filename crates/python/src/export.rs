@@ -4,8 +4,8 @@
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use influx_tsm_backup::Backup;
@@ -295,12 +295,17 @@ impl ExportArgs {
 /// What an unwinding worker carries when the caller stopped the export.
 struct Stopped;
 
-/// Counts progress for the polling thread, and stops the export's workers once
-/// `stop` is set.
+/// Counts progress for the calling thread, and stops the export's workers once `stop`
+/// is set.
 ///
 /// The engine stops every worker at its next batch when one of them fails, and keeps the
 /// groups finished before (so `resume=True` continues from there): a worker told to stop
 /// unwinds with [`Stopped`], which the engine turns into that failure.
+///
+/// With a progress callback, a worker that finished a shard waits until the calling
+/// thread has called it with that count (`acked`): the callback sees every finished
+/// shard, and a stop it asks for takes effect before the next shard is started. It costs
+/// one callback per shard, not per batch.
 #[derive(Default)]
 struct Counters {
     shards_done: AtomicU64,
@@ -308,6 +313,13 @@ struct Counters {
     values: AtomicU64,
     schemas_read: AtomicU64,
     stop: AtomicBool,
+    /// The worker thread has returned.
+    done: AtomicBool,
+    /// Whether workers wait for the callback after each shard.
+    sync: bool,
+    /// `shards_done` as of the last callback.
+    acked: Mutex<u64>,
+    changed: Condvar,
 }
 
 impl Counters {
@@ -316,6 +328,16 @@ impl Counters {
             // Not `panic!`: no panic message, no hook; the engine catches it per group.
             std::panic::resume_unwind(Box::new(Stopped));
         }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, u64> {
+        self.acked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the calling thread (taking the lock first, so that it cannot miss it).
+    fn wake(&self) {
+        drop(self.lock());
+        self.changed.notify_all();
     }
 }
 
@@ -334,8 +356,18 @@ impl Observer for Counters {
     }
 
     fn shard_finished(&self, _shard: &ShardLocation, bytes: u64) {
-        self.shards_done.fetch_add(1, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+        let seq = self.shards_done.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake();
+        if self.sync {
+            let mut acked = self.lock();
+            while *acked < seq && !self.stop.load(Ordering::SeqCst) {
+                acked = self
+                    .changed
+                    .wait(acked)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
     }
 }
 
@@ -402,7 +434,10 @@ pub fn run(
         .thread_name(|i| format!("influx-tsm-{i}"))
         .build()
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start worker threads: {e}")))?;
-    let counted = Counters::default();
+    let counted = Counters {
+        sync: progress.is_some(),
+        ..Counters::default()
+    };
     let counters = &counted;
     let (shards, bytes) = (plan.shards.len(), plan.bytes());
 
@@ -437,23 +472,32 @@ pub fn run(
 
     let mut interrupt: Option<PyErr> = None;
     let outcome = std::thread::scope(|scope| {
-        let worker =
-            scope.spawn(
-                || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
-                    Ok(result) => Outcome::Report(result),
-                    Err(_) => Outcome::Panicked,
-                },
-            );
+        let worker = scope.spawn(|| {
+            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+                Ok(result) => Outcome::Report(result),
+                Err(_) => Outcome::Panicked,
+            };
+            counters.done.store(true, Ordering::SeqCst);
+            counters.wake();
+            outcome
+        });
         loop {
-            let finished = py.detach(|| {
-                let deadline = Instant::now() + POLL;
-                while Instant::now() < deadline {
-                    if worker.is_finished() {
-                        return true;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
+            let (done, seen) = py.detach(|| {
+                let acked = counters.lock();
+                let pending = |acked: &u64| {
+                    !counters.done.load(Ordering::SeqCst)
+                        && counters.shards_done.load(Ordering::SeqCst) <= *acked
+                };
+                if pending(&acked) {
+                    let _ = counters
+                        .changed
+                        .wait_timeout_while(acked, POLL, |a| pending(a))
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
-                worker.is_finished()
+                (
+                    counters.done.load(Ordering::SeqCst),
+                    counters.shards_done.load(Ordering::SeqCst),
+                )
             });
             if interrupt.is_none() {
                 let step = py.check_signals().and_then(|()| match &progress {
@@ -463,11 +507,13 @@ pub fn run(
                     None => Ok(()),
                 });
                 if let Err(err) = step {
-                    counters.stop.store(true, Ordering::Relaxed);
+                    counters.stop.store(true, Ordering::SeqCst);
                     interrupt = Some(err);
                 }
             }
-            if finished {
+            *counters.lock() = seen;
+            counters.changed.notify_all();
+            if done {
                 break;
             }
         }
