@@ -1,7 +1,8 @@
 //! [`RecordBatchReader`]s over the merged rows of one measurement: of one borrowed shard
 //! ([`MeasurementReader`]), or of one or many shards owned by the reader
-//! ([`MeasurementScan`], `'static + Send`, for DataFusion's `StreamingTable`, pyo3-arrow
-//! and the like).
+//! ([`MeasurementScan`], `'static + Send`, for a `Box<dyn RecordBatchReader + Send>`; a
+//! program on another arrow-rs release, such as DataFusion's or pyo3-arrow's, takes it
+//! as an Arrow C stream: feature `ffi`, `ffi::into_stream`).
 //!
 //! Rows come as [`Shard::rows`] gives them: within a shard grouped by series (in
 //! series-key order), ascending time within a series; a scan reads its shards one after

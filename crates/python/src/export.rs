@@ -303,9 +303,10 @@ struct Stopped;
 /// unwinds with [`Stopped`], which the engine turns into that failure.
 ///
 /// With a progress callback, a worker that finished a shard waits until the calling
-/// thread has called it with that count (`acked`): the callback sees every finished
-/// shard, and a stop it asks for takes effect before the next shard is started. It costs
-/// one callback per shard, not per batch.
+/// thread has called it with a count that includes that shard (`acked`): a stop the
+/// callback asks for then takes effect before the worker starts another shard, so where
+/// an export stops does not depend on timing. It costs one callback per shard at most,
+/// never one per batch.
 #[derive(Default)]
 struct Counters {
     shards_done: AtomicU64,
