@@ -1,11 +1,11 @@
 """Times `influx_tsm.scan` of the biggest measurement of a directory into a pyarrow Table
-and into a DuckDB aggregate, against the Rust reader alone (benches/examples/scan_rows.rs)
+and into a DuckDB aggregate, against the Rust reader alone (crates/arrow/examples/scan_rows.rs)
 and against pyarrow reading our own Parquet export of the measurement.
 
     python crates/python/bench.py DIR [SCAN_ROWS_BINARY] [RUNS]
 
 Build the package with `maturin develop --release` (or RELEASE=1 bash tests/python.sh)
-and the binary with `cargo build --release -p influx-tsm-benches --example scan_rows`.
+and the binary with `cargo build --release -p influx-tsm-arrow --example scan_rows`.
 Prints the best of RUNS for each.
 """
 

@@ -3,7 +3,7 @@
 //! baseline the Python package's `scan` is compared with (crates/python/bench.py).
 //!
 //! ```text
-//! cargo run --release -p influx-tsm-benches --example scan_rows -- DIR DATABASE MEASUREMENT [RUNS]
+//! cargo run --release -p influx-tsm-arrow --example scan_rows -- DIR DATABASE MEASUREMENT [RUNS]
 //! ```
 
 use std::error::Error;
