@@ -223,7 +223,7 @@ impl ExportArgs {
         };
         non_zero("row_group_size", self.row_group_size)?;
         non_zero("threads", self.threads)?;
-        if remote.is_none() && data_dir.is_dir() && self.data_dir.is_none() {
+        if remote.is_none() && data_dir.is_dir() {
             check_apart(&self.local_out()?, root).map_err(|e| export_error(py, e))?;
         }
         let mode = match (self.resume, self.overwrite) {

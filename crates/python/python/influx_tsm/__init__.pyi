@@ -50,7 +50,8 @@ def scan(
     """Rows of ``measurement`` in ``database`` of ``dir`` (an InfluxDB directory holding
     ``data/`` and ``wal/``, or an ``influxd backup`` folder), as the server would return
     them. ``start`` is included, ``end`` excluded; ``shards`` are shard ids; ``columns``
-    picks columns by name, in that order. Every filter is applied in the reader.
+    picks columns by name, in that order. Every filter is applied in the reader, exactly;
+    shards not selected are not opened.
 
     Raises ``FileNotFoundError`` (no ``dir``), ``ValueError`` (no such measurement or
     column, bad option), ``CorruptDataError``.
