@@ -75,6 +75,8 @@
 
 mod columns;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod reader;
 mod schema;
 mod table;

@@ -1,7 +1,8 @@
 //! [`RecordBatchReader`]s over the merged rows of one measurement: of one borrowed shard
 //! ([`MeasurementReader`]), or of one or many shards owned by the reader
-//! ([`MeasurementScan`], `'static + Send`, for DataFusion's `StreamingTable`, pyo3-arrow
-//! and the like).
+//! ([`MeasurementScan`], `'static + Send`, for a `Box<dyn RecordBatchReader + Send>`; a
+//! program on another arrow-rs release, such as DataFusion's or pyo3-arrow's, takes it
+//! as an Arrow C stream: feature `ffi`, `ffi::into_stream`).
 //!
 //! Rows come as [`Shard::rows`] gives them: within a shard grouped by series (in
 //! series-key order), ascending time within a series; a scan reads its shards one after
@@ -55,6 +56,45 @@ pub fn open_on_pool(
         .with_max_len(1)
         .map(|range| opening.scan(range))
         .collect();
+    opening.finish(scans)
+}
+
+/// Where a scan gets a selected shard's files (see [`ScanBuilder::files_from`]): for
+/// shards whose location lists no files of their own, such as the members of an
+/// `influxd backup` archive.
+#[derive(Clone)]
+struct FilesFrom(Arc<FilesOf>);
+
+/// A selected shard's files, from its location.
+type FilesOf = dyn Fn(&ShardLocation) -> influx_tsm_shard::Result<ShardFiles> + Send + Sync;
+
+impl std::fmt::Debug for FilesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FilesFrom(..)")
+    }
+}
+
+/// Opens a shard as [`open_shard`] does, its files from `files` when given.
+fn open_selected(
+    location: &ShardLocation,
+    options: &ShardOptions,
+    files: Option<&FilesFrom>,
+) -> influx_tsm_shard::Result<Shard> {
+    let Some(FilesFrom(files)) = files else {
+        return open_shard(location, options);
+    };
+    let opening = ShardOpening::new(files(location)?, options)?.located(location);
+    let scans = if rayon::current_thread_index().is_none() {
+        (0..opening.key_ranges())
+            .map(|range| opening.scan(range))
+            .collect()
+    } else {
+        (0..opening.key_ranges())
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|range| opening.scan(range))
+            .collect()
+    };
     opening.finish(scans)
 }
 
@@ -314,6 +354,7 @@ pub struct MeasurementScan {
     pending: VecDeque<ShardLocation>,
     current: Option<Current>,
     shard_options: ShardOptions,
+    files_from: Option<FilesFrom>,
     options: ReadOptions,
     stats: Stats,
     cast_stats: CastStats,
@@ -341,6 +382,7 @@ impl MeasurementScan {
             pending: VecDeque::new(),
             current: None,
             shard_options: ShardOptions::default(),
+            files_from: None,
             options,
             stats: Stats::default(),
             cast_stats: CastStats::default(),
@@ -405,7 +447,8 @@ impl MeasurementScan {
     /// Opens the next pending shard that has the measurement; `false` when none is left.
     fn advance(&mut self) -> Result<bool, ArrowError> {
         while let Some(location) = self.pending.pop_front() {
-            let shard = open_shard(&location, &self.shard_options).map_err(external)?;
+            let shard = open_selected(&location, &self.shard_options, self.files_from.as_ref())
+                .map_err(external)?;
             if self.start(Arc::new(shard)).map_err(to_arrow)? {
                 return Ok(true);
             }
@@ -486,6 +529,7 @@ pub struct ScanBuilder {
     options: ReadOptions,
     shard_options: ShardOptions,
     type_conflicts: TypeConflicts,
+    files_from: Option<FilesFrom>,
     /// (retention policy, shard id) -> shard group `[start, end)`.
     group_times: HashMap<(String, u64), (i64, i64)>,
 }
@@ -502,6 +546,7 @@ impl ScanBuilder {
             options: ReadOptions::default(),
             shard_options: ShardOptions::default(),
             type_conflicts: TypeConflicts::default(),
+            files_from: None,
             group_times: HashMap::new(),
         }
     }
@@ -541,6 +586,19 @@ impl ScanBuilder {
     /// How shards are opened (CRC checks, skipping damaged data, limits).
     pub fn shard_options(mut self, options: ShardOptions) -> ScanBuilder {
         self.shard_options = options;
+        self
+    }
+
+    /// Reads each selected shard's files with `files` instead of mapping the files its
+    /// [`ShardLocation`] lists: for shards held elsewhere, such as the members of an
+    /// `influxd backup` archive (`influx-tsm-backup`'s `BackupShard::files`). `files` is
+    /// called once when the scan is built and once more when the shard's turn to be read
+    /// comes (the first shard read is kept open).
+    pub fn files_from(
+        mut self,
+        files: impl Fn(&ShardLocation) -> influx_tsm_shard::Result<ShardFiles> + Send + Sync + 'static,
+    ) -> ScanBuilder {
+        self.files_from = Some(FilesFrom(Arc::new(files)));
         self
     }
 
@@ -641,7 +699,7 @@ impl ScanBuilder {
         let mut pending: VecDeque<ShardLocation> = VecDeque::new();
         let mut first: Option<Shard> = None;
         for (location, _) in selected.into_iter().rev() {
-            let shard = open_shard(&location, &self.shard_options)?;
+            let shard = open_selected(&location, &self.shard_options, self.files_from.as_ref())?;
             let Some(index) = measurement_index(&shard, &self.measurement) else {
                 continue;
             };
@@ -660,6 +718,7 @@ impl ScanBuilder {
             pending,
             current: None,
             shard_options: self.shard_options,
+            files_from: self.files_from,
             options: self.options,
             stats: Stats::default(),
             cast_stats: CastStats::default(),
