@@ -26,6 +26,12 @@ ALLOWED_EXCEPTIONS = {"LLVM-exception"}
 # name -> why two major versions are in the graph. Each comes from the registry's
 # current releases of crates we depend on; none is ours to unify.
 KNOWN_DUPLICATES = {
+    # A dev-dependency only: influx-tsm-arrow's tests/ffi.rs reads our Arrow C stream with
+    # arrow-rs 59 (DataFusion's and pyo3-arrow's), to show the bridge across versions.
+    "arrow-array": "arrow 59 (the C stream bridge's test, dev only) and 60 (ours)",
+    "arrow-buffer": "arrow 59 (the C stream bridge's test, dev only) and 60 (ours)",
+    "arrow-data": "arrow 59 (the C stream bridge's test, dev only) and 60 (ours)",
+    "arrow-schema": "arrow 59 (the C stream bridge's test, dev only) and 60 (ours)",
     "block-buffer": "sha2 0.10 (ours) and md-5 0.11 (object_store): the digest 0.10 / 0.11 split",
     "cpufeatures": "sha2 0.10 (ours) and md-5 0.11 (object_store)",
     "crypto-common": "sha2 0.10 (ours) and md-5 0.11 (object_store)",

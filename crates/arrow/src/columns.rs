@@ -18,8 +18,8 @@ use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer
 use influx_tsm_shard::Values;
 use influx_tsm_shard::rows::SeriesRuns;
 
-use crate::Stats;
 use crate::error::{Error, Result};
+use crate::stats::Stats;
 
 /// A field's values, borrowed or owned.
 pub(crate) enum ValuesSource<'a> {

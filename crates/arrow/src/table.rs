@@ -393,16 +393,16 @@ impl Projection {
     /// table batch unchanged are reused for the next batch.
     pub fn reclaim(&self, batch: RecordBatch, into: &mut RowBatch) {
         if self.identity {
-            crate::reclaim(batch, into);
+            crate::batch::reclaim(batch, into);
             return;
         }
         let (_, arrays, _) = batch.into_parts();
         for (array, source) in arrays.into_iter().zip(&self.sources) {
             match *source {
-                Source::Column(0) => crate::put_back(&mut into.time, array),
+                Source::Column(0) => crate::batch::put_back(&mut into.time, array),
                 Source::Column(i) if i >= self.field_offset => {
                     if let Some(field) = into.fields.get_mut(i - self.field_offset) {
-                        crate::put_back_values(&mut field.values, array);
+                        crate::batch::put_back_values(&mut field.values, array);
                     }
                 }
                 _ => {}

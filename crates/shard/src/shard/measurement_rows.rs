@@ -22,7 +22,7 @@ use crate::rows::{MeasurementSchema, RowBatch};
 use crate::values::{FieldType, Values};
 use crate::{Error, Result};
 
-use super::{KeyGroup, KeyStream, Segment, Shard, resolve};
+use super::opened::{KeyGroup, KeyStream, Segment, Shard, resolve};
 
 /// The rows of one measurement of a shard, in batches; see [`Shard::rows`].
 pub struct MeasurementRows<'a> {
@@ -508,6 +508,41 @@ fn append(
         f.refill()?;
     }
     Ok(fields.iter().all(|f| f.remaining().is_empty()))
+}
+
+impl Shard {
+    /// Streams the rows of measurement `index` (into [`Shard::measurements`]) in `range`:
+    /// its series in key order, each series' rows in time order.
+    ///
+    /// Memory: the measurement's keys are read from the indexes again as the rows are
+    /// made; what is held is the series being joined and a few blocks per field.
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn rows(&self, index: usize, range: TimeRange) -> MeasurementRows<'_> {
+        self.rows_between(index, range, None, None)
+    }
+
+    /// [`Shard::rows`] of the series `from <= series < to` only (an absent bound is open).
+    /// Series compare as their keys do in the index (series key then `#!~#`), which is the
+    /// order rows come in: the rows of consecutive ranges, concatenated, are the rows of
+    /// the whole measurement. [`Shard::split_series`] gives bounds of similar sizes.
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn rows_between(
+        &self,
+        index: usize,
+        range: TimeRange,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+    ) -> MeasurementRows<'_> {
+        assert!(
+            index < self.measurements.len(),
+            "measurement index out of range"
+        );
+        MeasurementRows::new(self, index, range, from, to)
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{
+use super::opened::{
     KeyGroup, NO_ENTRY, OpenTsm, Placement, Problem, ProblemKind, SEGMENT_KEYS, Segment, next_key,
     resolve,
 };
