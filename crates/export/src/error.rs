@@ -73,6 +73,7 @@ pub enum Error {
     },
     /// The object store refused (a missing bucket, refused credentials, a failed
     /// upload).
+    #[cfg(feature = "object-store")]
     Remote {
         /// The bucket.
         bucket: String,
@@ -193,6 +194,7 @@ impl fmt::Display for Error {
             Error::Io { what, .. } | Error::Parquet { what, .. } | Error::State { what, .. } => {
                 f.write_str(what)
             }
+            #[cfg(feature = "object-store")]
             Error::Remote { bucket, what, .. } => write!(f, "{what} (bucket {bucket:?})"),
             Error::Arrow(err) => err.fmt(f),
         }
@@ -206,6 +208,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::Parquet { source, .. } => Some(source),
             Error::State { source, .. } => Some(source),
+            #[cfg(feature = "object-store")]
             Error::Remote { source, .. } => Some(source.as_ref()),
             Error::Input(err) => err.source(),
             Error::Scan { source, .. } => Some(source),

@@ -43,15 +43,7 @@ pub const PART_BYTES: usize = 8 << 20;
 
 const UPLOADS_DIR: &str = "uploads";
 
-/// Whether `out` names an object store rather than a local folder: `scheme://...`.
-pub fn is_url(out: &str) -> bool {
-    out.split_once("://").is_some_and(|(scheme, _)| {
-        !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '+')
-    })
-}
+pub use crate::destination::is_url;
 
 /// A bucket (and prefix) that an export is written into.
 pub struct Remote {
