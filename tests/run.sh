@@ -5,6 +5,7 @@
 # boto3 and azure-storage-blob (the object-storage tests), pip, from PyPI, under the target
 # folder, once, and points INFLUX_TSM_PYTHON at it; without INFLUX_TSM_AZURITE it installs
 # Azurite (the Azure Storage emulator, npm) there too. Extra arguments go to `cargo test`.
+# Then the Python package's tests (tests/python.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${INFLUX_TSM_PYTHON:-}" ]; then
@@ -33,4 +34,7 @@ if [ -z "${INFLUX_TSM_AZURITE:-}" ]; then
   export INFLUX_TSM_AZURITE=$npm_dir/node_modules/.bin/azurite-blob
 fi
 [ -x "$INFLUX_TSM_AZURITE" ] || { echo "tests/run.sh: no Azurite at $INFLUX_TSM_AZURITE" >&2; exit 1; }
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+# The Python package (crates/python): built with maturin into the same virtualenv, pytest
+# (WHEEL=1: also a wheel into a clean virtualenv, the same tests).
+bash tests/python.sh
