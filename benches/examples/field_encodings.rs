@@ -7,6 +7,8 @@
 //! ```text
 //! cargo run --release -p influx-tsm-benches --example field_encodings -- DIR
 //! ```
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use influx_tsm_arrow::Columns;
 use influx_tsm_export::Compression;

@@ -8,6 +8,8 @@
 //!
 //! DIR holds `data/` (and optionally `wal/`). Peak `RssAnon` (heap, not the mapped TSM
 //! files) is sampled every 2 ms; `VmHWM` (peak RSS with file pages) is printed too.
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::{Duration, Instant};
 

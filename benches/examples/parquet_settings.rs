@@ -11,6 +11,8 @@
 //! ```text
 //! cargo run --release -p influx-tsm-benches --example parquet_settings -- DIR
 //! ```
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use arrow_array::RecordBatch;
 use influx_tsm_arrow::Columns;

@@ -6,6 +6,8 @@
 //!
 //! `DIR` holds `data/`, `wal/` and (optionally) `meta/meta.db`. Every retention policy of
 //! the database is read; the file has the schema of `influx_tsm_arrow::MeasurementScan`.
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error;
 use std::fs::File;

@@ -5,6 +5,8 @@
 //! ```text
 //! cargo run --release -p influx-tsm-arrow --example scan_rows -- DIR DATABASE MEASUREMENT [RUNS]
 //! ```
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error;
 use std::path::PathBuf;

@@ -75,7 +75,7 @@ pub fn into_record_batch(
 /// pages the kernel would have to zero again. Buffers still shared, or of another shape,
 /// are left alone; string, boolean and validity buffers are not taken back.
 ///
-/// `into` must have `batch`'s field columns (the same [`MeasurementSchema`]); columns that
+/// `into` must have `batch`'s field columns (the same [`MeasurementSchema`](influx_tsm_shard::rows::MeasurementSchema)); columns that
 /// do not match are skipped.
 pub fn reclaim(batch: RecordBatch, into: &mut RowBatch) {
     let fields = into.fields.len();

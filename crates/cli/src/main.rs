@@ -10,6 +10,8 @@
 //! 0 success; 1 error (a damaged file is named with the byte offset and what is wrong);
 //! 2 finished under `--skip-corrupt` but skipped damaged data; 64 bad arguments or an
 //! output directory that may not be used. A closed stdout (broken pipe) exits 0.
+// The binary renders: printing is its job (the libraries' lints forbid it).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #![forbid(unsafe_code)]
 
 mod args;

@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run -p influx-tsm-export --example export_with_progress -- DIR OUT [THREADS]
 //! ```
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -138,11 +138,8 @@ fn write_manifest(
 /// manifests (each once), and the groups still to export. A group is finished as a whole
 /// when an earlier run wrote it; where the earlier run grouped otherwise (a shard grew in
 /// between), its finished groups are kept and the plan's groups are cut around them.
-fn settle(
-    plan: &Plan,
-    out: &OutDir,
-) -> (Vec<crate::destination::records::Manifest>, Vec<ShardGroup>) {
-    let mut finished: Vec<crate::destination::records::Manifest> = Vec::new();
+fn settle(plan: &Plan, out: &OutDir) -> (Vec<Manifest>, Vec<ShardGroup>) {
+    let mut finished: Vec<Manifest> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut todo = Vec::new();
     for group in &plan.groups {

@@ -118,7 +118,7 @@ impl Plan {
     /// Keeps this process's share of the groups (`--partition`): the groups are dealt
     /// by bytes ([`partition`]), each by its first shard's id; the other shares' shards
     /// move to `other_shares`.
-    fn keep_share(&mut self, share: crate::plan::options::Partition) {
+    fn keep_share(&mut self, share: options::Partition) {
         let sizes: Vec<(u64, u64)> = self.groups.iter().map(|g| (g.bytes, g.ids[0])).collect();
         let bins = partition(&sizes, share.count);
         let mut own = vec![false; self.shards.len()];

@@ -4,6 +4,8 @@
 //! then read back value for value by arrow-rs and, through the Python named by
 //! `INFLUX_TSM_PYTHON` (`tests/run.sh` sets it up), by DuckDB, pyarrow and Polars.
 //! Without `INFLUX_TSM_PYTHON`, or with a reader missing, the test fails.
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -87,7 +87,7 @@ pub fn decode_block(
         .at(offset));
     }
     if timestamps.is_empty() {
-        return Err(Error::new(crate::ErrorKind::EmptyBlock).at(offset));
+        return Err(Error::new(ErrorKind::EmptyBlock).at(offset));
     }
     Ok(())
 }

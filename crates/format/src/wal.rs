@@ -278,7 +278,7 @@ fn payload_error(entry: &'static str, at: u64, err: PayloadError) -> Error {
 }
 
 fn bad_entry(at: u64, fault: WalEntryFault) -> Error {
-    Error::new(crate::ErrorKind::BadWalEntry(fault)).at(at)
+    Error::new(ErrorKind::BadWalEntry(fault)).at(at)
 }
 
 /// Smallest encoding of one point of `ty`: timestamp plus value (a string's length

@@ -6,6 +6,8 @@
 //! ```
 //!
 //! `DIR` holds `data/` and, optionally, `wal/`.
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

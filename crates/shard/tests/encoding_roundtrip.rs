@@ -1,6 +1,8 @@
 //! Whole blocks built by the testkit encoders decode back to their input, and a rough
 //! throughput measurement of every decoder (ignored by default; run it in release mode:
 //! `cargo test --release -p influx-tsm-shard --test encoding_roundtrip -- --ignored --nocapture`).
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

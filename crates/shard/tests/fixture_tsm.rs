@@ -1,5 +1,7 @@
 //! Every TSM file of every fixture decodes completely: header, footer, index, every
 //! block with its CRC, and each block's timestamps agree with its index entry.
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! Every tombstone file and every WAL segment of the fixtures (written by a real influxd
 //! 1.6.7) decodes without an error, the totals match the fixtures' READMEs, and the
 //! replayed WAL agrees with what the server answered (`oracle_typed.jsonl`).
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! A shard opened from bytes the caller holds reads exactly like the same shard mapped
 //! from its files, and errors about those bytes name the caller's names.
+// A program (or test report) whose output is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 

@@ -511,7 +511,7 @@ fn bad_url(url: &str, reason: String) -> Error {
 }
 
 /// An error of the listing request, as `object_store` reports its own.
-fn generic(err: impl std::fmt::Display) -> object_store::Error {
+fn generic(err: impl fmt::Display) -> object_store::Error {
     object_store::Error::Generic {
         store: "S3",
         source: err.to_string().into(),

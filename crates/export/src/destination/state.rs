@@ -329,7 +329,7 @@ impl OutDir {
         }
         let relative = path
             .strip_prefix(&self.root)
-            .map(crate::naming::path_string)
+            .map(naming::path_string)
             .map_err(|_| {
                 Error::Internal(InternalError::Impossible(
                     "a shard record outside the output",
@@ -409,7 +409,7 @@ impl OutDir {
                 naming::encode(first.retention_policy.as_bytes())
             );
             let parquet = format!("/{name}.parquet");
-            let lp = lp_file.map(crate::naming::path_string);
+            let lp = lp_file.map(naming::path_string);
             remote.abort_uploads_of(|relative| {
                 lp.as_deref() == Some(relative)
                     || (relative.starts_with(&rp) && relative.ends_with(&parquet))

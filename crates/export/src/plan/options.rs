@@ -215,7 +215,7 @@ pub struct Partition {
     pub count: u32,
 }
 
-impl std::str::FromStr for Partition {
+impl FromStr for Partition {
     type Err = String;
 
     /// Parses `I/N` with 1 <= I <= N.

@@ -551,7 +551,7 @@ mod tests {
         #[test]
         fn round_trips_runs(values in prop::collection::vec((float(), 1usize..200), 0..20)) {
             let values: Vec<f64> =
-                values.iter().flat_map(|&(v, n)| std::iter::repeat_n(v, n)).collect();
+                values.iter().flat_map(|&(v, n)| iter::repeat_n(v, n)).collect();
             let got = decode(&encode_floats(&values)).unwrap();
             prop_assert_eq!(bits_of(&got), bits_of(&values));
         }
