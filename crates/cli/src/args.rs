@@ -29,11 +29,12 @@ pub struct Cli {
 pub enum Command {
     /// Export shards to Parquet files.
     ///
-    /// One file per (database, retention policy, measurement, shard):
-    /// OUT/DB/RP/MEASUREMENT/SHARD.parquet; every file of a measurement has the same
-    /// columns, so each folder reads as one table. OUT/manifest.json lists every file.
-    /// With --format lp, line protocol: one file per shard, OUT/DB/RP/SHARD.lp[.gz], or all
-    /// on stdout.
+    /// One file per (database, retention policy, measurement, group of consecutive
+    /// shards up to --target-file-size): OUT/DB/RP/MEASUREMENT/FIRST-LAST.parquet (SHARD.parquet
+    /// for a group of one; --file-per-shard for one file per shard); every file of a
+    /// measurement has the same columns, so each folder reads as one table.
+    /// OUT/manifest.json lists every file. With --format lp, line protocol: one file per
+    /// group, OUT/DB/RP/FIRST-LAST.lp[.gz], or all on stdout.
     Export(Box<ExportArgs>),
     /// Summarise a storage directory from its indexes: databases, retention policies,
     /// shards, files, measurements, series, fields and their types, value counts, time
