@@ -2,8 +2,10 @@
 //! folder for object storage), its state records for `--resume`, and `manifest.json`.
 
 pub mod atomic;
+mod bucket;
 pub(crate) mod earlier;
 pub mod manifest;
+pub(crate) mod publish;
 pub mod records;
 #[cfg(feature = "object-store")]
 pub mod remote;

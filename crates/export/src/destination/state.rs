@@ -19,17 +19,16 @@
 
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
 use influx_tsm_shard::layout::ShardLocation;
 use serde::Serialize;
 
+use crate::destination::bucket::Bucket;
 use crate::destination::earlier::{
     Done, clear_dir, only_state_dir, only_temporary_state, read_manifests, remove_if_there,
     remove_temp_files, remove_unrecorded_files, same_options,
 };
+use crate::destination::publish::{Access, Destination, LocalFolder};
 use crate::destination::records::{Manifest, ShardResult};
-use crate::destination::remote::Remote;
 use crate::shard::ShardId;
 
 /// The state folder inside the output directory (its one owner is [`crate::destination`]).
@@ -39,7 +38,7 @@ use crate::error::{Error, InternalError, IoContext, OutDirError, Result, cannot}
 use crate::naming;
 use crate::plan::options::{Options, OutMode};
 
-const OPTIONS_FILE: &str = "options.json";
+pub(crate) const OPTIONS_FILE: &str = "options.json";
 const DONE_DIR: &str = "done";
 const TABLES_FILE: &str = "tables.json";
 
@@ -56,7 +55,7 @@ pub struct OutDir {
     /// an earlier run are kept without `--resume`.
     cluster: bool,
     done: Done,
-    remote: Option<Arc<Remote>>,
+    destination: Box<dyn Destination>,
 }
 
 impl OutDir {
@@ -90,11 +89,17 @@ impl OutDir {
             shared,
             cluster,
             done: Done::default(),
-            remote: config.remote.clone(),
+            destination: match &config.remote {
+                Some(remote) => Box::new(Bucket::new(remote.clone())),
+                None => Box::new(LocalFolder),
+            },
         };
-        if let Some(remote) = &config.remote {
-            prepare_remote(remote, config.mode, &root, write, shared, cluster)?;
-        }
+        let access = Access {
+            write,
+            shared,
+            cluster,
+        };
+        out.destination.prepare(config.mode, &root, access)?;
         let state = root.join(STATE_DIR);
         let options_path = state.join(OPTIONS_FILE);
         let fingerprint = config.fingerprint();
@@ -121,12 +126,10 @@ impl OutDir {
         if write {
             std::fs::create_dir_all(&root).io_context(cannot("create", &root))?;
             write_options(&options_path, &fingerprint, shared)?;
-            if let Some(remote) = &out.remote {
-                remote.put_small(
-                    &format!("{STATE_DIR}/{OPTIONS_FILE}"),
-                    to_json(&fingerprint)?.into_bytes(),
-                )?;
-            }
+            out.destination.publish_file(
+                &format!("{STATE_DIR}/{OPTIONS_FILE}"),
+                to_json(&fingerprint)?.as_bytes(),
+            )?;
         }
         Ok(out)
     }
@@ -261,10 +264,7 @@ impl OutDir {
     /// uploads it when the output is a bucket.
     pub(crate) fn write_state_file(&self, relative: &str, bytes: &[u8]) -> Result<()> {
         write_atomic(&self.root.join(relative), bytes)?;
-        if let Some(remote) = &self.remote {
-            remote.put_small(relative, bytes.to_vec())?;
-        }
-        Ok(())
+        self.destination.publish_file(relative, bytes)
     }
 
     /// Writes the export's `manifest.json` (see [`crate::destination::manifest`]).
@@ -321,12 +321,8 @@ impl OutDir {
             &manifest.group_name(),
         );
         let text = to_json(manifest)?;
-        let Some(remote) = &self.remote else {
-            return write_atomic(&path, text.as_bytes());
-        };
-        for file in &manifest.files {
-            remote.upload(&self.root.join(&file.path), &file.path)?;
-        }
+        let files: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+        let staged = self.destination.publish_data(&self.root, &files)?;
         let relative = path
             .strip_prefix(&self.root)
             .map(naming::path_string)
@@ -336,9 +332,11 @@ impl OutDir {
                 ))
             })?;
         self.write_state_file(&relative, text.as_bytes())?;
-        for file in &manifest.files {
-            let staged = self.root.join(&file.path);
-            std::fs::remove_file(&staged).io_context(cannot("delete", &staged))?;
+        if staged {
+            for file in &files {
+                let staged = self.root.join(file);
+                std::fs::remove_file(&staged).io_context(cannot("delete", &staged))?;
+            }
         }
         Ok(())
     }
@@ -353,10 +351,8 @@ impl OutDir {
         &self,
         shards: impl Iterator<Item = ShardId>,
     ) -> Result<Option<Vec<ShardResult>>> {
-        if let Some(remote) = &self.remote {
-            // The other partitions' records are in the bucket, not in this staging folder.
-            remote.download_state(&self.root)?;
-        }
+        // With a bucket, the other partitions' records are there, not in this folder.
+        self.destination.refresh_state(&self.root)?;
         let done = read_manifests(&self.root.join(STATE_DIR).join(DONE_DIR))?;
         let mut seen = std::collections::HashSet::new();
         let mut all = Vec::new();
@@ -380,15 +376,7 @@ impl OutDir {
     /// # Errors
     /// When the bucket cannot be asked.
     pub fn has_root_file(&self, name: &str) -> Result<bool> {
-        match &self.remote {
-            Some(remote) => remote.exists(name),
-            None => Ok(self.root.join(name).is_file()),
-        }
-    }
-
-    /// The bucket the output is uploaded into, if any.
-    pub fn remote(&self) -> Option<&Arc<Remote>> {
-        self.remote.as_ref()
+        self.destination.has_root_file(&self.root, name)
     }
 
     /// Deletes the files an unfinished earlier run left for the group `name` of
@@ -400,7 +388,7 @@ impl OutDir {
         name: &str,
         lp_file: Option<&Path>,
     ) -> Result<()> {
-        if let Some(remote) = self.remote.as_ref().filter(|_| self.shared) {
+        if self.shared {
             // Uploads a killed run left open for this group's files (a resume aborts all
             // of them before it starts; processes sharing the bucket may not).
             let rp = format!(
@@ -410,7 +398,7 @@ impl OutDir {
             );
             let parquet = format!("/{name}.parquet");
             let lp = lp_file.map(naming::path_string);
-            remote.abort_uploads_of(|relative| {
+            self.destination.abandon_partial(&|relative| {
                 lp.as_deref() == Some(relative)
                     || (relative.starts_with(&rp) && relative.ends_with(&parquet))
             })?;
@@ -481,57 +469,6 @@ fn write_options(path: &Path, fingerprint: &serde_json::Value, shared: bool) -> 
 }
 
 /// Where the manifest of a shard goes.
-/// Readies the bucket behind a staging folder for `mode`, as [`OutDir::open`] readies a
-/// local folder: a fresh export needs an empty prefix; an overwrite deletes an earlier
-/// export (only one influx-tsm wrote); a resume aborts the uploads the earlier run left
-/// and brings its state into the staging folder, where the local logic takes over.
-fn prepare_remote(
-    remote: &Remote,
-    mode: OutMode,
-    staging: &Path,
-    write: bool,
-    shared: bool,
-    cluster: bool,
-) -> Result<()> {
-    let url = remote.url();
-    let not_empty = remote.check()?;
-    let ours = remote.has_state()?;
-    match mode {
-        // Nothing there yet: every mode starts afresh (a resumed partition's first run).
-        _ if !not_empty => Ok(()),
-        // Partitions share the prefix: another one started it (the options are compared
-        // when each writes its own).
-        // A node of a cluster export needs the others' state: their registrations, the
-        // cluster's tables and shares, the shards they finished.
-        OutMode::Fresh if shared && ours && cluster => remote.download_state(staging),
-        OutMode::Fresh if shared && ours => Ok(()),
-        OutMode::Fresh => Err(Error::OutDir(OutDirError::NotEmpty {
-            out: url.to_string(),
-        })),
-        OutMode::Overwrite | OutMode::Resume if !ours => {
-            Err(Error::OutDir(OutDirError::NotOursInBucket {
-                url: url.to_string(),
-                options_file: format!("{STATE_DIR}/{OPTIONS_FILE}"),
-            }))
-        }
-        OutMode::Overwrite => {
-            if write && ours {
-                remote.abort_unfinished_uploads()?;
-                remote.delete_all()?;
-            }
-            Ok(())
-        }
-        OutMode::Resume => {
-            // Processes sharing the prefix may be uploading now: each aborts only the
-            // uploads of the shards it is about to write (`OutDir::remove_group_files`).
-            if write && !shared {
-                remote.abort_unfinished_uploads()?;
-            }
-            remote.download_state(staging)
-        }
-    }
-}
-
 fn manifest_path(root: &Path, database: &str, retention_policy: &str, group: &str) -> PathBuf {
     root.join(STATE_DIR)
         .join(DONE_DIR)
