@@ -356,6 +356,8 @@ pub struct MeasurementScan {
     shard_options: ShardOptions,
     files_from: Option<FilesFrom>,
     options: ReadOptions,
+    /// With [`ScanBuilder::only_fields`]: the keys of the fields read.
+    fields: Option<Arc<[Vec<u8>]>>,
     stats: Stats,
     cast_stats: CastStats,
     skipped: Vec<influx_tsm_shard::Error>,
@@ -384,6 +386,7 @@ impl MeasurementScan {
             shard_options: ShardOptions::default(),
             files_from: None,
             options,
+            fields: None,
             stats: Stats::default(),
             cast_stats: CastStats::default(),
             skipped: Vec::new(),
@@ -434,7 +437,11 @@ impl MeasurementScan {
         let projection = self.table.projection(schema)?;
         let batch = RowBatch::new(schema);
         let range = self.options.range;
-        let rows = ShardRows::new(shard, |shard| shard.rows(index, range));
+        let fields = self.fields.clone();
+        let rows = ShardRows::new(shard, |shard| match &fields {
+            Some(keys) => shard.rows(index, range).only_fields(keys),
+            None => shard.rows(index, range),
+        });
         self.current = Some(Current {
             rows,
             columns,
@@ -532,6 +539,7 @@ pub struct ScanBuilder {
     files_from: Option<FilesFrom>,
     /// (retention policy, shard id) -> shard group `[start, end)`.
     group_times: HashMap<(String, u64), (i64, i64)>,
+    fields: Option<Vec<Vec<u8>>>,
 }
 
 impl ScanBuilder {
@@ -548,7 +556,21 @@ impl ScanBuilder {
             type_conflicts: TypeConflicts::default(),
             files_from: None,
             group_times: HashMap::new(),
+            fields: None,
         }
+    }
+
+    /// Reads only the fields whose columns are named in `names` (InfluxQL's
+    /// `SELECT f1, f2`): the other fields are never decoded and their columns are null,
+    /// and a row is a time at which a selected field has a value. Names that are not
+    /// field columns of the measurement (tags, `time`) are ignored; when none is, every
+    /// field is read, so a selection of tags and time keeps every row.
+    pub fn only_fields<N: AsRef<[u8]>>(
+        mut self,
+        names: impl IntoIterator<Item = N>,
+    ) -> ScanBuilder {
+        self.fields = Some(names.into_iter().map(|n| n.as_ref().to_vec()).collect());
+        self
     }
 
     /// How a field stored with different types in different shards becomes columns
@@ -712,14 +734,29 @@ impl ScanBuilder {
         let Some(first) = first else {
             return Err(not_found(&self.measurement));
         };
+        let table = table.finish(self.type_conflicts);
+        // Names are column names (a type-split or clashing field's column is not named
+        // as its key): the fields read are the keys behind the columns named.
+        let fields = self.fields.and_then(|names| {
+            let mut keys: Vec<Vec<u8>> = table
+                .columns()
+                .fields()
+                .iter()
+                .filter(|column| names.iter().any(|n| n.as_slice() == column.name.as_bytes()))
+                .map(|column| column.key.clone())
+                .collect();
+            keys.dedup();
+            (!keys.is_empty()).then(|| Arc::from(keys))
+        });
         let mut scan = MeasurementScan {
             measurement: self.measurement,
-            table: table.finish(self.type_conflicts),
+            table,
             pending,
             current: None,
             shard_options: self.shard_options,
             files_from: self.files_from,
             options: self.options,
+            fields,
             stats: Stats::default(),
             cast_stats: CastStats::default(),
             skipped: Vec::new(),

@@ -591,3 +591,66 @@ fn the_owned_scan_is_send_and_outlives_its_layout() {
     let owned = MeasurementScan::from_shard(shard, &name, ReadOptions::default()).expect("owned");
     assert_send_static(&owned);
 }
+
+/// `only_fields` is InfluxQL's `SELECT f`: for every fixture, measurement and field, the
+/// scan equals the oracle's points that have `f`, with `f` alone; and a selection with no
+/// field (a tag, `time`) keeps every row.
+#[test]
+fn only_fields_equals_the_oracle_restricted_to_the_field() {
+    for fixture in fixtures() {
+        let expected = oracle(&fixture);
+        let dir = fixture.join("influxdb");
+        for (db, rp, m) in measurements(&dir).into_keys() {
+            let scan = || ScanBuilder::new(db.as_str(), m.as_slice()).retention_policy(rp.as_str());
+            let whole = collect(scan().open_dir(&dir).expect("scan"));
+            let schema = whole[0].schema();
+            let field_columns: Vec<(String, String)> = schema
+                .fields()
+                .iter()
+                .filter(|f| f.metadata()[META_ROLE] == "field")
+                .map(|f| (f.name().clone(), f.metadata()[META_KEY].clone()))
+                .collect();
+            let measurement = String::from_utf8_lossy(&m).into_owned();
+            for (column, key) in &field_columns {
+                let mut got = Points::new();
+                let reader = scan()
+                    .only_fields([column.as_bytes()])
+                    .open_dir(&dir)
+                    .expect("scan");
+                for batch in collect(reader) {
+                    add_points(&mut got, &db, &rp, &batch);
+                }
+                let want: Points = expected
+                    .iter()
+                    .filter(|((d, r, meas, _, _), _)| *d == db && *r == rp && *meas == measurement)
+                    .filter_map(|(k, fields)| {
+                        let value = fields.get(key)?;
+                        // A type-split column holds one type of the key's values only.
+                        let mut only = BTreeMap::new();
+                        only.insert(key.clone(), value.clone());
+                        Some((k.clone(), only))
+                    })
+                    .collect();
+                let name = format!(
+                    "{} {db}.{rp}.{measurement} only {column}",
+                    fixture.display()
+                );
+                if field_columns.iter().filter(|(_, k)| k == key).count() == 1 {
+                    assert_eq!(got.len(), want.len(), "{name}: rows");
+                    assert_same(&name, &want, &got);
+                } else {
+                    // Split by type: every point of the key is read, each in its column.
+                    assert!(got.keys().all(|k| want.contains_key(k)), "{name}: rows");
+                }
+            }
+            let tags_only = collect(scan().only_fields(["time"]).open_dir(&dir).expect("scan"));
+            let rows =
+                |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum::<usize>();
+            assert_eq!(
+                rows(&tags_only),
+                rows(&whole),
+                "{db}.{rp}: no field selected keeps every row"
+            );
+        }
+    }
+}

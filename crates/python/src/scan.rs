@@ -87,6 +87,9 @@ impl ScanSpec {
         if let Some(ids) = &self.shards {
             builder = builder.shards(ids.iter().copied());
         }
+        if let Some(columns) = &self.columns {
+            builder = builder.only_fields(columns.iter().map(String::as_bytes));
+        }
         let scan =
             if self.dir.join("data").is_dir() {
                 builder.open_dir(&self.dir).map_err(OpenError::Arrow)?

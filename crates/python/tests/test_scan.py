@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import influx_tsm
@@ -124,10 +125,18 @@ def test_column_filter_is_exact():
     whole = full(dir, "airq", "air", "autogen")
     got = pa.table(influx_tsm.scan(dir, "airq", "air", retention_policy="autogen", columns=["pm25", "time", "device"]))
     assert got.column_names == ["pm25", "time", "device"]
-    assert got.num_rows == whole.num_rows
+    # InfluxQL's `SELECT pm25, device`: the rows where pm25 has a value; the other fields
+    # are not decoded.
+    want = whole.filter(pc.is_valid(whole.column("pm25"))).select(["pm25", "time", "device"])
+    assert 0 < want.num_rows < whole.num_rows
+    assert got.num_rows == want.num_rows
     for name in got.column_names:
-        assert got.column(name).equals(whole.column(name)), name
+        assert got.column(name).equals(want.column(name)), name
     assert got.schema.field("pm25").metadata == whole.schema.field("pm25").metadata
+    # No field among the columns: every row.
+    tags = pa.table(influx_tsm.scan(dir, "airq", "air", retention_policy="autogen", columns=["time", "device"]))
+    assert tags.num_rows == whole.num_rows
+    assert tags.column("device").equals(whole.column("device"))
     with pytest.raises(ValueError, match="no column"):
         influx_tsm.scan(dir, "airq", "air", columns=["nope"])
 

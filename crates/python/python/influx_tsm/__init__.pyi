@@ -50,8 +50,10 @@ def scan(
     """Rows of ``measurement`` in ``database`` of ``dir`` (an InfluxDB directory holding
     ``data/`` and ``wal/``, or an ``influxd backup`` folder), as the server would return
     them. ``start`` is included, ``end`` excluded; ``shards`` are shard ids; ``columns``
-    picks columns by name, in that order. Every filter is applied in the reader, exactly;
-    shards not selected are not opened.
+    picks columns by name, in that order, as InfluxQL's ``SELECT f1, tag, time`` does:
+    fields not named are never decoded, and a row is a time at which a named field has
+    a value (with no field named, every row). Every filter is applied in the reader,
+    exactly; shards not selected are not opened.
 
     Raises ``FileNotFoundError`` (no ``dir``), ``ValueError`` (no such measurement or
     column, bad option), ``CorruptDataError``.

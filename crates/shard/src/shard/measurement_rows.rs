@@ -56,6 +56,8 @@ pub struct MeasurementRows<'a> {
     active: usize,
     join: JoinScratch,
     skipped: Vec<Error>,
+    /// With [`MeasurementRows::only_fields`]: which of the schema's fields are read.
+    selected: Option<Vec<bool>>,
 }
 
 /// The series being joined.
@@ -148,7 +150,24 @@ impl<'a> MeasurementRows<'a> {
             active: 0,
             join: JoinScratch::default(),
             skipped: Vec::new(),
+            selected: None,
         }
+    }
+
+    /// Reads only the fields whose keys are in `keys`, as InfluxQL's `SELECT f1, f2`
+    /// does: the other fields' blocks are never decoded (their columns stay null), and a
+    /// row is a time at which at least one selected field of the series has a value. A
+    /// key the measurement lacks selects nothing; with none of its fields selected, the
+    /// measurement has no rows.
+    pub fn only_fields<K: AsRef<[u8]>>(mut self, keys: &[K]) -> Self {
+        let selected = self
+            .schema
+            .fields
+            .iter()
+            .map(|field| keys.iter().any(|k| k.as_ref() == field.key.as_slice()))
+            .collect();
+        self.selected = Some(selected);
+        self
     }
 
     /// The damaged blocks left out since the last call (only with
@@ -320,6 +339,11 @@ impl<'a> MeasurementRows<'a> {
             };
             // A key of another type than the measurement's field was reported at open.
             if fields[schema_index].field_type != ty {
+                continue;
+            }
+            if let Some(selected) = &self.selected
+                && !selected[schema_index]
+            {
                 continue;
             }
             if !loaded {
