@@ -8,11 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use influx_tsm_shard::shard::TimeRange;
 use std::sync::Arc;
 
-use influx_tsm_backup::Backup;
 use influx_tsm_export::remote::Remote;
 use influx_tsm_export::{
     Compression, Options, OptionsError, OutMode, Partition, TypeConflicts, check_apart,
 };
+use influx_tsm_export::{StorageDirs, wal_of};
 
 /// Offline reader of InfluxDB 1.x storage (TSM and WAL files): export to typed Parquet or
 /// line protocol, inspect, verify, dump.
@@ -365,28 +365,25 @@ impl ExportArgs {
         let usage = |message: &'static str| {
             influx_tsm_export::Error::Options(OptionsError::Conflicting(message))
         };
-        let data_dir = match (&self.data_dir, &self.influxdb_dir) {
-            (Some(dir), _) => dir.clone(),
+        let dirs = match (&self.data_dir, &self.influxdb_dir) {
+            (Some(dir), root) => StorageDirs {
+                data: dir.clone(),
+                wal: self
+                    .wal_dir
+                    .clone()
+                    .or_else(|| root.as_deref().and_then(wal_of)),
+            },
             (None, Some(root)) => {
-                let data = root.join("data");
-                if data.is_dir() {
-                    data
-                } else if Backup::detect(root).is_some() {
-                    // A backup folder is read as it is (the plan sees it is one).
-                    root.clone()
-                } else {
-                    return Err(influx_tsm_export::Error::Options(OptionsError::NoData {
-                        root: root.clone(),
-                    }));
-                }
+                StorageDirs::of_root(root, self.wal_dir.clone()).ok_or_else(|| {
+                    influx_tsm_export::Error::Options(OptionsError::NoData { root: root.clone() })
+                })?
             }
             (None, None) => return Err(usage("give INFLUXDB_DIR or --data-dir")),
         };
-        let wal_dir = match (&self.wal_dir, &self.influxdb_dir) {
-            (Some(dir), _) => Some(dir.clone()),
-            (None, Some(root)) if root.join("wal").is_dir() => Some(root.join("wal")),
-            _ => None,
-        };
+        let StorageDirs {
+            data: data_dir,
+            wal: wal_dir,
+        } = dirs;
         let stdout = self.is_stdout();
         if stdout && self.dry_run {
             return Err(usage(
@@ -414,11 +411,7 @@ impl ExportArgs {
         {
             check_apart(&self.local_out()?, root)?;
         }
-        let mode = match (self.resume, self.overwrite) {
-            (true, _) => OutMode::Resume,
-            (false, true) => OutMode::Overwrite,
-            (false, false) => OutMode::Fresh,
-        };
+        let mode = OutMode::from_flags(self.resume, self.overwrite);
         let out = match &remote {
             Some((staging, _)) => staging.to_path_buf(),
             None => self.local_out()?,

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Result;
+use influx_tsm_export::StorageDirs;
 use influx_tsm_export::inspect::{FileInfo, Inspection, inspect};
 
 use crate::UsageError;
@@ -123,18 +124,10 @@ pub fn write_text(report: &Inspection, w: &mut impl Write) -> std::io::Result<()
 /// # Errors
 /// A missing folder, folders that cannot be listed, output errors.
 pub fn run(args: &InspectArgs) -> Result<u8> {
-    let (data_dir, wal_dir) = if args.dir.join("data").is_dir() {
-        let wal = args.dir.join("wal");
-        (
-            args.dir.join("data"),
-            args.wal_dir.clone().or(wal.is_dir().then_some(wal)),
-        )
-    } else if args.dir.is_dir() {
-        (args.dir.clone(), args.wal_dir.clone())
-    } else {
+    let Some(dirs) = StorageDirs::of_folder(&args.dir, args.wal_dir.clone()) else {
         return Err(UsageError(format!("{} is not a folder", args.dir.display())).into());
     };
-    let report = inspect(&data_dir, wal_dir.as_deref(), &args.databases)?;
+    let report = inspect(&dirs.data, dirs.wal.as_deref(), &args.databases)?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut stdout, &report)?;

@@ -122,6 +122,7 @@ pub use plan::options::{
     Options, OutMode, Partition, resolve,
 };
 pub use plan::shards::{ElsewhereShard, PlannedShard, UnlistedShard};
+pub use plan::storage::{StorageDirs, wal_of};
 pub use plan::{Input, Plan, catalogue, partition, shard_status_name};
 pub use report::dry_run::{DryRun, DryRunShard};
 pub use report::observer::{NoProgress, Observer};

@@ -6,6 +6,7 @@ pub mod conflicts;
 pub mod group;
 pub mod options;
 pub mod shards;
+pub mod storage;
 pub mod tables;
 
 use std::path::{Path, PathBuf};

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use influx_tsm_backup::Backup;
 use influx_tsm_export::remote::Remote;
 use influx_tsm_export::{
     Compression, DryRun, Observer, Options, OutDir, OutMode, Partition, Plan, Report,
     TypeConflicts, check_apart, export,
 };
+use influx_tsm_export::{StorageDirs, wal_of};
 use influx_tsm_shard::layout::ShardLocation;
 use influx_tsm_shard::shard::TimeRange;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -141,28 +141,23 @@ impl ExportArgs {
     /// The engine's options, as `influx-tsm export` builds them from its flags.
     fn options(&self, py: Python<'_>, remote: Option<(&Path, Arc<Remote>)>) -> PyResult<Options> {
         let root = &self.dir;
-        let data_dir = match &self.data_dir {
-            Some(dir) => dir.clone(),
-            None => {
-                let data = root.join("data");
-                if data.is_dir() {
-                    data
-                } else if Backup::detect(root).is_some() {
-                    root.clone()
-                } else {
-                    return Err(usage(format!(
-                        "{} has no data/ folder and is no influxd backup (use data_dir= for a \
-                         data folder elsewhere)",
-                        root.display()
-                    )));
-                }
-            }
+        let dirs = match &self.data_dir {
+            Some(dir) => StorageDirs {
+                data: dir.clone(),
+                wal: self.wal_dir.clone().or_else(|| wal_of(root)),
+            },
+            None => StorageDirs::of_root(root, self.wal_dir.clone()).ok_or_else(|| {
+                usage(format!(
+                    "{} has no data/ folder and is no influxd backup (use data_dir= for a \
+                     data folder elsewhere)",
+                    root.display()
+                ))
+            })?,
         };
-        let wal_dir = match &self.wal_dir {
-            Some(dir) => Some(dir.clone()),
-            None if root.join("wal").is_dir() => Some(root.join("wal")),
-            None => None,
-        };
+        let StorageDirs {
+            data: data_dir,
+            wal: wal_dir,
+        } = dirs;
         let format = match self.format.as_str() {
             "parquet" => influx_tsm_export::Format::Parquet,
             "lp" => influx_tsm_export::Format::Lp,
@@ -226,11 +221,7 @@ impl ExportArgs {
         if remote.is_none() && data_dir.is_dir() {
             check_apart(&self.local_out()?, root).map_err(|e| export_error(py, e))?;
         }
-        let mode = match (self.resume, self.overwrite) {
-            (true, _) => OutMode::Resume,
-            (false, true) => OutMode::Overwrite,
-            (false, false) => OutMode::Fresh,
-        };
+        let mode = OutMode::from_flags(self.resume, self.overwrite);
         let out = match &remote {
             Some((staging, _)) => staging.to_path_buf(),
             None => self.local_out()?,

@@ -60,12 +60,7 @@ fn inspect(
     wal_dir: Option<PathBuf>,
 ) -> PyResult<Py<PyAny>> {
     require_exists(&dir)?;
-    let (data_dir, wal_dir) = if dir.join("data").is_dir() {
-        let wal = dir.join("wal");
-        (dir.join("data"), wal_dir.or(wal.is_dir().then_some(wal)))
-    } else if dir.is_dir() {
-        (dir.clone(), wal_dir)
-    } else {
+    let Some(dirs) = influx_tsm_export::StorageDirs::of_folder(&dir, wal_dir) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "{} is not a folder",
             dir.display()
@@ -73,7 +68,7 @@ fn inspect(
     };
     let databases = databases.unwrap_or_default();
     let report = py
-        .detach(|| influx_tsm_export::inspect::inspect(&data_dir, wal_dir.as_deref(), &databases))
+        .detach(|| influx_tsm_export::inspect::inspect(&dirs.data, dirs.wal.as_deref(), &databases))
         .map_err(|e| export_error(py, e))?;
     let value = serde_json::to_value(&report)
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;

@@ -28,6 +28,18 @@ pub enum OutMode {
     Overwrite,
 }
 
+impl OutMode {
+    /// The mode `--resume` and `--overwrite` ask for (`--resume` wins; the command line
+    /// refuses both together).
+    pub fn from_flags(resume: bool, overwrite: bool) -> OutMode {
+        match (resume, overwrite) {
+            (true, _) => OutMode::Resume,
+            (false, true) => OutMode::Overwrite,
+            (false, false) => OutMode::Fresh,
+        }
+    }
+}
+
 /// InfluxDB's self-monitoring database.
 pub const INTERNAL_DATABASE: &str = "_internal";
 
