@@ -16,6 +16,9 @@ pub mod remote;
 pub mod remote;
 pub mod state;
 
+/// The export's options in the state folder: what a resume must match.
+pub(crate) const OPTIONS_FILE: &str = "options.json";
+
 /// The state folder inside the output directory.
 pub const STATE_DIR: &str = ".influx-tsm";
 

@@ -5,10 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::destination::STATE_DIR;
 use crate::destination::publish::{Access, Destination};
 use crate::destination::remote::Remote;
-use crate::destination::state::OPTIONS_FILE;
+use crate::destination::{OPTIONS_FILE, STATE_DIR};
 use crate::error::{Error, OutDirError, Result};
 use crate::plan::options::OutMode;
 

@@ -31,6 +31,7 @@ use crate::destination::publish::{Access, Destination, LocalFolder};
 use crate::destination::records::{Manifest, ShardResult};
 use crate::shard::ShardId;
 
+use crate::destination::OPTIONS_FILE;
 /// The state folder inside the output directory (its one owner is [`crate::destination`]).
 pub use crate::destination::STATE_DIR;
 use crate::destination::atomic::{is_temp_name, temp_path, write_atomic};
@@ -38,7 +39,6 @@ use crate::error::{Error, InternalError, IoContext, OutDirError, Result, cannot}
 use crate::naming;
 use crate::plan::options::{Options, OutMode};
 
-pub(crate) const OPTIONS_FILE: &str = "options.json";
 const DONE_DIR: &str = "done";
 const TABLES_FILE: &str = "tables.json";
 
