@@ -31,7 +31,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use influx_tsm_export::remote::Remote;
-use influx_tsm_export::{DryRun, OutDir, Plan, Report, export, export_lp_stream};
+use influx_tsm_export::{Done, Job, Plan, Report, export_lp_stream};
 
 use crate::args::{Cli, Command, ExportArgs};
 use crate::progress::Progress;
@@ -146,7 +146,7 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let show_progress = std::io::stderr().is_terminal() && !args.quiet && !args.dry_run;
 
     if options.is_stream() {
-        let progress = Progress::new(show_progress, plan.shards.len(), plan.bytes());
+        let progress = Progress::new(show_progress);
         let results = export_lp_stream(
             &options,
             &plan,
@@ -160,54 +160,48 @@ fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     }
 
     let pool = worker_pool(threads)?;
-
-    if args.dry_run {
-        let out = OutDir::check(&options)?;
-        let dry_run = pool.install(|| DryRun::new(&options, &plan, &out))?;
-        let mut stdout = std::io::stdout().lock();
-        if args.json {
-            serde_json::to_writer_pretty(&mut stdout, &dry_run)?;
-            writeln!(stdout)?;
-        } else {
-            render::write_dry_run(&dry_run, &mut stdout)?;
-        }
-        stdout.flush()?;
-        return Ok(ExitCode::SUCCESS);
-    }
-
-    let out = OutDir::prepare(&options)?;
+    let job = Job::from_flags(args.dry_run, args.register);
+    let progress = Progress::new(show_progress && job == Job::Export);
     let mut plan = plan;
-    if args.register {
-        let registration =
-            pool.install(|| influx_tsm_export::cluster::register(&options, &plan, &out))?;
-        if !args.quiet {
-            eprintln!(
-                "influx-tsm: registered node {} in {}: {} shards ({}), {} measurements. Once \
-                 every node is registered, run the same command without --register on each.",
-                registration.node,
-                shown_out.display(),
-                registration.shards,
-                indicatif::HumanBytes(registration.bytes),
-                registration.measurements
-            );
-        }
-        if args.json {
-            let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut stdout, &registration)?;
-            writeln!(stdout)?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if options.node().is_some() {
-        influx_tsm_export::cluster::assign(&options, &mut plan, &out)?;
-    }
-    let progress = Progress::new(show_progress, plan.shards.len(), plan.bytes());
-    let results = pool.install(|| export(&options, &plan, &out, &progress));
+    let done = job.run(&pool, &options, &mut plan, &progress);
     progress.finish();
-    let results = results?;
-
-    let report = Report::new(shown_out, &plan, &results, start.elapsed().as_secs_f64());
-    print_report(args, &report)
+    match done? {
+        Done::DryRun(dry_run) => {
+            let mut stdout = std::io::stdout().lock();
+            if args.json {
+                serde_json::to_writer_pretty(&mut stdout, &dry_run)?;
+                writeln!(stdout)?;
+            } else {
+                render::write_dry_run(&dry_run, &mut stdout)?;
+            }
+            stdout.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Done::Registered(registration) => {
+            if !args.quiet {
+                eprintln!(
+                    "influx-tsm: registered node {} in {}: {} shards ({}), {} measurements. \
+                     Once every node is registered, run the same command without --register \
+                     on each.",
+                    registration.node,
+                    shown_out.display(),
+                    registration.shards,
+                    indicatif::HumanBytes(registration.bytes),
+                    registration.measurements
+                );
+            }
+            if args.json {
+                let mut stdout = std::io::stdout().lock();
+                serde_json::to_writer_pretty(&mut stdout, &registration)?;
+                writeln!(stdout)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Done::Exported(results) => {
+            let report = Report::new(shown_out, &plan, &results, start.elapsed().as_secs_f64());
+            print_report(args, &report)
+        }
+    }
 }
 
 /// The rayon pool the libraries run on (they own none): `threads` workers.

@@ -13,7 +13,8 @@ use influx_tsm_shard::layout::ShardLocation;
 pub struct Progress {
     bar: Option<ProgressBar>,
     start: Instant,
-    shards_total: usize,
+    /// Set by [`Observer::planned`] when the export starts.
+    shards_total: AtomicUsize,
     shards_done: AtomicUsize,
     /// Shards whose schemas were read (all of them before a Parquet export writes).
     schemas_read: AtomicUsize,
@@ -21,13 +22,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar over `bytes_total` input bytes in `shards_total` shards, drawn when `visible`.
-    pub fn new(visible: bool, shards_total: usize, bytes_total: u64) -> Progress {
+    /// A bar over the input bytes of the shards the export says it will read
+    /// ([`Observer::planned`]), drawn when `visible`.
+    pub fn new(visible: bool) -> Progress {
         let bar = visible.then(|| {
-            let bar = ProgressBar::with_draw_target(
-                Some(bytes_total),
-                ProgressDrawTarget::stderr_with_hz(4),
-            );
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
                 ProgressStyle::with_template(
                     "{elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
@@ -42,7 +41,7 @@ impl Progress {
         let progress = Progress {
             bar,
             start: Instant::now(),
-            shards_total,
+            shards_total: AtomicUsize::new(0),
             shards_done: AtomicUsize::new(0),
             schemas_read: AtomicUsize::new(0),
             values: AtomicU64::new(0),
@@ -63,25 +62,31 @@ impl Progress {
         let seconds = self.start.elapsed().as_secs_f64().max(1e-3);
         let values = self.values.load(Ordering::Relaxed);
         let schemas = self.schemas_read.load(Ordering::Relaxed);
-        if values == 0 && schemas > 0 && schemas < self.shards_total {
+        let shards_total = self.shards_total.load(Ordering::Relaxed);
+        if values == 0 && schemas > 0 && schemas < shards_total {
             // Before the first file: every shard's indexes are scanned for its schemas.
-            bar.set_message(format!(
-                "reading schemas: shards {schemas}/{}",
-                self.shards_total
-            ));
+            bar.set_message(format!("reading schemas: shards {schemas}/{shards_total}"));
             return;
         }
         let rate = values as f64 / seconds;
         bar.set_message(format!(
             "shards {}/{}, {} values/s",
             self.shards_done.load(Ordering::Relaxed),
-            self.shards_total,
+            shards_total,
             crate::render::human_rate(rate),
         ));
     }
 }
 
 impl Observer for Progress {
+    fn planned(&self, shards: usize, bytes: u64) {
+        self.shards_total.store(shards, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(bytes);
+        }
+        self.update_message();
+    }
+
     fn schema_read(&self, _shard: &ShardLocation) {
         self.schemas_read.fetch_add(1, Ordering::Relaxed);
         self.update_message();

@@ -46,6 +46,7 @@ pub fn export(
     out: &OutDir,
     progress: &dyn Observer,
 ) -> Result<Vec<ShardResult>> {
+    progress.planned(plan.shards.len(), plan.bytes());
     let (finished, mut todo) = settle(plan, out);
     todo.sort_by_key(|g| std::cmp::Reverse(g.bytes));
     let (tables, opened, measurements) = match config.format {

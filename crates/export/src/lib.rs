@@ -15,6 +15,10 @@
 //!    line protocol into any `Write`.
 //! 5. [`Report::new`] adds up what each shard produced.
 //!
+//! [`Job::run`] does steps 3 and 4 as the binary and the Python package do, with a dry
+//! run ([`DryRun`]) and a cluster node's registration and share ([`cluster`]) in their
+//! places.
+//!
 //! Nothing here prints: errors are [`Error`], progress goes to the [`Observer`], and the
 //! report is data for the caller to show.
 //!
@@ -91,6 +95,7 @@ pub mod cluster;
 pub mod destination;
 mod error;
 mod export;
+mod job;
 pub mod lp;
 pub mod naming;
 pub mod parquet_file;
@@ -112,6 +117,7 @@ pub use destination::state::OutDir;
 pub use error::{Error, InternalError, OptionsError, OutDirError, Result};
 pub use export::export;
 pub use influx_tsm_arrow::TypeConflicts;
+pub use job::{Done, Job};
 pub use lp::export::{context as lp_context, ddl as lp_ddl};
 pub use lp::stream::export_lp_stream;
 pub use naming::path_string;

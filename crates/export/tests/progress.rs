@@ -1,16 +1,18 @@
 //! What an [`Observer`] hears of an export of `fixtures/small-a`: every shard's schemas
 //! read before anything is written (Parquet only), each shard started and finished once,
 //! and as many values as the server holds (the oracle's count); a resumed export hears of
-//! every shard again, kept ones included.
+//! every shard again, kept ones included. Before all of it, the plan's size, which for a
+//! cluster node is its share.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use influx_tsm_export::{Format, Observer, Options, OutDir, OutMode, Plan, export};
+use influx_tsm_export::{Done, Format, Job, NoProgress, Observer, Options, OutMode, Plan};
 use influx_tsm_shard::layout::ShardLocation;
 
 #[derive(Debug, PartialEq, Eq)]
 enum Event {
+    Planned(usize, u64),
     SchemaRead(u64),
     Started(u64),
     Values(u64),
@@ -31,6 +33,10 @@ impl Recorder {
 }
 
 impl Observer for Recorder {
+    fn planned(&self, shards: usize, bytes: u64) {
+        self.push(Event::Planned(shards, bytes));
+    }
+
     fn schema_read(&self, shard: &ShardLocation) {
         self.push(Event::SchemaRead(shard.id));
     }
@@ -67,18 +73,27 @@ fn run(out: &Path, format: Format, resume: bool) -> (Vec<Event>, Vec<u64>) {
         builder = builder.mode(OutMode::Resume);
     }
     let options = builder.build().unwrap();
-    let plan = Plan::new(&options).unwrap();
-    let out_dir = OutDir::prepare(&options).unwrap();
+    let mut plan = Plan::new(&options).unwrap();
     let recorder = Recorder::default();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    pool.install(|| export(&options, &plan, &out_dir, &recorder))
-        .unwrap();
+    let done = Job::Export.run(&pool(), &options, &mut plan, &recorder);
+    assert!(matches!(done, Ok(Done::Exported(_))), "{done:?}");
+    let mut events = recorder.events();
+    // The plan's size first, then nothing of it again.
+    assert_eq!(
+        events.remove(0),
+        Event::Planned(plan.shards.len(), plan.bytes())
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::Planned(..))));
     let mut ids: Vec<u64> = plan.shards.iter().map(|s| s.location.id).collect();
     ids.sort();
-    (recorder.events(), ids)
+    (events, ids)
+}
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
 }
 
 fn ids(events: &[Event], pick: impl Fn(&Event) -> Option<u64>) -> Vec<u64> {
@@ -152,4 +167,57 @@ fn line_protocol_reads_no_schemas() {
     });
     assert_eq!(finished, shards);
     assert_eq!(values(&events), oracle_values());
+}
+
+#[test]
+fn a_cluster_node_hears_of_its_share_only() {
+    // Two nodes holding the same shards (each shard replicated on both): once both have
+    // registered, each exports a share, and its observer is told that share's size.
+    let out = tempfile::tempdir().unwrap();
+    let dir = fixture();
+    let options = |node: &str| {
+        Options::builder(dir.join("data"), out.path())
+            .wal_dir(dir.join("wal"))
+            .node(Some(node.to_string()))
+            .build()
+            .unwrap()
+    };
+    for node in ["node-a", "node-b"] {
+        let options = options(node);
+        let mut plan = Plan::new(&options).unwrap();
+        let done = Job::Register.run(&pool(), &options, &mut plan, &NoProgress);
+        assert!(matches!(done, Ok(Done::Registered(_))), "{done:?}");
+    }
+    let options = options("node-a");
+    let mut plan = Plan::new(&options).unwrap();
+    let (whole, whole_bytes) = (plan.shards.len(), plan.bytes());
+    let recorder = Recorder::default();
+    let done = Job::Export.run(&pool(), &options, &mut plan, &recorder);
+    assert!(matches!(done, Ok(Done::Exported(_))), "{done:?}");
+    let share = plan.shards.len();
+    assert!(0 < share && share < whole, "{share} of {whole} shards");
+    assert!(plan.bytes() < whole_bytes);
+    assert_eq!(
+        recorder.events().first(),
+        Some(&Event::Planned(share, plan.bytes()))
+    );
+}
+
+#[test]
+fn a_dry_run_writes_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("out");
+    let dir = fixture();
+    let options = Options::builder(dir.join("data"), &out)
+        .wal_dir(dir.join("wal"))
+        .build()
+        .unwrap();
+    let mut plan = Plan::new(&options).unwrap();
+    let recorder = Recorder::default();
+    match Job::DryRun.run(&pool(), &options, &mut plan, &recorder) {
+        Ok(Done::DryRun(dry_run)) => assert_eq!(dry_run.shards.len(), plan.shards.len()),
+        other => panic!("{other:?}"),
+    }
+    assert!(!out.exists());
+    assert_eq!(recorder.events(), Vec::new());
 }

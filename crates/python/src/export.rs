@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use influx_tsm_export::remote::Remote;
 use influx_tsm_export::{
-    Compression, DryRun, Observer, Options, OutDir, OutMode, Partition, Plan, Report,
-    TypeConflicts, check_apart, export,
+    Compression, Done, Job, Observer, Options, OutMode, Partition, Plan, Report, TypeConflicts,
+    check_apart,
 };
 use influx_tsm_export::{StorageDirs, wal_of};
 use influx_tsm_shard::layout::ShardLocation;
@@ -300,6 +300,9 @@ struct Stopped;
 /// never one per batch.
 #[derive(Default)]
 struct Counters {
+    /// The plan's size, as the export tells it ([`Observer::planned`]).
+    shards: AtomicU64,
+    bytes: AtomicU64,
     shards_done: AtomicU64,
     bytes_done: AtomicU64,
     values: AtomicU64,
@@ -334,6 +337,11 @@ impl Counters {
 }
 
 impl Observer for Counters {
+    fn planned(&self, shards: usize, bytes: u64) {
+        self.shards.store(shards as u64, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
+    }
+
     fn schema_read(&self, _shard: &ShardLocation) {
         self.schemas_read.fetch_add(1, Ordering::Relaxed);
     }
@@ -372,15 +380,13 @@ enum Outcome {
 fn progress_dict<'py>(
     py: Python<'py>,
     counters: &Counters,
-    shards: usize,
-    bytes: u64,
     start: Instant,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("shards_done", counters.shards_done.load(Ordering::Relaxed))?;
-    d.set_item("shards", shards)?;
+    d.set_item("shards", counters.shards.load(Ordering::Relaxed))?;
     d.set_item("bytes_done", counters.bytes_done.load(Ordering::Relaxed))?;
-    d.set_item("bytes", bytes)?;
+    d.set_item("bytes", counters.bytes.load(Ordering::Relaxed))?;
     d.set_item("values", counters.values.load(Ordering::Relaxed))?;
     d.set_item(
         "schemas_read",
@@ -426,12 +432,15 @@ pub fn run(
         .thread_name(|i| format!("influx-tsm-{i}"))
         .build()
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start worker threads: {e}")))?;
+    // Until the export tells its final size (a cluster node's share), the whole plan's.
     let counted = Counters {
+        shards: AtomicU64::new(plan.shards.len() as u64),
+        bytes: AtomicU64::new(plan.bytes()),
         sync: progress.is_some(),
         ..Counters::default()
     };
     let counters = &counted;
-    let (shards, bytes) = (plan.shards.len(), plan.bytes());
+    let job = Job::from_flags(args.dry_run, args.register);
 
     let work = move || -> Result<serde_json::Value, influx_tsm_export::Error> {
         let json = |v: Result<serde_json::Value, serde_json::Error>| {
@@ -441,29 +450,16 @@ pub fn run(
                 ))
             })
         };
-        if args.dry_run {
-            let out = OutDir::check(&options)?;
-            let dry_run = pool.install(|| DryRun::new(&options, &plan, &out))?;
-            return json(serde_json::to_value(&dry_run));
-        }
-        let out = OutDir::prepare(&options)?;
         let mut plan = plan;
-        if args.register {
-            let registration =
-                pool.install(|| influx_tsm_export::cluster::register(&options, &plan, &out))?;
-            return json(serde_json::to_value(&registration));
+        match job.run(&pool, &options, &mut plan, counters)? {
+            Done::DryRun(dry_run) => json(serde_json::to_value(&dry_run)),
+            Done::Registered(registration) => json(serde_json::to_value(&registration)),
+            Done::Exported(results) => {
+                let seconds = start.elapsed().as_secs_f64();
+                let report = Report::new(shown_out.clone(), &plan, &results, seconds);
+                json(serde_json::to_value(&report))
+            }
         }
-        if options.node().is_some() {
-            influx_tsm_export::cluster::assign(&options, &mut plan, &out)?;
-        }
-        let results = pool.install(|| export(&options, &plan, &out, counters))?;
-        let report = Report::new(
-            shown_out.clone(),
-            &plan,
-            &results,
-            start.elapsed().as_secs_f64(),
-        );
-        json(serde_json::to_value(&report))
     };
 
     let mut interrupt: Option<PyErr> = None;
@@ -497,7 +493,7 @@ pub fn run(
             });
             if interrupt.is_none() {
                 let step = py.check_signals().and_then(|()| match &progress {
-                    Some(callback) => progress_dict(py, counters, shards, bytes, start)
+                    Some(callback) => progress_dict(py, counters, start)
                         .and_then(|d| callback.call1((d,)))
                         .map(drop),
                     None => Ok(()),
@@ -519,7 +515,7 @@ pub fn run(
         return Err(err);
     }
     if let Some(callback) = &progress {
-        callback.call1((progress_dict(py, counters, shards, bytes, start)?,))?;
+        callback.call1((progress_dict(py, counters, start)?,))?;
     }
     match outcome {
         Outcome::Report(Ok(value)) => to_python(py, &value),

@@ -86,6 +86,22 @@ def test_progress_is_called_with_counts(tmp_path):
     assert {c["shards_done"] for c in calls} >= set(range(1, last["shards"] + 1))
 
 
+def test_a_cluster_nodes_progress_counts_its_share(tmp_path):
+    # Two nodes holding the same shards: each exports a share, and its progress counts
+    # that share, not the whole plan.
+    out = tmp_path / "out"
+    for node in ("node-a", "node-b"):
+        influx_tsm.export(small_a(), out, node=node, register=True)
+    calls = []
+    report = influx_tsm.export(small_a(), out, node="node-a", progress=calls.append)
+    last = calls[-1]
+    everything = influx_tsm.export(small_a(), tmp_path / "all", dry_run=True)
+    assert 0 < last["shards"] < len(everything["shards"])
+    assert last["shards_done"] == last["shards"]
+    assert last["bytes_done"] == last["bytes"]
+    assert report["exit_code"] == 0
+
+
 def small_a():
     return next(f for f in FIXTURES if f.name == "small-a") / "influxdb"
 

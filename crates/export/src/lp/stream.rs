@@ -39,6 +39,7 @@ pub fn export_lp_stream(
     progress: &dyn Observer,
     stdout: &mut dyn Write,
 ) -> Result<Vec<ShardResult>> {
+    progress.planned(plan.shards.len(), plan.bytes());
     let n = plan.shards.len();
     let mut senders = Vec::with_capacity(n);
     let mut receivers: Vec<Receiver<Vec<u8>>> = Vec::with_capacity(n);

@@ -7,6 +7,13 @@ use influx_tsm_shard::layout::ShardLocation;
 /// that does nothing, so an implementation picks what it needs. Calls must be cheap: they
 /// happen once per written batch (tens of thousands of rows).
 pub trait Observer: Sync {
+    /// What will be exported: `shards` shards of `bytes` input bytes, shards kept from an
+    /// earlier run included (a cluster node's share, once it has taken it). Called once,
+    /// when an export starts, before any other call.
+    fn planned(&self, shards: usize, bytes: u64) {
+        let _ = (shards, bytes);
+    }
+
     /// The schemas of a shard's measurements were read (its indexes scanned). A Parquet
     /// export reads those of every shard of its plan before it writes the first file, so
     /// that each measurement has one schema in all its files: this is called as each is
