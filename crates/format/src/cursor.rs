@@ -106,6 +106,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads a Go `encoding/binary` unsigned varint (at most 10 bytes).
+    #[inline]
     pub fn uvarint(&mut self) -> Result<u64> {
         match varint::decode_uvarint(&self.data[self.pos..]) {
             Some((value, used)) => {

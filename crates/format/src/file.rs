@@ -228,6 +228,7 @@ impl<'a> IndexEntry<'a> {
     }
 
     /// The block entries, in stored order (ascending min time).
+    #[inline]
     pub fn blocks(&self) -> impl ExactSizeIterator<Item = BlockEntry> + use<'a> {
         self.blocks
             .chunks_exact(INDEX_BLOCK_ENTRY_LEN)
@@ -275,6 +276,7 @@ impl BlockEntry {
     /// let e = influx_tsm_format::file::BlockEntry::parse(&raw);
     /// assert_eq!((e.min_time, e.max_time, e.offset, e.size), (1, 9, 5, 20));
     /// ```
+    #[inline]
     pub fn parse(raw: &[u8; INDEX_BLOCK_ENTRY_LEN]) -> BlockEntry {
         let (min, rest) = raw.split_first_chunk::<8>().expect("28 > 8");
         let (max, rest) = rest.split_first_chunk::<8>().expect("20 > 8");

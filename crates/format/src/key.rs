@@ -120,6 +120,7 @@ impl<'a> SeriesKey<'a> {
 
 /// The escaped measurement of a series or composite key: the bytes before the first
 /// unescaped comma (or the whole series key).
+#[inline]
 pub fn measurement_of(series_key: &[u8]) -> &[u8] {
     match find_unescaped(series_key, b',') {
         Some(at) => &series_key[..at],
@@ -167,6 +168,7 @@ pub fn unescapes_to(escaped: &[u8], escaped_bytes: &[u8], plain: &[u8]) -> bool 
 }
 
 /// Position of the first `sep` not preceded by a backslash.
+#[inline]
 fn find_unescaped(bytes: &[u8], sep: u8) -> Option<usize> {
     let mut i = 0;
     while let Some(at) = find_either(bytes.get(i..)?, b'\\', sep) {
@@ -181,6 +183,7 @@ fn find_unescaped(bytes: &[u8], sep: u8) -> Option<usize> {
 
 /// Position of the first `a` or `b`: eight bytes at a time, as every series key is
 /// parsed once per pass over a shard.
+#[inline]
 fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
     const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);

@@ -56,6 +56,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// `#[inline]` marks the small functions the shard crate calls once per series or block
+// (series keys, block entries, varints): across a crate boundary they are not inlined
+// otherwise, and an embedder's build may have no LTO.
 pub mod block;
 pub mod block_info;
 pub mod cursor;

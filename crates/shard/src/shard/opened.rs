@@ -178,6 +178,7 @@ impl Shard {
     }
 
     /// Points `merger` at the key of `group`, whose sources [`resolve`] kept.
+    #[inline]
     pub(super) fn reset_merger<'a>(
         &'a self,
         merger: &mut KeyMerger<'a>,
