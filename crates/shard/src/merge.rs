@@ -94,6 +94,9 @@ impl<'a> KeyMerger<'a> {
     /// Makes this merger one over another key, as [`KeyMerger::new`] would, keeping its
     /// buffers: a shard streams millions of keys of a few values each, and their
     /// allocations would cost more than their decoding.
+    // Inlined into the caller: it runs once per series key and field (millions of times on
+    // a high-cardinality shard), and out of line it cost 2 % more instructions there.
+    #[inline]
     pub fn reset(
         &mut self,
         field_type: crate::FieldType,
@@ -113,6 +116,7 @@ impl<'a> KeyMerger<'a> {
         self.start(cache, range, options);
     }
 
+    #[inline]
     fn start(
         &mut self,
         cache: Option<(&'a [i64], &'a Values)>,
